@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { after, describe, it } from "node:test";
+
+import { parseStackOutputs, targetGroups, writeFileAtomically } from "../../scripts/monitoring-targets";
+
+const SCRIPT = join(__dirname, "..", "..", "scripts", "monitoring-targets.ts");
+const SAVED_OUTPUTS = join(__dirname, "fixtures", "stack-outputs.json");
+const LOAD_BALANCER = "a1b2c3d4e5f6-1234567890.ap-southeast-1.elb.amazonaws.com";
+
+const workDir = mkdtempSync(join(tmpdir(), "monitoring-targets-"));
+after(() => rmSync(workDir, { recursive: true, force: true }));
+
+function runCommand(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  return spawnSync(process.execPath, ["--import", "tsx", SCRIPT, ...args], { encoding: "utf8", env });
+}
+
+describe("parseStackOutputs", () => {
+  it("keeps the outputs the targets need and drops the rest", () => {
+    const outputs = parseStackOutputs(JSON.parse(readFileSync(SAVED_OUTPUTS, "utf8")));
+    assert.deepEqual(outputs, {
+      loadBalancerHostname: LOAD_BALANCER,
+      clusterName: "fastapi-app-cluster",
+      namespace: "fastapi-app",
+    });
+  });
+
+  it("names every missing or empty output", () => {
+    assert.throws(
+      () => parseStackOutputs({ clusterName: "fastapi-app-cluster", loadBalancerHostname: "" }),
+      /stack outputs lack loadBalancerHostname, namespace: run `pulumi up` first/,
+    );
+  });
+
+  it("rejects a URL where a host name belongs", () => {
+    assert.throws(
+      () => parseStackOutputs({ loadBalancerHostname: `http://${LOAD_BALANCER}`, clusterName: "c", namespace: "n" }),
+      /is not a bare host name/,
+    );
+  });
+
+  it("rejects anything but a JSON object", () => {
+    assert.throws(() => parseStackOutputs(["a"]), /must be a JSON object/);
+  });
+});
+
+describe("targetGroups", () => {
+  it("scrapes the load balancer on port 80 with labels naming environment, stack and cluster", () => {
+    const groups = targetGroups(
+      { loadBalancerHostname: LOAD_BALANCER, clusterName: "fastapi-app-cluster", namespace: "fastapi-app" },
+      "dev",
+    );
+    assert.deepEqual(groups, [
+      {
+        targets: [`${LOAD_BALANCER}:80`],
+        labels: { environment: "dev", stack: "fastapi-app/dev", cluster: "fastapi-app-cluster", namespace: "fastapi-app" },
+      },
+    ]);
+  });
+});
+
+describe("writeFileAtomically", () => {
+  it("replaces an existing file with a new one and leaves no temporary file behind", () => {
+    const dir = mkdtempSync(join(workDir, "atomic-"));
+    const path = join(dir, "eks.json");
+    writeFileSync(path, "old");
+    const oldInode = statSync(path).ino;
+    writeFileAtomically(path, "new");
+    assert.equal(readFileSync(path, "utf8"), "new");
+    assert.notEqual(statSync(path).ino, oldInode, "a rename swaps in a new file; an in-place write would keep the inode");
+    assert.deepEqual(readdirSync(dir), ["eks.json"]);
+  });
+
+  it("creates the destination directory", () => {
+    const path = join(workDir, "nested", "targets", "eks.json");
+    writeFileAtomically(path, "[]\n");
+    assert.equal(readFileSync(path, "utf8"), "[]\n");
+    assert.deepEqual(readdirSync(dirname(path)), ["eks.json"]);
+  });
+});
+
+describe("npm run monitoring:targets", () => {
+  it("writes a file_sd target group from saved stack outputs", () => {
+    const out = join(workDir, "cli", "eks.json");
+    const result = runCommand(["--outputs", SAVED_OUTPUTS, "--stack", "staging", "--out", out]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`scrapes ${LOAD_BALANCER}:80 \\(environment staging\\)`));
+    assert.deepEqual(JSON.parse(readFileSync(out, "utf8")), [
+      {
+        targets: [`${LOAD_BALANCER}:80`],
+        labels: { environment: "staging", stack: "fastapi-app/staging", cluster: "fastapi-app-cluster", namespace: "fastapi-app" },
+      },
+    ]);
+  });
+
+  it("never prints the stack's secrets", () => {
+    const result = runCommand(["--outputs", SAVED_OUTPUTS, "--out", join(workDir, "quiet", "eks.json")]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.doesNotMatch(result.stdout + result.stderr, /kubeconfig|secret/i);
+  });
+
+  it("fails clearly, writing nothing, when outputs are missing", () => {
+    const saved = join(workDir, "partial-outputs.json");
+    writeFileSync(saved, JSON.stringify({ clusterName: "fastapi-app-cluster", namespace: "fastapi-app" }));
+    const out = join(workDir, "partial", "eks.json");
+    const result = runCommand(["--outputs", saved, "--out", out]);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /monitoring:targets: stack outputs lack loadBalancerHostname/);
+    assert.throws(() => statSync(out), /ENOENT/);
+  });
+
+  it("fails clearly when the saved outputs are not JSON", () => {
+    const saved = join(workDir, "garbled-outputs.json");
+    writeFileSync(saved, "Current stack is dev:\n");
+    const result = runCommand(["--outputs", saved, "--out", join(workDir, "garbled", "eks.json")]);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /garbled-outputs\.json is not valid JSON/);
+  });
+
+  it("explains what to do when the pulumi CLI is absent", () => {
+    const result = runCommand(["--out", join(workDir, "no-pulumi", "eks.json")], { ...process.env, PATH: dirname(process.execPath) });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /the pulumi CLI is not installed or not on PATH; install it .* or pass --outputs <file>/);
+  });
+
+  it("asks pulumi for the chosen stack's outputs", () => {
+    const bin = mkdtempSync(join(workDir, "bin-"));
+    const fakePulumi = join(bin, "pulumi");
+    writeFileSync(fakePulumi, `#!/bin/sh\necho "$@" > "${bin}/args"\ncat "${SAVED_OUTPUTS}"\n`, { mode: 0o755 });
+    const out = join(workDir, "from-pulumi", "eks.json");
+    const result = runCommand(["--stack", "prod", "--out", out], { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(readFileSync(join(bin, "args"), "utf8").trim(), "stack output --json --stack prod");
+    assert.equal(JSON.parse(readFileSync(out, "utf8"))[0].labels.environment, "prod");
+  });
+
+  it("reports pulumi's own error when the stack query fails", () => {
+    const bin = mkdtempSync(join(workDir, "bin-"));
+    writeFileSync(join(bin, "pulumi"), "#!/bin/sh\necho 'error: no stack named prod found' >&2\nexit 255\n", { mode: 0o755 });
+    const result = runCommand(["--stack", "prod", "--out", join(workDir, "failed", "eks.json")], {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH ?? ""}`,
+    });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /`pulumi stack output --json --stack prod` failed: error: no stack named prod found/);
+  });
+
+  it("rejects unknown flags", () => {
+    const result = runCommand(["--stak", "dev"]);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /Unknown option '--stak'/);
+  });
+});
