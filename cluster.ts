@@ -1,0 +1,251 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import * as eks from "@pulumi/eks";
+import * as k8s from "@pulumi/kubernetes";
+
+/**
+ * Kubernetes versions this stack supports, each with the cluster-autoscaler release built for it
+ * (the autoscaler's minor version must match the control plane's).
+ */
+export const CLUSTER_AUTOSCALER_IMAGE_TAGS: Readonly<Record<string, string>> = {
+    "1.34": "v1.34.5",
+    "1.35": "v1.35.2",
+    "1.36": "v1.36.1",
+};
+export const CLUSTER_AUTOSCALER_CHART_VERSION = "9.59.0";
+const CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
+
+export const CLUSTER_ROLE_POLICIES = [
+    "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+    "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController",
+];
+export const NODE_ROLE_POLICIES = [
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+    "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+];
+const CLUSTER_ADMIN_ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+
+export interface NodeGroupSize {
+    desired: number;
+    min: number;
+    max: number;
+}
+
+export interface ClusterArgs {
+    clusterName: string;
+    kubernetesVersion: string;
+    region: string;
+    vpcId: pulumi.Input<string>;
+    subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+    nodeInstanceType: string;
+    nodeGroupSize: NodeGroupSize;
+    nodeDiskSizeGb: number;
+    /** IAM principals (besides the identity that creates the cluster) that get cluster-admin. */
+    clusterAdmins: string[];
+    tags?: Record<string, string>;
+}
+
+function assumeRolePolicy(service: string): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
+    });
+}
+
+/** Permissions the cluster autoscaler needs, writes limited to the node groups EKS tagged for this cluster. */
+export function clusterAutoscalerPolicy(clusterName: string): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "ScaleOwnNodeGroups",
+                Effect: "Allow",
+                Action: ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                Resource: "*",
+                Condition: { StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: "owned" } },
+            },
+            {
+                Sid: "DiscoverNodeGroups",
+                Effect: "Allow",
+                Action: [
+                    "autoscaling:DescribeAutoScalingGroups",
+                    "autoscaling:DescribeAutoScalingInstances",
+                    "autoscaling:DescribeLaunchConfigurations",
+                    "autoscaling:DescribeScalingActivities",
+                    "autoscaling:DescribeTags",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "ec2:GetInstanceTypesFromInstanceRequirements",
+                    "eks:DescribeNodegroup",
+                ],
+                Resource: "*",
+            },
+        ],
+    });
+}
+
+/** Trust policy letting exactly one Kubernetes service account assume a role through the cluster's OIDC provider. */
+export function serviceAccountTrustPolicy(oidcProviderArn: string, oidcIssuer: string, namespace: string, serviceAccount: string): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{
+            Effect: "Allow",
+            Principal: { Federated: oidcProviderArn },
+            Action: "sts:AssumeRoleWithWebIdentity",
+            Condition: {
+                StringEquals: {
+                    [`${oidcIssuer}:sub`]: `system:serviceaccount:${namespace}:${serviceAccount}`,
+                    [`${oidcIssuer}:aud`]: "sts.amazonaws.com",
+                },
+            },
+        }],
+    });
+}
+
+/**
+ * The EKS control plane, one managed node group and the two add-ons the workload relies on:
+ * metrics-server (the HPA reads CPU from it) and the cluster autoscaler (adds nodes for pending pods).
+ */
+export class Cluster extends pulumi.ComponentResource {
+    public readonly clusterName: pulumi.Output<string>;
+    public readonly kubeconfig: pulumi.Output<string>;
+    public readonly provider: k8s.Provider;
+
+    constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("fastapi:index:Cluster", name, {}, opts);
+        const autoscalerImageTag = CLUSTER_AUTOSCALER_IMAGE_TAGS[args.kubernetesVersion];
+        if (autoscalerImageTag === undefined) {
+            throw new Error(`Kubernetes ${args.kubernetesVersion} is not supported; use one of ${Object.keys(CLUSTER_AUTOSCALER_IMAGE_TAGS).join(", ")}`);
+        }
+
+        const cluster = new eks.Cluster(name, {
+            name: args.clusterName,
+            version: args.kubernetesVersion,
+            vpcId: args.vpcId,
+            publicSubnetIds: args.subnetIds,
+            serviceRole: this.role(`${args.clusterName}-control-plane`, "eks.amazonaws.com", CLUSTER_ROLE_POLICIES, args.tags),
+            authenticationMode: eks.AuthenticationMode.Api,
+            accessEntries: Object.fromEntries(args.clusterAdmins.map((principalArn, index) => [`admin-${index}`, {
+                principalArn,
+                accessPolicies: { clusterAdmin: { policyArn: CLUSTER_ADMIN_ACCESS_POLICY, accessScope: { type: "cluster" } } },
+            }])),
+            createOidcProvider: true,
+            enabledClusterLogTypes: ["api", "audit", "authenticator"],
+            endpointPublicAccess: true,
+            endpointPrivateAccess: true,
+            // The managed node group below is the only compute; it uses the security group EKS creates.
+            skipDefaultNodeGroup: true,
+            skipDefaultSecurityGroups: true,
+            // Without it the VPC CNI ignores NetworkPolicy objects.
+            vpcCniOptions: { enableNetworkPolicy: true },
+            tags: args.tags,
+        }, { parent: this });
+
+        const nodeGroup = this.nodeGroup(name, cluster, args);
+        this.provider = new k8s.Provider(name, { kubeconfig: cluster.kubeconfigJson }, { parent: this });
+
+        new aws.eks.Addon(`${name}-metrics-server`, {
+            clusterName: cluster.eksCluster.name,
+            addonName: "metrics-server",
+            resolveConflictsOnCreate: "OVERWRITE",
+            resolveConflictsOnUpdate: "OVERWRITE",
+            tags: args.tags,
+        }, { parent: this, dependsOn: [nodeGroup] });
+
+        this.clusterAutoscaler(name, cluster, nodeGroup, args, autoscalerImageTag);
+
+        this.clusterName = cluster.eksCluster.name;
+        this.kubeconfig = pulumi.secret(cluster.kubeconfigJson);
+        this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
+    }
+
+    private role(roleName: string, service: string, policyArns: string[], tags?: Record<string, string>): aws.iam.Role {
+        const role = new aws.iam.Role(roleName, {
+            name: roleName,
+            assumeRolePolicy: assumeRolePolicy(service),
+            tags,
+        }, { parent: this });
+        policyArns.forEach((policyArn) => {
+            const policyName = policyArn.split("/").pop() ?? policyArn;
+            new aws.iam.RolePolicyAttachment(`${roleName}-${policyName}`, { role: role.name, policyArn }, { parent: this });
+        });
+        return role;
+    }
+
+    private nodeGroup(name: string, cluster: eks.Cluster, args: ClusterArgs): eks.ManagedNodeGroup {
+        // EKS only sets a gp3 root volume and IMDSv2 through a launch template of our own.
+        const launchTemplate = new aws.ec2.LaunchTemplate(`${name}-nodes`, {
+            namePrefix: `${args.clusterName}-nodes-`,
+            blockDeviceMappings: [{
+                deviceName: "/dev/xvda",
+                ebs: { volumeSize: args.nodeDiskSizeGb, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" },
+            }],
+            metadataOptions: {
+                httpEndpoint: "enabled",
+                httpTokens: "required",
+                // One hop keeps pods from borrowing the node role; the add-ons that call AWS use their own roles.
+                httpPutResponseHopLimit: 1,
+            },
+            updateDefaultVersion: true,
+            tagSpecifications: [{ resourceType: "instance", tags: { ...args.tags, Name: `${args.clusterName}-node` } }],
+            tags: args.tags,
+        }, { parent: this });
+
+        return new eks.ManagedNodeGroup(`${name}-nodes`, {
+            cluster,
+            nodeRole: this.role(`${args.clusterName}-node`, "ec2.amazonaws.com", NODE_ROLE_POLICIES, args.tags),
+            subnetIds: args.subnetIds,
+            instanceTypes: [args.nodeInstanceType],
+            amiType: "AL2023_x86_64_STANDARD",
+            scalingConfig: {
+                desiredSize: args.nodeGroupSize.desired,
+                minSize: args.nodeGroupSize.min,
+                maxSize: args.nodeGroupSize.max,
+            },
+            // The cluster autoscaler owns the desired size once running; `pulumi up` must not reset it.
+            ignoreScalingChanges: true,
+            launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
+            tags: args.tags,
+        }, { parent: this });
+    }
+
+    private clusterAutoscaler(name: string, cluster: eks.Cluster, nodeGroup: eks.ManagedNodeGroup, args: ClusterArgs, imageTag: string): void {
+        const roleName = `${args.clusterName}-autoscaler`;
+        const role = new aws.iam.Role(roleName, {
+            name: roleName,
+            assumeRolePolicy: pulumi.all([cluster.oidcProviderArn, cluster.oidcIssuer]).apply(([arn, issuer]) =>
+                serviceAccountTrustPolicy(arn, issuer, "kube-system", CLUSTER_AUTOSCALER_SERVICE_ACCOUNT)),
+            tags: args.tags,
+        }, { parent: this });
+        new aws.iam.RolePolicy(roleName, { role: role.id, policy: clusterAutoscalerPolicy(args.clusterName) }, { parent: this });
+
+        new k8s.helm.v3.Release(`${name}-cluster-autoscaler`, {
+            name: "cluster-autoscaler",
+            namespace: "kube-system",
+            chart: "cluster-autoscaler",
+            version: CLUSTER_AUTOSCALER_CHART_VERSION,
+            repositoryOpts: { repo: "https://kubernetes.github.io/autoscaler" },
+            values: {
+                cloudProvider: "aws",
+                awsRegion: args.region,
+                // Finds the node group through the tags EKS puts on its Auto Scaling group.
+                autoDiscovery: { clusterName: args.clusterName },
+                fullnameOverride: "cluster-autoscaler",
+                image: { tag: imageTag },
+                rbac: {
+                    serviceAccount: {
+                        name: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
+                        annotations: { "eks.amazonaws.com/role-arn": role.arn },
+                    },
+                },
+                extraArgs: { "balance-similar-node-groups": true, expander: "least-waste" },
+                resources: { requests: { cpu: "100m", memory: "300Mi" }, limits: { memory: "600Mi" } },
+                securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+                containerSecurityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+            },
+        }, { parent: this, provider: this.provider, dependsOn: [nodeGroup] });
+    }
+}

@@ -1,0 +1,64 @@
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { loadConfig } from "./config";
+import { Network } from "./vpc";
+import { Cluster } from "./cluster";
+import { Registry } from "./registry";
+import { Workload } from "./workload";
+
+const config = loadConfig();
+const eksClusterName = `${config.namePrefix}-cluster`;
+const tags = { project: "fastapi-app", stack: pulumi.getStack(), "managed-by": "pulumi" };
+
+const network = new Network(config.namePrefix, {
+    cidrBlock: config.vpcCidr,
+    availabilityZones: config.availabilityZones,
+    publicSubnetCidrs: config.publicSubnetCidrs,
+    clusterName: eksClusterName,
+    tags,
+});
+
+const cluster = new Cluster(config.namePrefix, {
+    clusterName: eksClusterName,
+    kubernetesVersion: config.kubernetesVersion,
+    region: config.region,
+    vpcId: network.vpcId,
+    subnetIds: network.publicSubnetIds,
+    nodeInstanceType: config.nodeInstanceType,
+    nodeGroupSize: { desired: config.nodeDesiredSize, min: config.nodeMinSize, max: config.nodeMaxSize },
+    nodeDiskSizeGb: config.nodeDiskSizeGb,
+    clusterAdmins: config.clusterAdmins,
+    tags,
+});
+
+const registry = new Registry(config.namePrefix, {
+    repositoryName: config.namePrefix,
+    appDirectory: path.join(__dirname, "app"),
+    platform: "linux/amd64",
+    existingImage: config.image,
+    keepImages: 10,
+    tags,
+});
+
+// Destroy order: every Workload object talks to the cluster through its provider (built from the cluster's
+// kubeconfig) and the Workload depends on the whole Cluster, which depends on the Network's subnets. Pulumi
+// deletes dependents first, so the LoadBalancer Service goes before the node group, the cluster and the VPC;
+// Kubernetes keeps the Service (finalizer) until the cloud controller has deleted its load balancer.
+const workload = new Workload("fastapi", {
+    namespace: "fastapi-app",
+    image: registry.image,
+    databaseUrl: config.databaseUrl,
+    minReplicas: config.appMinReplicas,
+    maxReplicas: config.appMaxReplicas,
+    targetCpuPercent: config.appTargetCpuPercent,
+}, { providers: [cluster.provider], dependsOn: [cluster] });
+
+export const url = workload.url;
+export const loadBalancerHostname = workload.loadBalancerHostname;
+export const clusterName = cluster.clusterName;
+export const kubeconfig = cluster.kubeconfig;
+export const repositoryUrl = registry.repositoryUrl;
+export const image = registry.image;
+export const vpcId = network.vpcId;
+export const publicSubnetIds = network.publicSubnetIds;
+export const namespace = workload.namespace;

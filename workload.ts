@@ -1,0 +1,263 @@
+import { createHash } from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import type * as kinputs from "@pulumi/kubernetes/types/input";
+
+export interface WorkloadArgs {
+    namespace: string;
+    /** The service image, pinned by digest (repository@sha256:...). */
+    image: pulumi.Input<string>;
+    /** PostgreSQL URL; kept secret end to end (Pulumi state, Kubernetes Secret, env var from the Secret). */
+    databaseUrl: pulumi.Input<string>;
+    minReplicas: number;
+    maxReplicas: number;
+    targetCpuPercent: number;
+}
+
+export const APP_LABELS = { app: "fastapi" };
+const MIGRATION_LABELS = { app: "fastapi-migrate" };
+const CONTAINER_PORT = 8000;
+const APP_UID = 10001;
+const DATABASE_SECRET = "fastapi-database";
+/** Pause before SIGTERM so the load balancer and kube-proxy stop sending new requests to a terminating pod. */
+export const PRE_STOP_SECONDS = 10;
+/** Pause + the service's own graceful shutdown (in-flight requests, database pool) with headroom. */
+export const TERMINATION_GRACE_SECONDS = 45;
+
+const podSecurityContext: kinputs.core.v1.PodSecurityContext = {
+    runAsNonRoot: true,
+    runAsUser: APP_UID,
+    runAsGroup: APP_UID,
+    fsGroup: APP_UID,
+    seccompProfile: { type: "RuntimeDefault" },
+};
+
+const containerSecurityContext: kinputs.core.v1.SecurityContext = {
+    runAsNonRoot: true,
+    runAsUser: APP_UID,
+    runAsGroup: APP_UID,
+    allowPrivilegeEscalation: false,
+    privileged: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+};
+
+const resources: kinputs.core.v1.ResourceRequirements = {
+    requests: { cpu: "250m", memory: "256Mi" },
+    limits: { cpu: "500m", memory: "512Mi" },
+};
+
+const databaseUrlEnv: kinputs.core.v1.EnvVar = {
+    name: "DATABASE_URL",
+    valueFrom: { secretKeyRef: { name: DATABASE_SECRET, key: "DATABASE_URL" } },
+};
+
+// The root filesystem is read-only; Python and the service write temporary files here only.
+const tmpVolume: kinputs.core.v1.Volume = { name: "tmp", emptyDir: { sizeLimit: "64Mi" } };
+const tmpMount: kinputs.core.v1.VolumeMount = { name: "tmp", mountPath: "/tmp" };
+
+/** Hardening shared by the service's pods and the migration Job's pod. */
+function podSpec(containers: kinputs.core.v1.Container[], extra: Partial<kinputs.core.v1.PodSpec>): kinputs.core.v1.PodSpec {
+    return {
+        serviceAccountName: "fastapi",
+        automountServiceAccountToken: false,
+        securityContext: podSecurityContext,
+        volumes: [tmpVolume],
+        containers,
+        ...extra,
+    };
+}
+
+/** The migration Job is named after the image, so each new image runs its migrations once, before its pods roll. */
+export function migrationJobName(image: string): string {
+    return `fastapi-migrate-${createHash("sha256").update(image).digest("hex").slice(0, 10)}`;
+}
+
+/**
+ * Everything the service runs on in Kubernetes: a restricted namespace, the database Secret, the migration
+ * Job, the Deployment and the objects around it (Service, HPA, PDB, NetworkPolicies).
+ */
+export class Workload extends pulumi.ComponentResource {
+    public readonly namespace: pulumi.Output<string>;
+    public readonly loadBalancerHostname: pulumi.Output<string>;
+    public readonly url: pulumi.Output<string>;
+
+    constructor(name: string, args: WorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("fastapi:index:Workload", name, {}, opts);
+        const child = { parent: this };
+
+        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
+            metadata: {
+                name: args.namespace,
+                labels: {
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            },
+        }, child);
+        const ns = namespace.metadata.name;
+
+        const secret = new k8s.core.v1.Secret(`${name}-database`, {
+            metadata: { name: DATABASE_SECRET, namespace: ns },
+            type: "Opaque",
+            stringData: { DATABASE_URL: pulumi.secret(args.databaseUrl) },
+        }, child);
+
+        const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-service-account`, {
+            metadata: { name: "fastapi", namespace: ns, labels: APP_LABELS },
+            automountServiceAccountToken: false,
+        }, child);
+
+        const migration = this.migrationJob(name, ns, args.image, [secret, serviceAccount]);
+        const deployment = this.deployment(name, ns, args.image, [secret, serviceAccount, migration]);
+        const service = this.service(name, ns);
+
+        new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, {
+            metadata: { name: "fastapi-hpa", namespace: ns, labels: APP_LABELS },
+            spec: {
+                scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name },
+                minReplicas: args.minReplicas,
+                maxReplicas: args.maxReplicas,
+                metrics: [{
+                    type: "Resource",
+                    resource: { name: "cpu", target: { type: "Utilization", averageUtilization: args.targetCpuPercent } },
+                }],
+            },
+        }, child);
+
+        new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
+            metadata: { name: "fastapi-pdb", namespace: ns, labels: APP_LABELS },
+            spec: {
+                minAvailable: 1,
+                selector: { matchLabels: APP_LABELS },
+                // A crash-looping pod must not block node drains; only healthy pods count towards the budget.
+                unhealthyPodEvictionPolicy: "AlwaysAllow",
+            },
+        }, child);
+
+        this.networkPolicies(name, ns);
+
+        this.namespace = ns;
+        this.loadBalancerHostname = service.status.loadBalancer.ingress[0].hostname;
+        this.url = pulumi.interpolate`http://${this.loadBalancerHostname}`;
+        this.registerOutputs({ namespace: this.namespace, loadBalancerHostname: this.loadBalancerHostname, url: this.url });
+    }
+
+    private migrationJob(name: string, ns: pulumi.Output<string>, image: pulumi.Input<string>, dependsOn: pulumi.Resource[]): k8s.batch.v1.Job {
+        // Pulumi waits for the Job to complete; a failed migration stops the update before any pod is replaced.
+        return new k8s.batch.v1.Job(`${name}-migrate`, {
+            metadata: { name: pulumi.output(image).apply(migrationJobName), namespace: ns, labels: MIGRATION_LABELS },
+            spec: {
+                backoffLimit: 2,
+                activeDeadlineSeconds: 600,
+                template: {
+                    metadata: { labels: MIGRATION_LABELS },
+                    spec: podSpec([{
+                        name: "migrate",
+                        image,
+                        imagePullPolicy: "Always",
+                        command: ["alembic", "upgrade", "head"],
+                        env: [databaseUrlEnv],
+                        resources,
+                        securityContext: containerSecurityContext,
+                        volumeMounts: [tmpMount],
+                    }], { restartPolicy: "Never" }),
+                },
+            },
+        }, { parent: this, dependsOn });
+    }
+
+    private deployment(name: string, ns: pulumi.Output<string>, image: pulumi.Input<string>, dependsOn: pulumi.Resource[]): k8s.apps.v1.Deployment {
+        const probe = (path: string, initialDelaySeconds: number, periodSeconds: number): kinputs.core.v1.Probe => ({
+            httpGet: { path, port: CONTAINER_PORT },
+            initialDelaySeconds,
+            periodSeconds,
+            timeoutSeconds: 3,
+            failureThreshold: 3,
+        });
+        const spreadOver = (topologyKey: string, whenUnsatisfiable: string): kinputs.core.v1.TopologySpreadConstraint => ({
+            maxSkew: 1,
+            topologyKey,
+            whenUnsatisfiable,
+            labelSelector: { matchLabels: APP_LABELS },
+        });
+
+        return new k8s.apps.v1.Deployment(`${name}-deployment`, {
+            metadata: { name: "fastapi-deployment", namespace: ns, labels: APP_LABELS },
+            spec: {
+                // No `replicas`: the HPA owns the count, and every `pulumi up` would otherwise reset it.
+                selector: { matchLabels: APP_LABELS },
+                revisionHistoryLimit: 5,
+                strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+                template: {
+                    metadata: { labels: APP_LABELS },
+                    spec: podSpec([{
+                        name: "fastapi",
+                        image,
+                        imagePullPolicy: "Always",
+                        ports: [{ name: "http", containerPort: CONTAINER_PORT, protocol: "TCP" }],
+                        env: [
+                            databaseUrlEnv,
+                            { name: "HOST", value: "0.0.0.0" },
+                            { name: "PORT", value: String(CONTAINER_PORT) },
+                            { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                        ],
+                        resources,
+                        livenessProbe: probe("/health", 30, 10),
+                        readinessProbe: probe("/ready", 5, 5),
+                        lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
+                        securityContext: containerSecurityContext,
+                        volumeMounts: [tmpMount],
+                    }], {
+                        terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
+                        // Two pods never share a node, so losing a node leaves one serving; zones are balanced
+                        // when capacity allows.
+                        topologySpreadConstraints: [
+                            spreadOver("kubernetes.io/hostname", "DoNotSchedule"),
+                            spreadOver("topology.kubernetes.io/zone", "ScheduleAnyway"),
+                        ],
+                    }),
+                },
+            },
+        }, { parent: this, dependsOn });
+    }
+
+    private service(name: string, ns: pulumi.Output<string>): k8s.core.v1.Service {
+        return new k8s.core.v1.Service(`${name}-service`, {
+            metadata: {
+                name: "fastapi-service",
+                namespace: ns,
+                labels: APP_LABELS,
+                annotations: {
+                    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "HTTP",
+                    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/health",
+                    "service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled": "true",
+                    "service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout": "30",
+                },
+            },
+            spec: {
+                type: "LoadBalancer",
+                selector: APP_LABELS,
+                ports: [{ name: "http", protocol: "TCP", port: 80, targetPort: CONTAINER_PORT }],
+            },
+        }, { parent: this });
+    }
+
+    private networkPolicies(name: string, ns: pulumi.Output<string>): void {
+        new k8s.networking.v1.NetworkPolicy(`${name}-default-deny-ingress`, {
+            metadata: { name: "default-deny-ingress", namespace: ns },
+            spec: { podSelector: {}, policyTypes: ["Ingress"] },
+        }, { parent: this });
+        new k8s.networking.v1.NetworkPolicy(`${name}-allow-http`, {
+            metadata: { name: "fastapi-allow-http", namespace: ns, labels: APP_LABELS },
+            spec: {
+                podSelector: { matchLabels: APP_LABELS },
+                policyTypes: ["Ingress"],
+                ingress: [{ ports: [{ protocol: "TCP", port: CONTAINER_PORT }] }],
+            },
+        }, { parent: this });
+    }
+}
