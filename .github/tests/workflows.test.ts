@@ -1,0 +1,251 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import {
+    allSteps,
+    environmentName,
+    githubDir,
+    Job,
+    loadCompositeActions,
+    loadWorkflows,
+    stepsOf,
+    usesAction,
+} from "./workflows";
+
+const workflows = loadWorkflows();
+const actions = loadCompositeActions();
+
+function workflow(name: string) {
+    const found = workflows.get(name);
+    assert.ok(found, `.github/workflows/${name}.yml is missing`);
+    return found;
+}
+
+function jobsWithSteps(): [string, Job][] {
+    return [...workflows.values()].flatMap((w) =>
+        Object.entries(w.jobs).map(([id, job]): [string, Job] => [`${w.name}/${id}`, job]),
+    ).filter(([, job]) => job.uses === undefined);
+}
+
+function runs(job: Job): string {
+    return stepsOf(job).map((step) => step.run ?? "").join("\n");
+}
+
+describe("every workflow", () => {
+    test("the CI, preview, deploy and destroy workflows exist", () => {
+        for (const name of ["ci", "preview", "deploy", "destroy"]) workflow(name);
+    });
+
+    test("defaults to read-only repository contents", () => {
+        for (const w of workflows.values()) {
+            assert.deepEqual(w.permissions, { contents: "read" }, w.file);
+        }
+    });
+
+    test("gives every job that runs steps a timeout of at most an hour", () => {
+        for (const [id, job] of jobsWithSteps()) {
+            const timeout = job["timeout-minutes"];
+            assert.ok(typeof timeout === "number" && timeout > 0 && timeout <= 60, `${id}: timeout-minutes ${timeout}`);
+        }
+    });
+
+    test("grants a write permission only to the job whose steps use it", () => {
+        for (const [id, job] of jobsWithSteps()) {
+            const steps = stepsOf(job);
+            const needed = new Set<string>();
+            if (steps.some((s) => usesAction(s, "aws-actions/configure-aws-credentials"))) needed.add("id-token");
+            if (steps.some((s) => usesAction(s, "pulumi/actions") && s.with?.["comment-on-pr"] === true)) {
+                needed.add("pull-requests");
+            }
+            const granted = Object.entries(job.permissions ?? {}).filter(([, level]) => level === "write");
+            assert.deepEqual(granted.map(([scope]) => scope).sort(), [...needed].sort(), id);
+        }
+    });
+
+    test("pins every action to a full commit SHA, one version per action, named in a comment", () => {
+        const versions = new Map<string, string>();
+        const texts = [...workflows.values(), ...actions].map((f) => ({ file: f.file, text: f.text }));
+        let checked = 0;
+        for (const { file, text } of texts) {
+            for (const match of text.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/gm)) {
+                const [, ref, rest] = match;
+                checked += 1;
+                if (ref.startsWith("./")) continue;
+                const pinned = /^([\w.-]+\/[\w./-]+)@([0-9a-f]{40})$/.exec(ref);
+                assert.ok(pinned, `${file}: ${ref} is not pinned to a 40-hex commit SHA`);
+                const version = /^\s+#\s*(v\d+\.\d+\.\d+)\s*$/.exec(rest)?.[1];
+                assert.ok(version, `${file}: ${ref} has no "# vX.Y.Z" comment`);
+                const [, action, sha] = pinned;
+                const seen = versions.get(action);
+                assert.ok(seen === undefined || seen === `${sha} ${version}`, `${file}: ${action} pinned twice: ${seen}`);
+                versions.set(action, `${sha} ${version}`);
+            }
+        }
+        assert.ok(checked > 0, "no uses: found");
+    });
+
+    test("checks out without persisting the token in the work tree", () => {
+        const checkouts = allSteps(workflows.values(), actions).filter((s) => usesAction(s, "actions/checkout"));
+        assert.ok(checkouts.length > 0);
+        for (const step of checkouts) assert.equal(step.with?.["persist-credentials"], false);
+    });
+
+    test("never interpolates an expression into a shell script (values reach scripts through env)", () => {
+        for (const step of allSteps(workflows.values(), actions)) {
+            assert.ok(!step.run?.includes("${{"), `expression inside run: ${step.run}`);
+        }
+    });
+});
+
+describe("ci.yml", () => {
+    const ci = workflow("ci");
+
+    test("runs on pull requests, pushes and as deploy.yml's reusable gate", () => {
+        assert.deepEqual(Object.keys(ci.on).sort(), ["pull_request", "push", "workflow_call"]);
+    });
+
+    test("cancels superseded runs of a pull request only", () => {
+        assert.equal(ci.concurrency?.["cancel-in-progress"], "${{ github.event_name == 'pull_request' }}");
+        assert.match(ci.concurrency?.group ?? "", /^ci-/);
+    });
+
+    test("runs each test suite in its own job", () => {
+        for (const suite of ["stack", "app", "monitoring", "workflows"]) {
+            assert.match(runs(ci.jobs[suite]), new RegExp(`^bash scripts/test-${suite}$`, "m"), suite);
+        }
+    });
+
+    test("tests the service against a PostgreSQL service container", () => {
+        const app = ci.jobs.app;
+        assert.match(app.services?.postgres.image ?? "", /^postgres:/);
+        assert.match(app.env?.DATABASE_URL ?? "", /^postgresql:\/\/\w+:[^@]+@postgres:5432\/\w+$/);
+    });
+});
+
+describe("preview.yml", () => {
+    const preview = workflow("preview");
+
+    test("previews the dev stack and comments on the pull request", () => {
+        const step = stepsOf(preview.jobs.preview).find((s) => usesAction(s, "pulumi/actions"));
+        assert.equal(step?.with?.command, "preview");
+        assert.equal(step?.with?.["stack-name"], "${{ env.PULUMI_STACK }}");
+        assert.equal(preview.text.match(/^ {2}PULUMI_STACK: (\S+)$/m)?.[1], "dev");
+    });
+
+    test("runs only when the settings check found its secrets, and says so otherwise", () => {
+        assert.equal(preview.jobs.preview.if, "needs.settings.outputs.ready == 'true'");
+        const check = runs(preview.jobs.settings);
+        assert.match(check, /check-settings notice AWS_PREVIEW_ROLE_ARN/);
+        assert.match(check, /::notice title=Preview skipped::/);
+        assert.deepEqual(preview.jobs.settings.permissions, { contents: "read" });
+    });
+});
+
+describe("deploy.yml", () => {
+    const deploy = workflow("deploy");
+    const job = deploy.jobs.deploy;
+
+    test("runs on pushes to main only, after CI passes in the same run", () => {
+        assert.deepEqual(deploy.on, { push: { branches: ["main"] } });
+        assert.equal(deploy.jobs.ci.uses, "./.github/workflows/ci.yml");
+        assert.equal(job.needs, "ci");
+    });
+
+    test("deploys in the dev environment with OIDC credentials, buildx and pulumi up", () => {
+        assert.equal(environmentName(job), "dev");
+        const steps = stepsOf(job);
+        const aws = steps.find((s) => usesAction(s, "aws-actions/configure-aws-credentials"));
+        assert.equal(aws?.with?.["role-to-assume"], "${{ env.AWS_ROLE_ARN }}");
+        assert.equal(job.env?.AWS_ROLE_ARN, "${{ vars.AWS_DEPLOY_ROLE_ARN }}");
+        assert.equal(aws?.with?.["aws-access-key-id"], undefined);
+        assert.ok(steps.some((s) => usesAction(s, "docker/setup-buildx-action")));
+        assert.equal(steps.find((s) => usesAction(s, "pulumi/actions"))?.with?.command, "up");
+    });
+
+    test("waits for the rollout with the stack's kubeconfig, kept in a private file", () => {
+        const script = runs(job);
+        assert.match(script, /umask 077 && pulumi stack output kubeconfig --show-secrets/);
+        assert.match(script, /kubectl rollout status deployment\/fastapi-deployment --namespace fastapi-app --timeout=\d+m/);
+        assert.doesNotMatch(script, /cat "?\$(kubeconfig|KUBECONFIG)/);
+    });
+
+    test("polls /health and /ready through the load balancer for a bounded time", () => {
+        const script = runs(job);
+        assert.match(script, /for attempt in \$\(seq 1 60\)/);
+        assert.match(script, /"\$APP_URL\/health"/);
+        assert.match(script, /"\$APP_URL\/ready"/);
+    });
+
+    test("shares one lock with destroy.yml and never cancels a running update", () => {
+        const destroyJob = workflow("destroy").jobs.destroy;
+        for (const j of [job, destroyJob]) {
+            assert.deepEqual(j.concurrency, { group: "pulumi-dev", "cancel-in-progress": false });
+        }
+    });
+});
+
+describe("destroy.yml", () => {
+    const destroy = workflow("destroy");
+
+    test("is started by hand only, with a required confirmation input", () => {
+        assert.deepEqual(Object.keys(destroy.on), ["workflow_dispatch"]);
+        const inputs = destroy.on.workflow_dispatch?.inputs as Record<string, { required: boolean }>;
+        assert.equal(inputs.confirm.required, true);
+    });
+
+    test("checks the confirmation through env, without any permission, before the destroy job", () => {
+        const confirm = destroy.jobs.confirm;
+        assert.deepEqual(confirm.permissions, {});
+        assert.equal(environmentName(confirm), undefined);
+        assert.equal(stepsOf(confirm)[0].env?.CONFIRMATION, "${{ inputs.confirm }}");
+        assert.match(runs(confirm), /"\$CONFIRMATION" != "\$PULUMI_STACK"/);
+        assert.equal(destroy.jobs.destroy.needs, "confirm");
+    });
+
+    test("destroys the dev stack in the dev environment", () => {
+        const job = destroy.jobs.destroy;
+        assert.equal(environmentName(job), "dev");
+        assert.equal(stepsOf(job).find((s) => usesAction(s, "pulumi/actions"))?.with?.command, "destroy");
+    });
+});
+
+describe("check-settings", () => {
+    const script = join(githubDir, "scripts", "check-settings");
+    const empty = { AWS_ROLE_ARN: "", PULUMI_ACCESS_TOKEN: "", PULUMI_BACKEND_URL: "", PULUMI_CONFIG_PASSPHRASE: "" };
+
+    function check(settings: Partial<typeof empty>) {
+        const env = { PATH: process.env.PATH ?? "", ...empty, ...settings };
+        const result = spawnSync("bash", [script, "notice", "AWS_PREVIEW_ROLE_ARN"], { env, encoding: "utf8" });
+        return { status: result.status, out: result.stdout };
+    }
+
+    const role = { AWS_ROLE_ARN: "arn:aws:iam::123456789012:role/preview" };
+
+    test("accepts a role with a Pulumi Cloud token", () => {
+        assert.equal(check({ ...role, PULUMI_ACCESS_TOKEN: "pul-x" }).status, 0);
+    });
+
+    test("accepts a role with a self-managed backend and its passphrase", () => {
+        assert.equal(check({ ...role, PULUMI_BACKEND_URL: "s3://state", PULUMI_CONFIG_PASSPHRASE: "p" }).status, 0);
+    });
+
+    test("names every missing setting in one annotation of the requested level", () => {
+        const { status, out } = check({});
+        assert.equal(status, 1);
+        assert.match(out, /^::notice title=Pulumi settings missing::/);
+        assert.match(out, /variable AWS_PREVIEW_ROLE_ARN/);
+        assert.match(out, /secret PULUMI_ACCESS_TOKEN .* or variable PULUMI_BACKEND_URL/);
+    });
+
+    test("asks for the passphrase when a self-managed backend is set without one", () => {
+        const { status, out } = check({ ...role, PULUMI_BACKEND_URL: "s3://state" });
+        assert.equal(status, 1);
+        assert.match(out, /secret PULUMI_CONFIG_PASSPHRASE/);
+    });
+
+    test("never prints a secret's value", () => {
+        const { out } = check({ PULUMI_ACCESS_TOKEN: "pul-secret-value" });
+        assert.doesNotMatch(out, /pul-secret-value/);
+    });
+});
