@@ -1,0 +1,217 @@
+/**
+ * The "FastAPI service" dashboard, built with Grafana's foundation SDK.
+ *
+ * Prometheus scrapes the service through its load balancer, so each scrape reaches one pod and every series
+ * carries that pod's `pod` label. Every query therefore aggregates over pods with a range function:
+ * counters as sums of per-pod rates, histograms as summed buckets, gauges as the last value each pod
+ * reported within a minute. A bare instant query would show only the pod that answered the latest scrape.
+ */
+import {
+  LegendDisplayMode,
+  LegendPlacement,
+  VizLegendOptionsBuilder,
+  type DataSourceRef,
+} from "@grafana/grafana-foundation-sdk/common";
+import {
+  DashboardBuilder,
+  DashboardCursorSync,
+  QueryVariableBuilder,
+  RowBuilder,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
+  VariableRefresh,
+  VariableSort,
+} from "@grafana/grafana-foundation-sdk/dashboard";
+import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
+import { DataqueryBuilder } from "@grafana/grafana-foundation-sdk/prometheus";
+import { PanelBuilder as StatPanelBuilder } from "@grafana/grafana-foundation-sdk/stat";
+import { PanelBuilder as TimeseriesPanelBuilder } from "@grafana/grafana-foundation-sdk/timeseries";
+
+/** Must match the uid in provisioning/datasources/prometheus.yml. */
+export const PROMETHEUS_DATASOURCE: DataSourceRef = { type: "prometheus", uid: "prometheus" };
+export const DASHBOARD_UID = "fastapi-service";
+
+// Rates span 5 minutes, as the alert rules do: with N pods behind the load balancer each pod is scraped
+// on about 1/N of the scrapes, and a rate needs at least two samples from every pod inside its window.
+const RATE_WINDOW = "5m";
+// Gauges keep each pod's last value for one minute, long enough to span the scrapes that went to other pods.
+const GAUGE_WINDOW = "1m";
+const SERVICE = `job="fastapi", environment="$environment"`;
+const REQUESTS = `starlette_requests_total{${SERVICE}}`;
+const DURATION_BUCKETS = `starlette_request_duration_seconds_bucket{${SERVICE}}`;
+
+const requestRate = (extraMatchers = ""): string =>
+  `sum(rate(starlette_requests_total{${SERVICE}${extraMatchers}}[${RATE_WINDOW}]))`;
+
+const latencyQuantile = (quantile: number): string =>
+  `histogram_quantile(${quantile}, sum by (le) (rate(${DURATION_BUCKETS}[${RATE_WINDOW}])))`;
+
+const perPodGauge = (metric: string): string =>
+  `sum by (pod) (last_over_time(${metric}{${SERVICE}}[${GAUGE_WINDOW}]))`;
+
+/** A panel's queries, each as [PromQL, legend], with the refIds A, B, C... that Grafana expects. */
+function queries(...specs: [expr: string, legend: string][]): DataqueryBuilder[] {
+  return specs.map(([expr, legendFormat], index) =>
+    new DataqueryBuilder()
+      .refId(String.fromCharCode("A".charCodeAt(0) + index))
+      .datasource(PROMETHEUS_DATASOURCE)
+      .expr(expr)
+      .legendFormat(legendFormat)
+      .range(),
+  );
+}
+
+function legend(): VizLegendOptionsBuilder {
+  return new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom);
+}
+
+function timeseries(title: string, description: string, unit: string): TimeseriesPanelBuilder {
+  return new TimeseriesPanelBuilder()
+    .title(title)
+    .description(description)
+    .datasource(PROMETHEUS_DATASOURCE)
+    .unit(unit)
+    .min(0)
+    .legend(legend())
+    .span(12)
+    .height(8);
+}
+
+function thresholds(warning: number, critical: number): ThresholdsConfigBuilder {
+  return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
+    { value: null, color: "green" },
+    { value: warning, color: "orange" },
+    { value: critical, color: "red" },
+  ]);
+}
+
+function environmentVariable(): QueryVariableBuilder {
+  return new QueryVariableBuilder("environment")
+    .label("Environment")
+    .description("Which deployment to show: the Pulumi stack name, or local for docker compose.")
+    .datasource(PROMETHEUS_DATASOURCE)
+    .query(`label_values(up{job="fastapi"}, environment)`)
+    .definition(`label_values(up{job="fastapi"}, environment)`)
+    .refresh(VariableRefresh.OnDashboardLoad)
+    .sort(VariableSort.AlphabeticalAsc);
+}
+
+function stat(title: string, description: string, unit: string): StatPanelBuilder {
+  return new StatPanelBuilder().title(title).description(description).datasource(PROMETHEUS_DATASOURCE).unit(unit).span(6).height(5);
+}
+
+const ERROR_RATIO_5XX = `${requestRate(`, status_code=~"5.."`)} / ${requestRate()}`;
+const ERROR_RATIO_4XX = `${requestRate(`, status_code=~"4.."`)} / ${requestRate()}`;
+
+function overviewRow(builder: DashboardBuilder): DashboardBuilder {
+  return builder
+    .withRow(new RowBuilder("Overview"))
+    .withPanel(
+      stat("Pods reporting", "Pods whose metrics reached Prometheus through the load balancer in the last minute.", "none")
+        .targets(queries([`count(${perPodGauge("process_start_time_seconds")})`, "pods"]))
+        .noValue("0")
+        .thresholds(
+          new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
+            { value: null, color: "red" },
+            { value: 1, color: "orange" },
+            { value: 2, color: "green" },
+          ]),
+        ),
+    )
+    .withPanel(
+      stat("Request rate", "Requests per second over all pods.", "reqps")
+        .targets(queries([requestRate(), "requests/s"]))
+        .noValue("0"),
+    )
+    .withPanel(
+      stat(
+        "Error rate (5xx)",
+        "Share of requests answered with a server error. The FastAPIHighErrorRatio alert fires above 5 % for 5 minutes.",
+        "percentunit",
+      )
+        .targets(queries([ERROR_RATIO_5XX, "5xx"]))
+        .noValue("0")
+        .thresholds(thresholds(0.01, 0.05)),
+    )
+    .withPanel(
+      stat(
+        "p95 latency",
+        "95th percentile of request duration over all pods. The FastAPIHighLatencyP95 alert fires above 500 ms for 10 minutes.",
+        "s",
+      )
+        .targets(queries([latencyQuantile(0.95), "p95"]))
+        .thresholds(thresholds(0.25, 0.5)),
+    );
+}
+
+function trafficRow(builder: DashboardBuilder): DashboardBuilder {
+  return builder
+    .withRow(new RowBuilder("Traffic"))
+    .withPanel(
+      timeseries("Request rate", "Requests per second, all pods together and per pod.", "reqps").targets(
+        queries([requestRate(), "all pods"], [`sum by (pod) (rate(${REQUESTS}[${RATE_WINDOW}]))`, "{{pod}}"]),
+      ),
+    )
+    .withPanel(
+      timeseries("Error rate", "Share of requests answered with a server error (5xx) or a client error (4xx).", "percentunit")
+        .targets(queries([ERROR_RATIO_5XX, "5xx"], [ERROR_RATIO_4XX, "4xx"]))
+        .noValue("0"),
+    )
+    .withPanel(
+      timeseries("Requests by route and status", "Requests per second for each route template, method and status code.", "reqps").targets(
+        queries([
+          `sum by (method, path, status_code) (rate(${REQUESTS}[${RATE_WINDOW}]))`,
+          "{{method}} {{path}} {{status_code}}",
+        ]),
+      ),
+    )
+    .withPanel(
+      timeseries("In-progress requests", "Requests being handled, per pod, as each pod last reported it within a minute.", "short").targets(
+        queries([perPodGauge("starlette_requests_in_progress"), "{{pod}}"]),
+      ),
+    );
+}
+
+function latencyRow(builder: DashboardBuilder): DashboardBuilder {
+  return builder
+    .withRow(new RowBuilder("Latency"))
+    .withPanel(
+      timeseries("Latency percentiles", "p50, p95 and p99 of request duration over all pods.", "s").targets(
+        queries([latencyQuantile(0.5), "p50"], [latencyQuantile(0.95), "p95"], [latencyQuantile(0.99), "p99"]),
+      ),
+    )
+    .withPanel(
+      timeseries("p95 latency by route", "95th percentile of request duration for each route template.", "s").targets(
+        queries([`histogram_quantile(0.95, sum by (path, le) (rate(${DURATION_BUCKETS}[${RATE_WINDOW}])))`, "{{path}}"]),
+      ),
+    );
+}
+
+function resourcesRow(builder: DashboardBuilder): DashboardBuilder {
+  return builder
+    .withRow(new RowBuilder("Process resources"))
+    .withPanel(
+      timeseries("CPU", "CPU used by each pod's service process, in cores (the pod's limit is 0.5).", "short").targets(
+        queries([`sum by (pod) (rate(process_cpu_seconds_total{${SERVICE}}[${RATE_WINDOW}]))`, "{{pod}}"]),
+      ),
+    )
+    .withPanel(
+      timeseries("Memory", "Resident memory of each pod's service process (the pod's limit is 512 MiB).", "bytes").targets(
+        queries([perPodGauge("process_resident_memory_bytes"), "{{pod}}"]),
+      ),
+    );
+}
+
+export function fastapiServiceDashboard(): Dashboard {
+  const builder = new DashboardBuilder("FastAPI service")
+    .uid(DASHBOARD_UID)
+    .description("Traffic, errors, latency and resources of the fastapi-app service, summed over its pods.")
+    .tags(["fastapi-app", "generated"])
+    .editable()
+    .tooltip(DashboardCursorSync.Crosshair)
+    .refresh("30s")
+    .time({ from: "now-1h", to: "now" })
+    .timezone("browser")
+    .withVariable(environmentVariable());
+  return [overviewRow, trafficRow, latencyRow, resourcesRow].reduce((dashboard, addRow) => addRow(dashboard), builder).build();
+}
