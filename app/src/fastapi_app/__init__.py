@@ -1,0 +1,1 @@
+"""Items API on PostgreSQL with health, readiness and Prometheus metrics."""

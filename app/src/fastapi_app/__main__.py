@@ -1,0 +1,41 @@
+"""`python -m fastapi_app`: one uvicorn process serving the application on $HOST:$PORT."""
+
+import signal
+import sys
+from types import FrameType
+
+import uvicorn
+
+from fastapi_app.db import database_password
+from fastapi_app.logs import configure_logging
+from fastapi_app.main import create_app
+from fastapi_app.settings import Settings
+
+
+def _exit_cleanly(_signal: int, _frame: FrameType | None) -> None:
+    sys.exit(0)
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level, secrets=[database_password(settings)])
+    app = create_app(settings)
+    # uvicorn handles SIGTERM itself (stop accepting, drain, run the shutdown), then raises the
+    # signal again once it is done; a stop that drained cleanly should end with status 0.
+    for handled in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(handled, _exit_cleanly)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
+
+
+if __name__ == "__main__":
+    main()

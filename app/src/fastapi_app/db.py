@@ -1,0 +1,94 @@
+"""The database engine: driver selection, pool bounds and timeouts."""
+
+import logging
+from collections.abc import AsyncIterator
+
+from sqlalchemy import URL, make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from fastapi_app.models import Base
+from fastapi_app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg"}
+
+
+def async_url(plain_url: str) -> URL:
+    """Turn the postgresql:// URL users and the cluster Secret give into one for the asyncpg driver."""
+    url = make_url(plain_url)
+    if url.drivername not in _POSTGRES_SCHEMES:
+        raise ValueError(f"DATABASE_URL must start with postgresql://, not {url.drivername}://")
+    query = dict(url.query)
+    # libpq spells it sslmode; asyncpg takes the same values as `ssl`.
+    if "sslmode" in query:
+        query["ssl"] = query.pop("sslmode")
+    return url.set(drivername="postgresql+asyncpg", query=query)
+
+
+def database_url(settings: Settings) -> URL:
+    if settings.database_url is None:
+        return URL.create("sqlite+aiosqlite", database=str(settings.sqlite_path))
+    return async_url(settings.database_url.get_secret_value())
+
+
+def database_password(settings: Settings) -> str:
+    """The password inside DATABASE_URL, so that logging can redact it; empty when there is none."""
+    return database_url(settings).password or ""
+
+
+def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncEngine:
+    url = database_url(settings)
+    if url.get_backend_name() == "sqlite":
+        return create_async_engine(url)
+    server_settings = {"application_name": "fastapi-app"}
+    if not for_migrations:
+        # Migrations may legitimately run long (and wait for the advisory lock); requests may not.
+        server_settings["statement_timeout"] = str(int(settings.db_statement_timeout * 1000))
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        pool_recycle=settings.db_pool_recycle,
+        pool_pre_ping=True,
+        connect_args={
+            "timeout": settings.db_connect_timeout,
+            "command_timeout": None if for_migrations else settings.db_statement_timeout + 1,
+            "server_settings": server_settings,
+        },
+    )
+
+
+class Database:
+    """The engine and session factory one application instance uses for its whole life."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.engine = create_engine(settings)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    async def start(self) -> None:
+        url = self.engine.url.render_as_string(hide_password=True)
+        if self.is_sqlite:
+            # No migration Job runs on a laptop, so the development database gets its tables here;
+            # PostgreSQL's schema belongs to Alembic alone.
+            logger.warning("DATABASE_URL is unset: using the development SQLite database %s", url)
+            async with self.engine.begin() as connection:
+                await connection.run_sync(Base.metadata.create_all)
+        else:
+            logger.info("database %s", url)
+
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def stop(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,93 @@
+"""One JSON error shape for every failure, and the statuses each route declares in OpenAPI."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException
+
+from fastapi_app.schemas import Error, ErrorDetail, ErrorResponse
+
+logger = logging.getLogger(__name__)
+
+# Anything that means "the database did not answer in time": a refused or dropped connection,
+# a connect or statement timeout, or no free connection in the pool.
+DATABASE_UNAVAILABLE = (DBAPIError, PoolTimeoutError, OSError, TimeoutError)
+
+
+class ApiError(Exception):
+    def __init__(self, status_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+
+
+def error_response(
+    status_code: int, code: str, message: str, details: list[ErrorDetail] | None = None
+) -> Response:
+    body = ErrorResponse(error=Error(code=code, message=message, details=details or []))
+    return Response(body.model_dump_json(), status_code=status_code, media_type="application/json")
+
+
+def responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a route: every listed status returns an ErrorResponse."""
+    descriptions = {
+        status.HTTP_404_NOT_FOUND: "The item does not exist.",
+        status.HTTP_409_CONFLICT: "Another item already has this name.",
+        status.HTTP_422_UNPROCESSABLE_CONTENT: "The request is invalid (field, parameter or body size).",
+        status.HTTP_503_SERVICE_UNAVAILABLE: "The database is unavailable; retry later.",
+    }
+    return {code: {"model": ErrorResponse, "description": descriptions[code]} for code in status_codes}
+
+
+def _location(raw: tuple[int | str, ...] | list[int | str]) -> list[str | int]:
+    return list(raw)
+
+
+async def _on_api_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)  # noqa: S101 - registered for ApiError only
+    return error_response(exc.status_code, exc.code, exc.message)
+
+
+async def _on_validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for RequestValidationError only
+    details = [
+        ErrorDetail(location=_location(error["loc"]), message=error["msg"], type=error["type"])
+        for error in exc.errors()
+    ]
+    return error_response(
+        status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_request", "The request is invalid.", details
+    )
+
+
+async def _on_http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    response = error_response(exc.status_code, "http_error", str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _on_database_unavailable(request: Request, exc: Exception) -> Response:
+    logger.warning(
+        "database unavailable during %s %s: %s",
+        request.method,
+        request.scope.get("route_path", request.url.path),
+        type(exc).__name__,
+    )
+    return error_response(
+        status.HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable", "The database is unavailable."
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(HTTPException, _on_http_error)
+    for exception_type in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(exception_type, _on_database_unavailable)

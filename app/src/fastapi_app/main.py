@@ -1,0 +1,43 @@
+"""The application factory: routes, error handlers, middleware and the database's lifetime."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fastapi_app.db import Database
+from fastapi_app.errors import install_error_handlers
+from fastapi_app.metrics import UNCOUNTED_PATHS, install_metrics
+from fastapi_app.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from fastapi_app.routes import health, items
+from fastapi_app.settings import Settings
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    database = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await database.start()
+        yield
+        await database.stop()
+
+    app = FastAPI(
+        title="fastapi-app",
+        version=VERSION,
+        description="Items API on PostgreSQL with health, readiness and Prometheus metrics.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(items.router)
+    # Added innermost first: the request log wraps everything, so it times and tags every response.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_metrics(app, settings.pod_name)
+    app.add_middleware(RequestLogMiddleware, quiet_paths=frozenset(UNCOUNTED_PATHS))
+    return app

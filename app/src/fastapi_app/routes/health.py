@@ -1,0 +1,44 @@
+"""Probes: /health says the process answers, /ready says it can reach its database."""
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from fastapi_app.db import Database
+from fastapi_app.errors import DATABASE_UNAVAILABLE, error_response, responses
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["probes"])
+
+
+class Status(BaseModel):
+    status: str
+
+
+@router.get("/health", summary="Liveness: the process answers (never touches the database)")
+async def health() -> Status:
+    return Status(status="ok")
+
+
+@router.get(
+    "/ready",
+    response_model=Status,
+    responses=responses(503),
+    summary="Readiness: the database answers SELECT 1",
+)
+async def ready(request: Request) -> Status | Response:
+    database: Database = request.app.state.database
+    timeout: float = request.app.state.settings.readiness_timeout
+    try:
+        async with asyncio.timeout(timeout):
+            await database.ping()
+    except DATABASE_UNAVAILABLE as error:
+        logger.warning("not ready: database check failed: %s", type(error).__name__)
+        return error_response(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable", "The database is unavailable."
+        )
+    return Status(status="ok")

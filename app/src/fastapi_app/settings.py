@@ -1,0 +1,53 @@
+"""Every setting of the service, read once from environment variables."""
+
+import socket
+import tempfile
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Environment variables have the field's name in upper case (DATABASE_URL, DB_POOL_SIZE, ...)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://user:password@host:port/database; unset means the development SQLite file.",
+    )
+    sqlite_path: Path = Field(
+        default=Path(tempfile.gettempdir()) / "fastapi-app.db",
+        description="SQLite file used when DATABASE_URL is unset (development only).",
+    )
+    host: str = Field(default="0.0.0.0", description="Address the server listens on.")  # noqa: S104
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the server listens on.")
+    pod_name: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        description="Value of the `pod` label on every metric; Kubernetes sets it from metadata.name.",
+    )
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    # 10 pods (the HPA maximum) x (5 + 2) = 70 of PostgreSQL's default 100 connections,
+    # leaving room for migrations, administrators and a rolling update's surge pod.
+    db_pool_size: int = Field(default=5, ge=1, le=50, description="Connections each pod keeps open.")
+    db_max_overflow: int = Field(default=2, ge=0, le=50, description="Extra connections under bursts.")
+    db_pool_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds a request waits for a free connection before 503."
+    )
+    db_connect_timeout: float = Field(default=3.0, gt=0, description="Seconds to open a connection.")
+    db_statement_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a statement may run (server side and client side)."
+    )
+    db_pool_recycle: int = Field(
+        default=1800, ge=1, description="Seconds after which a pooled connection is replaced."
+    )
+    readiness_timeout: float = Field(default=1.0, gt=0, description="Seconds /ready waits for SELECT 1.")
+    shutdown_timeout: int = Field(
+        default=20, ge=1, description="Seconds in-flight requests get to finish after SIGTERM."
+    )
+    max_body_bytes: int = Field(
+        default=65_536, ge=1024, description="Larger request bodies are rejected with 422."
+    )
