@@ -133,7 +133,7 @@ function supportedKubernetesVersion(version: string): string {
     return version;
 }
 
-function validateDatabaseUrl(url: string): void {
+export function validateDatabaseUrl(url: string): void {
     let parsed: URL;
     try {
         parsed = new URL(url);

@@ -1,0 +1,167 @@
+// Each ComponentResource on its own, with fake inputs instead of the other parts of the stack.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { FAKE_DIGEST, installMocks, isSecretInput, recorded, setStackConfig, settled, valueOf } from "./mocks";
+import { Network } from "../../vpc";
+import { Cluster, ClusterArgs } from "../../cluster";
+import { Registry, contentHash } from "../../registry";
+import { Workload, migrationJobName } from "../../workload";
+
+installMocks();
+setStackConfig();
+
+// `any`: recorded inputs are untyped JSON as the engine received them; the assertions check their shape.
+type Json = Record<string, any>;
+
+function inputsOf(type: string, name: string): Json {
+    const found = recorded.filter((r) => r.type === type && r.name === name);
+    assert.equal(found.length, 1, `one ${type} named ${name}`);
+    return found[0].inputs as Json;
+}
+
+const clusterArgs: ClusterArgs = {
+    clusterName: "demo-cluster",
+    kubernetesVersion: "1.35",
+    region: "eu-west-1",
+    vpcId: "vpc-fake",
+    subnetIds: ["subnet-1", "subnet-2", "subnet-3"],
+    nodeInstanceType: "m6i.large",
+    nodeGroupSize: { desired: 3, min: 2, max: 6 },
+    nodeDiskSizeGb: 50,
+    clusterAdmins: ["arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:role/github-deploy"],
+};
+
+describe("Network alone", () => {
+    test("lays out the given subnets and tags them for the given cluster", async () => {
+        const network = new Network("net-alone", {
+            cidrBlock: "172.16.0.0/20",
+            availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+            publicSubnetCidrs: ["172.16.0.0/24", "172.16.1.0/24", "172.16.2.0/24"],
+            clusterName: "demo-cluster",
+        });
+        assert.equal(await valueOf(network.vpcId), "vpc-0a1b2c3d4e5f60718");
+        assert.equal((await valueOf(network.publicSubnetIds)).length, 2);
+        await settled();
+        const vpc = inputsOf("awsx:ec2:Vpc", "net-alone");
+        assert.equal(vpc.cidrBlock, "172.16.0.0/20");
+        assert.deepEqual(vpc.subnetSpecs[0].cidrBlocks, ["172.16.0.0/24", "172.16.1.0/24", "172.16.2.0/24"]);
+        assert.equal(vpc.subnetSpecs[0].tags["kubernetes.io/cluster/demo-cluster"], "shared");
+    });
+});
+
+describe("Cluster alone", () => {
+    test("sizes, version, disk and instance type come from its arguments", async () => {
+        const cluster = new Cluster("cluster-alone", clusterArgs);
+        assert.equal(await valueOf(cluster.clusterName), "demo-cluster");
+        await settled();
+        const nodeGroup = inputsOf("eks:index:ManagedNodeGroup", "cluster-alone-nodes");
+        assert.deepEqual(nodeGroup.scalingConfig, { desiredSize: 3, minSize: 2, maxSize: 6 });
+        assert.deepEqual(nodeGroup.instanceTypes, ["m6i.large"]);
+        assert.deepEqual(nodeGroup.subnetIds, ["subnet-1", "subnet-2", "subnet-3"]);
+        assert.equal(inputsOf("aws:ec2/launchTemplate:LaunchTemplate", "cluster-alone-nodes").blockDeviceMappings[0].ebs.volumeSize, 50);
+        assert.equal(inputsOf("eks:index:Cluster", "cluster-alone").version, "1.35");
+        const release = inputsOf("kubernetes:helm.sh/v3:Release", "cluster-alone-cluster-autoscaler");
+        assert.equal(release.values.image.tag, "v1.35.2");
+        assert.equal(release.values.awsRegion, "eu-west-1");
+    });
+    test("every configured admin gets an access entry with the cluster-admin policy", async () => {
+        await settled();
+        const entries = Object.values(inputsOf("eks:index:Cluster", "cluster-alone").accessEntries) as Json[];
+        assert.deepEqual(entries.map((entry) => entry.principalArn), clusterArgs.clusterAdmins);
+        for (const entry of entries) {
+            assert.deepEqual(entry.accessPolicies.clusterAdmin, {
+                policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                accessScope: { type: "cluster" },
+            });
+        }
+    });
+    test("kubeconfig output is a secret", async () => {
+        const cluster = new Cluster("cluster-kubeconfig", { ...clusterArgs, clusterName: "other-cluster" });
+        assert.equal(await cluster.kubeconfig.isSecret, true);
+    });
+    test("refuses a Kubernetes version without a matching cluster-autoscaler", () => {
+        assert.throws(() => new Cluster("cluster-bad", { ...clusterArgs, kubernetesVersion: "1.20" }), /1\.20 is not supported/);
+    });
+});
+
+describe("Registry alone", () => {
+    function tempApp(files: Record<string, string>): string {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "registry-test-"));
+        for (const [name, content] of Object.entries(files)) {
+            fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+            fs.writeFileSync(path.join(dir, name), content);
+        }
+        return dir;
+    }
+
+    test("builds the given directory and hands out the digest", async () => {
+        const dir = tempApp({ Dockerfile: "FROM scratch\n", "src/main.py": "print('hi')\n" });
+        const registry = new Registry("registry-build", { repositoryName: "demo", appDirectory: dir, platform: "linux/arm64", keepImages: 3 });
+        assert.equal(await valueOf(registry.image), `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo@${FAKE_DIGEST}`);
+        await settled();
+        const image = inputsOf("docker:index/image:Image", "registry-build");
+        assert.equal(image.imageName, `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo:${contentHash(dir)}`);
+        assert.equal(image.build.platform, "linux/arm64");
+        assert.equal(isSecretInput(image.registry), true);
+        const rule = JSON.parse(inputsOf("aws:ecr/lifecyclePolicy:LifecyclePolicy", "registry-build").policy).rules[0];
+        assert.equal(rule.selection.countNumber, 3);
+    });
+    test("with an existing image it deploys that image and builds nothing", async () => {
+        const existing = `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo@sha256:${"1".repeat(64)}`;
+        const registry = new Registry("registry-rollback", {
+            repositoryName: "demo-rollback", appDirectory: "/nonexistent", platform: "linux/amd64", keepImages: 10, existingImage: existing,
+        });
+        assert.equal(await valueOf(registry.image), existing);
+        await settled();
+        assert.equal(recorded.filter((r) => r.type === "docker:index/image:Image" && r.name === "registry-rollback").length, 0);
+        assert.equal(inputsOf("aws:ecr/repository:Repository", "registry-rollback").name, "demo-rollback");
+    });
+    test("content hash changes with any source change and ignores local caches", () => {
+        const dir = tempApp({ Dockerfile: "FROM scratch\n", "src/app.py": "a = 1\n" });
+        const original = contentHash(dir);
+        assert.match(original, /^[0-9a-f]{16}$/);
+        fs.mkdirSync(path.join(dir, "src", "__pycache__"));
+        fs.writeFileSync(path.join(dir, "src", "__pycache__", "app.cpython-311.pyc"), "bytecode");
+        fs.mkdirSync(path.join(dir, ".venv"));
+        fs.writeFileSync(path.join(dir, ".venv", "pyvenv.cfg"), "home = /usr");
+        assert.equal(contentHash(dir), original);
+        fs.writeFileSync(path.join(dir, "src", "app.py"), "a = 2\n");
+        assert.notEqual(contentHash(dir), original);
+        fs.renameSync(path.join(dir, "src", "app.py"), path.join(dir, "src", "renamed.py"));
+        assert.notEqual(contentHash(dir), original);
+    });
+});
+
+describe("Workload alone", () => {
+    const image = `registry.example.com/app@sha256:${"2".repeat(64)}`;
+
+    test("runs the given image with the given scaling, in the given namespace", async () => {
+        const workload = new Workload("workload-alone", {
+            namespace: "demo-ns",
+            image,
+            databaseUrl: pulumi.secret("postgresql://u:p@h:5432/d"),
+            minReplicas: 3,
+            maxReplicas: 7,
+            targetCpuPercent: 55,
+        });
+        assert.equal(await valueOf(workload.namespace), "demo-ns");
+        assert.match(await valueOf(workload.url), /^http:\/\/.+\.elb\.amazonaws\.com$/);
+        await settled();
+        const deployment = inputsOf("kubernetes:apps/v1:Deployment", "workload-alone-deployment");
+        assert.equal(deployment.metadata.namespace, "demo-ns");
+        assert.equal(deployment.spec.template.spec.containers[0].image, image);
+        const hpa = inputsOf("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "workload-alone-hpa");
+        assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas, hpa.spec.metrics[0].resource.target.averageUtilization], [3, 7, 55]);
+        assert.equal(inputsOf("kubernetes:batch/v1:Job", "workload-alone-migrate").metadata.name, migrationJobName(image));
+    });
+    test("a new image gets a new migration Job name; the same image keeps it", () => {
+        const other = `registry.example.com/app@sha256:${"3".repeat(64)}`;
+        assert.notEqual(migrationJobName(image), migrationJobName(other));
+        assert.equal(migrationJobName(image), migrationJobName(image));
+        assert.ok(migrationJobName(image).length <= 63, "a valid Kubernetes name");
+    });
+});

@@ -1,0 +1,146 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * Offline stand-ins for the providers: every resource the program declares is recorded with its inputs,
+ * and each gets back the outputs its real provider would report (VPC and subnet ids, kubeconfig, image
+ * digest, the load balancer hostname...).
+ */
+export interface RecordedResource {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+    /** When the engine was asked to create it, and when the (possibly delayed) provider answered. */
+    requestedAt: number;
+    createdAt: number;
+}
+
+export const ACCOUNT_ID = "123456789012";
+export const REGION = "ap-southeast-1";
+export const FAKE_DIGEST = `sha256:${"ab".repeat(32)}`;
+export const LOAD_BALANCER_HOSTNAME = "a1b2c3d4e5f6-1234567890.ap-southeast-1.elb.amazonaws.com";
+export const FAKE_DATABASE_URL = "postgresql://app:not-a-real-password@db.example.internal:5432/app";
+const OIDC_ISSUER = `oidc.eks.${REGION}.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE`;
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Whether a recorded input value was sent to the engine marked secret (encrypted in state). */
+export function isSecretInput(value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+}
+
+/** The plain value of a recorded input, whether or not it was marked secret. */
+export function plain<T>(value: unknown): T {
+    return (isSecretInput(value) ? (value as { value: unknown }).value : value) as T;
+}
+
+function kubeconfigFor(clusterName: string): string {
+    return JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: clusterName, cluster: { server: "https://EXAMPLE.gr7.ap-southeast-1.eks.amazonaws.com", "certificate-authority-data": "Q0E=" } }],
+        contexts: [{ name: clusterName, context: { cluster: clusterName, user: clusterName } }],
+        "current-context": clusterName,
+        users: [{ name: clusterName, user: { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", clusterName] } } }],
+    });
+}
+
+function outputsOf(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    switch (type) {
+        case "awsx:ec2:Vpc":
+            return { ...inputs, vpcId: "vpc-0a1b2c3d4e5f60718", publicSubnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"] };
+        case "eks:index:Cluster": {
+            const clusterName = String(inputs.name ?? name);
+            return {
+                ...inputs,
+                kubeconfigJson: kubeconfigFor(clusterName),
+                eksCluster: { name: clusterName, arn: `arn:aws:eks:${REGION}:${ACCOUNT_ID}:cluster/${clusterName}` },
+                oidcIssuer: OIDC_ISSUER,
+                oidcProviderArn: `arn:aws:iam::${ACCOUNT_ID}:oidc-provider/${OIDC_ISSUER}`,
+            };
+        }
+        case "aws:ecr/repository:Repository":
+            return { ...inputs, registryId: ACCOUNT_ID, repositoryUrl: `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/${String(inputs.name)}` };
+        case "docker:index/image:Image":
+            return { ...inputs, repoDigest: `${String(inputs.imageName).replace(/:[^:/]+$/, "")}@${FAKE_DIGEST}` };
+        case "aws:ec2/launchTemplate:LaunchTemplate":
+            return { ...inputs, latestVersion: 1 };
+        case "aws:iam/role:Role":
+            return { ...inputs, arn: `arn:aws:iam::${ACCOUNT_ID}:role/${String(inputs.name ?? name)}` };
+        case "kubernetes:core/v1:Service":
+            return { ...inputs, status: { loadBalancer: { ingress: [{ hostname: LOAD_BALANCER_HOSTNAME }] } } };
+        default:
+            return inputs;
+    }
+}
+
+function callResult(token: string, args: Record<string, unknown>): Record<string, unknown> {
+    switch (token) {
+        case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return { userName: "AWS", password: "fake-registry-token", proxyEndpoint: `https://${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com` };
+        default:
+            return args;
+    }
+}
+
+export const recorded: RecordedResource[] = [];
+
+/**
+ * Installs the mocks. `slowTypes` delays the answer for those resource types, which makes ordering visible:
+ * a resource that depends on a slow one is only requested after the slow one has been created.
+ */
+export function installMocks(slowTypes: string[] = []): void {
+    pulumi.runtime.setMocks({
+        newResource: async (args: pulumi.runtime.MockResourceArgs) => {
+            const inputs = args.inputs as Record<string, unknown>;
+            const entry: RecordedResource = { type: args.type, name: args.name, inputs, requestedAt: performance.now(), createdAt: Number.NaN };
+            recorded.push(entry);
+            if (slowTypes.includes(args.type)) {
+                await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+            entry.createdAt = performance.now();
+            return { id: `${args.name}-id`, state: outputsOf(args.type, args.name, inputs) };
+        },
+        call: (args: pulumi.runtime.MockCallArgs) => callResult(args.token, args.inputs as Record<string, unknown>),
+    }, "fastapi-app", "dev", false);
+}
+
+/** The seed's configuration: only the required secret, everything else at its default. */
+export function setStackConfig(values: Record<string, string> = {}, withDatabaseUrl = true): void {
+    const config: Record<string, string> = { "aws:region": REGION };
+    if (withDatabaseUrl) {
+        config["fastapi-app:databaseUrl"] = FAKE_DATABASE_URL;
+    }
+    for (const [key, value] of Object.entries(values)) {
+        config[`fastapi-app:${key}`] = value;
+    }
+    pulumi.runtime.setAllConfig(config, withDatabaseUrl ? ["fastapi-app:databaseUrl"] : []);
+}
+
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => output.apply((value) => resolve(value)));
+}
+
+/** Waits until no new resource has been registered for a while: the program has finished declaring. */
+export async function settled(): Promise<void> {
+    let count = -1;
+    let quietTicks = 0;
+    while (quietTicks < 20) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const pending = recorded.filter((resource) => Number.isNaN(resource.createdAt)).length;
+        quietTicks = recorded.length === count && pending === 0 ? quietTicks + 1 : 0;
+        count = recorded.length;
+    }
+}
+
+export function resourcesOfType(type: string): RecordedResource[] {
+    return recorded.filter((resource) => resource.type === type);
+}
+
+export function resourceOf(type: string, name?: string): RecordedResource {
+    const matches = resourcesOfType(type).filter((resource) => name === undefined || resource.name === name);
+    if (matches.length !== 1) {
+        throw new Error(`expected exactly one ${type}${name ? ` named ${name}` : ""}, found ${matches.length}: ${matches.map((m) => m.name).join(", ")}`);
+    }
+    return matches[0];
+}

@@ -1,0 +1,348 @@
+// The whole program under mocks with the seed configuration: one test per seed row and hardening rule.
+import { before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import {
+    FAKE_DIGEST, LOAD_BALANCER_HOSTNAME, installMocks, isSecretInput, plain, resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
+} from "./mocks";
+
+// Slow answers for these make dependency edges observable (see the ordering tests).
+installMocks(["kubernetes:batch/v1:Job", "eks:index:ManagedNodeGroup", "kubernetes:helm.sh/v3:Release"]);
+setStackConfig();
+
+// `any`: recorded inputs are untyped JSON as the engine received them; the assertions check their shape.
+type Json = Record<string, any>;
+type Program = Record<string, pulumi.Output<unknown>>;
+let program: Program;
+
+function inputs(type: string, name?: string): Json {
+    return resourceOf(type, name).inputs as Json;
+}
+function k8s(kind: string, name: string): Json {
+    const found = resourcesOfType(`kubernetes:${kind}`).map((r) => r.inputs as Json).filter((o) => o.metadata?.name === name);
+    assert.equal(found.length, 1, `one ${kind} named ${name}`);
+    return found[0];
+}
+const deployment = (): Json => k8s("apps/v1:Deployment", "fastapi-deployment");
+const appContainer = (): Json => deployment().spec.template.spec.containers[0];
+const migrationJob = (): Json => resourceOf("kubernetes:batch/v1:Job").inputs as Json;
+
+before(async () => {
+    program = await import("../../index") as unknown as Program;
+    await settled();
+});
+
+describe("stack outputs", () => {
+    test("exports exactly the documented outputs", () => {
+        assert.deepEqual(Object.keys(program).sort(), [
+            "clusterName", "image", "kubeconfig", "loadBalancerHostname", "namespace", "publicSubnetIds", "repositoryUrl", "url", "vpcId",
+        ]);
+    });
+    test("url is http:// + the load balancer hostname", async () => {
+        assert.equal(await valueOf(program.loadBalancerHostname), LOAD_BALANCER_HOSTNAME);
+        assert.equal(await valueOf(program.url), `http://${LOAD_BALANCER_HOSTNAME}`);
+    });
+    test("kubeconfig is a secret", async () => {
+        assert.equal(await program.kubeconfig.isSecret, true);
+        assert.match(String(await valueOf(program.kubeconfig)), /get-token/);
+    });
+    test("clusterName, vpcId, publicSubnetIds, namespace, repositoryUrl come from the resources", async () => {
+        assert.equal(await valueOf(program.clusterName), "fastapi-app-cluster");
+        assert.equal(await valueOf(program.vpcId), "vpc-0a1b2c3d4e5f60718");
+        assert.deepEqual(await valueOf(program.publicSubnetIds), ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]);
+        assert.equal(await valueOf(program.namespace), "fastapi-app");
+        assert.equal(await valueOf(program.repositoryUrl), "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app");
+    });
+    test("image output is the pushed image by digest", async () => {
+        assert.equal(await valueOf(program.image), `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@${FAKE_DIGEST}`);
+    });
+});
+
+describe("VPC (seed: 10.0.0.0/16, 2 AZs, public subnets 10.0.1.0/24 + 10.0.2.0/24)", () => {
+    const vpc = (): Json => inputs("awsx:ec2:Vpc");
+    test("VPC CIDR is 10.0.0.0/16", () => assert.equal(vpc().cidrBlock, "10.0.0.0/16"));
+    test("two availability zones: ap-southeast-1a and ap-southeast-1b", () =>
+        assert.deepEqual(vpc().availabilityZoneNames, ["ap-southeast-1a", "ap-southeast-1b"]));
+    test("exactly one public subnet per AZ with CIDRs 10.0.1.0/24 and 10.0.2.0/24, laid out verbatim", () => {
+        assert.equal(vpc().subnetStrategy, "Auto");
+        assert.deepEqual(vpc().subnetSpecs.map((s: Json) => [s.type, s.cidrBlocks]), [["Public", ["10.0.1.0/24", "10.0.2.0/24"]]]);
+    });
+    test("no NAT gateway (public subnets route to the internet gateway)", () => assert.deepEqual(vpc().natGateways, { strategy: "None" }));
+    test("subnets tagged for internet-facing load balancers and for the cluster", () =>
+        assert.deepEqual(vpc().subnetSpecs[0].tags, { "kubernetes.io/role/elb": "1", "kubernetes.io/cluster/fastapi-app-cluster": "shared" }));
+});
+
+describe("EKS cluster (seed: fastapi-app-cluster, logs api/audit/authenticator, cluster role)", () => {
+    const cluster = (): Json => inputs("eks:index:Cluster");
+    test("named fastapi-app-cluster", () => assert.equal(cluster().name, "fastapi-app-cluster"));
+    test("Kubernetes version pinned to 1.36 by default", () => assert.equal(cluster().version, "1.36"));
+    test("control-plane logs api, audit and authenticator", () => assert.deepEqual(cluster().enabledClusterLogTypes, ["api", "audit", "authenticator"]));
+    test("runs in the VPC's public subnets", () => {
+        assert.equal(cluster().vpcId, "vpc-0a1b2c3d4e5f60718");
+        assert.deepEqual(cluster().publicSubnetIds, ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]);
+    });
+    test("access through EKS access entries (authentication mode API)", () => assert.equal(cluster().authenticationMode, "API"));
+    test("OIDC provider for workload identities", () => assert.equal(cluster().createOidcProvider, true));
+    test("VPC CNI enforces NetworkPolicy", () => assert.equal(cluster().vpcCniOptions.enableNetworkPolicy, true));
+    test("no default node group: the managed node group is the only compute", () => assert.equal(cluster().skipDefaultNodeGroup, true));
+    test("explicit cluster role with AmazonEKSClusterPolicy and AmazonEKSVPCResourceController", () => {
+        assert.match(inputs("aws:iam/role:Role", "fastapi-app-cluster-control-plane").assumeRolePolicy, /eks\.amazonaws\.com/);
+        const attached = resourcesOfType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+            .filter((r) => r.inputs.role === "fastapi-app-cluster-control-plane").map((r) => r.inputs.policyArn).sort();
+        assert.deepEqual(attached, ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"]);
+    });
+});
+
+describe("managed node group (seed: t3.medium, desired 2, min 1, max 3, EKS AMI, 20 GB gp3)", () => {
+    const nodeGroup = (): Json => inputs("eks:index:ManagedNodeGroup");
+    const launchTemplate = (): Json => inputs("aws:ec2/launchTemplate:LaunchTemplate");
+    test("instance type t3.medium", () => assert.deepEqual(nodeGroup().instanceTypes, ["t3.medium"]));
+    test("desired 2, min 1, max 3", () => assert.deepEqual(nodeGroup().scalingConfig, { desiredSize: 2, minSize: 1, maxSize: 3 }));
+    test("Amazon EKS-optimized AMI (AL2023 x86_64)", () => assert.equal(nodeGroup().amiType, "AL2023_x86_64_STANDARD"));
+    test("desired size left to the cluster autoscaler after creation", () => assert.equal(nodeGroup().ignoreScalingChanges, true));
+    test("uses our launch template, latest version", () =>
+        assert.deepEqual(nodeGroup().launchTemplate, { id: "fastapi-app-nodes-id", version: "1" }));
+    test("root volume 20 GB gp3, encrypted", () =>
+        assert.deepEqual(launchTemplate().blockDeviceMappings, [{
+            deviceName: "/dev/xvda",
+            ebs: { volumeSize: 20, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" },
+        }]));
+    test("IMDSv2 required, one hop (pods cannot reach the node's credentials)", () =>
+        assert.deepEqual(launchTemplate().metadataOptions, { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 }));
+    test("node role has exactly the four seed policies", () => {
+        assert.match(inputs("aws:iam/role:Role", "fastapi-app-cluster-node").assumeRolePolicy, /ec2\.amazonaws\.com/);
+        const attached = resourcesOfType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+            .filter((r) => r.inputs.role === "fastapi-app-cluster-node").map((r) => String(r.inputs.policyArn).split("/").pop()).sort();
+        assert.deepEqual(attached, ["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "CloudWatchAgentServerPolicy"]);
+    });
+});
+
+describe("add-ons: metrics-server and cluster autoscaler (seed: nodes min 1, max 3)", () => {
+    const release = (): Json => inputs("kubernetes:helm.sh/v3:Release");
+    test("metrics-server installed as an EKS add-on on the cluster", () => {
+        const addon = inputs("aws:eks/addon:Addon");
+        assert.equal(addon.addonName, "metrics-server");
+        assert.equal(addon.clusterName, "fastapi-app-cluster");
+    });
+    test("cluster autoscaler from a pinned chart, image matching the Kubernetes minor", () => {
+        assert.equal(release().chart, "cluster-autoscaler");
+        assert.equal(release().version, "9.59.0");
+        assert.equal(release().repositoryOpts.repo, "https://kubernetes.github.io/autoscaler");
+        assert.equal(release().values.image.tag, "v1.36.1");
+    });
+    test("cluster autoscaler auto-discovers the node group of fastapi-app-cluster", () => {
+        assert.equal(release().values.cloudProvider, "aws");
+        assert.equal(release().values.awsRegion, "ap-southeast-1");
+        assert.deepEqual(release().values.autoDiscovery, { clusterName: "fastapi-app-cluster" });
+    });
+    test("cluster autoscaler's service account assumes its own role through the OIDC provider", () => {
+        const sa = release().values.rbac.serviceAccount;
+        assert.equal(sa.name, "cluster-autoscaler");
+        assert.equal(sa.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::123456789012:role/fastapi-app-cluster-autoscaler");
+        const trust = JSON.parse(inputs("aws:iam/role:Role", "fastapi-app-cluster-autoscaler").assumeRolePolicy);
+        const statement = trust.Statement[0];
+        assert.equal(statement.Action, "sts:AssumeRoleWithWebIdentity");
+        assert.match(statement.Principal.Federated, /:oidc-provider\//);
+        const conditions = statement.Condition.StringEquals;
+        assert.deepEqual(Object.entries(conditions).filter(([key]) => key.endsWith(":sub")).map(([, value]) => value),
+            ["system:serviceaccount:kube-system:cluster-autoscaler"]);
+    });
+    test("cluster autoscaler's write permissions are limited to this cluster's tagged node groups", () => {
+        const policy = JSON.parse(inputs("aws:iam/rolePolicy:RolePolicy").policy);
+        const writes = policy.Statement.filter((s: Json) => s.Action.some((a: string) => /SetDesired|Terminate/.test(a)));
+        assert.equal(writes.length, 1);
+        assert.deepEqual(writes[0].Condition, { StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/fastapi-app-cluster": "owned" } });
+        const unconditioned = policy.Statement.filter((s: Json) => s.Condition === undefined).flatMap((s: Json) => s.Action);
+        assert.ok(unconditioned.every((a: string) => /:(Describe|Get)/.test(a)), `only read actions unconditioned: ${unconditioned}`);
+    });
+    test("cluster autoscaler container hardened (non-root, read-only root fs, no capabilities)", () => {
+        assert.equal(release().values.securityContext.runAsNonRoot, true);
+        assert.deepEqual(release().values.containerSecurityContext,
+            { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    });
+});
+
+describe("ECR repository and image (seed: scanning, keep 10 images)", () => {
+    const repository = (): Json => inputs("aws:ecr/repository:Repository");
+    const image = (): Json => inputs("docker:index/image:Image");
+    test("repository named fastapi-app", () => assert.equal(repository().name, "fastapi-app"));
+    test("scan on push", () => assert.deepEqual(repository().imageScanningConfiguration, { scanOnPush: true }));
+    test("immutable tags", () => assert.equal(repository().imageTagMutability, "IMMUTABLE"));
+    test("forceDelete so teardown works with images inside", () => assert.equal(repository().forceDelete, true));
+    test("lifecycle policy keeps the last 10 images", () => {
+        const rule = JSON.parse(inputs("aws:ecr/lifecyclePolicy:LifecyclePolicy").policy).rules[0];
+        assert.deepEqual(rule.selection, { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 10 });
+        assert.deepEqual(rule.action, { type: "expire" });
+    });
+    test("image built from app/Dockerfile for linux/amd64", () => {
+        assert.match(image().build.context, /[/\\]app$/);
+        assert.match(image().build.dockerfile, /[/\\]app[/\\]Dockerfile$/);
+        assert.equal(image().build.platform, "linux/amd64");
+    });
+    test("image tag is a content hash, never latest", () =>
+        assert.match(image().imageName, /^123456789012\.dkr\.ecr\.ap-southeast-1\.amazonaws\.com\/fastapi-app:[0-9a-f]{16}$/));
+    test("registry password is a secret", () => assert.equal(isSecretInput(image().registry), true));
+});
+
+describe("namespace, Secret and migration Job", () => {
+    test("namespace fastapi-app enforces the restricted Pod Security Standard", () => {
+        const labels = k8s("core/v1:Namespace", "fastapi-app").metadata.labels;
+        assert.equal(labels["pod-security.kubernetes.io/enforce"], "restricted");
+    });
+    test("Secret holds DATABASE_URL from the Pulumi secret, marked secret for the state", () => {
+        const secret = k8s("core/v1:Secret", "fastapi-database");
+        assert.equal(isSecretInput(secret.stringData), true);
+        assert.deepEqual(plain(secret.stringData), { DATABASE_URL: "postgresql://app:not-a-real-password@db.example.internal:5432/app" });
+    });
+    test("no plain-text DATABASE_URL anywhere outside the Secret", () => {
+        const leaks = resourcesOfType("kubernetes:apps/v1:Deployment").concat(resourcesOfType("kubernetes:batch/v1:Job"))
+            .filter((r) => JSON.stringify(r.inputs).includes("not-a-real-password"));
+        assert.deepEqual(leaks, []);
+    });
+    test("migration Job runs alembic upgrade head with the deployed image digest", () => {
+        const container = migrationJob().spec.template.spec.containers[0];
+        assert.deepEqual(container.command, ["alembic", "upgrade", "head"]);
+        assert.equal(container.image, appContainer().image);
+        assert.deepEqual(container.env, [{ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "fastapi-database", key: "DATABASE_URL" } } }]);
+    });
+    test("migration Job name changes with the image, so each release migrates once", () =>
+        assert.match(migrationJob().metadata.name, /^fastapi-migrate-[0-9a-f]{10}$/));
+    test("migration Job pods carry the same hardening as the service pods", () => {
+        const jobPod = migrationJob().spec.template.spec;
+        const appPod = deployment().spec.template.spec;
+        assert.deepEqual(jobPod.securityContext, appPod.securityContext);
+        assert.deepEqual(jobPod.containers[0].securityContext, appPod.containers[0].securityContext);
+        assert.equal(jobPod.automountServiceAccountToken, false);
+        assert.equal(jobPod.restartPolicy, "Never");
+    });
+    test("migration Job pods are not selected by the Service", () =>
+        assert.notEqual(migrationJob().spec.template.metadata.labels.app, "fastapi"));
+});
+
+describe("Deployment fastapi-deployment (seed rows)", () => {
+    test("labels app: fastapi on the Deployment, selector and pods", () => {
+        assert.equal(deployment().metadata.labels.app, "fastapi");
+        assert.deepEqual(deployment().spec.selector.matchLabels, { app: "fastapi" });
+        assert.equal(deployment().spec.template.metadata.labels.app, "fastapi");
+    });
+    test("in namespace fastapi-app", () => assert.equal(deployment().metadata.namespace, "fastapi-app"));
+    test("no spec.replicas: the HPA owns the replica count", () => assert.equal("replicas" in deployment().spec, false));
+    test("container fastapi listens on port 8000", () => {
+        assert.equal(appContainer().name, "fastapi");
+        assert.deepEqual(appContainer().ports, [{ name: "http", containerPort: 8000, protocol: "TCP" }]);
+    });
+    test("image pinned by digest", () => assert.match(appContainer().image, /@sha256:[0-9a-f]{64}$/));
+    test("requests 250m CPU / 256Mi, limits 500m / 512Mi", () =>
+        assert.deepEqual(appContainer().resources, { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } }));
+    test("liveness GET /health on 8000, 30 s delay, 10 s period", () => {
+        const probe = appContainer().livenessProbe;
+        assert.deepEqual(probe.httpGet, { path: "/health", port: 8000 });
+        assert.equal(probe.initialDelaySeconds, 30);
+        assert.equal(probe.periodSeconds, 10);
+    });
+    test("readiness GET /ready on 8000, 5 s delay, 5 s period", () => {
+        const probe = appContainer().readinessProbe;
+        assert.deepEqual(probe.httpGet, { path: "/ready", port: 8000 });
+        assert.equal(probe.initialDelaySeconds, 5);
+        assert.equal(probe.periodSeconds, 5);
+    });
+    test("rolling update never drops below the current count (maxUnavailable 0)", () =>
+        assert.deepEqual(deployment().spec.strategy, { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } }));
+    test("preStop pause, and a grace period longer than it", () => {
+        assert.deepEqual(appContainer().lifecycle, { preStop: { sleep: { seconds: 10 } } });
+        assert.ok(deployment().spec.template.spec.terminationGracePeriodSeconds >= 10 + 30);
+    });
+    test("spread over nodes (hard) and zones", () => {
+        const spread = deployment().spec.template.spec.topologySpreadConstraints.map((c: Json) => [c.topologyKey, c.whenUnsatisfiable, c.maxSkew]);
+        assert.deepEqual(spread, [["kubernetes.io/hostname", "DoNotSchedule", 1], ["topology.kubernetes.io/zone", "ScheduleAnyway", 1]]);
+    });
+    test("migrations complete before the Deployment rolls (the Deployment waits for the Job)", () => {
+        const job = resourceOf("kubernetes:batch/v1:Job");
+        const rollout = resourceOf("kubernetes:apps/v1:Deployment");
+        assert.ok(rollout.requestedAt >= job.createdAt, "Deployment requested only after the Job was created");
+    });
+    test("environment: DATABASE_URL from the Secret, HOST, PORT, POD_NAME from the downward API", () =>
+        assert.deepEqual(appContainer().env, [
+            { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "fastapi-database", key: "DATABASE_URL" } } },
+            { name: "HOST", value: "0.0.0.0" },
+            { name: "PORT", value: "8000" },
+            { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+        ]));
+});
+
+describe("pod hardening", () => {
+    const pod = (): Json => deployment().spec.template.spec;
+    test("runs as non-root uid/gid 10001 (>= 10000)", () => {
+        assert.equal(pod().securityContext.runAsNonRoot, true);
+        assert.equal(pod().securityContext.runAsUser, 10001);
+        assert.equal(pod().securityContext.runAsGroup, 10001);
+        assert.equal(appContainer().securityContext.runAsUser, 10001);
+    });
+    test("read-only root filesystem with a writable /tmp emptyDir", () => {
+        assert.equal(appContainer().securityContext.readOnlyRootFilesystem, true);
+        assert.deepEqual(appContainer().volumeMounts, [{ name: "tmp", mountPath: "/tmp" }]);
+        assert.deepEqual(pod().volumes, [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }]);
+    });
+    test("no privilege escalation, not privileged", () => {
+        assert.equal(appContainer().securityContext.allowPrivilegeEscalation, false);
+        assert.equal(appContainer().securityContext.privileged, false);
+    });
+    test("all capabilities dropped", () => assert.deepEqual(appContainer().securityContext.capabilities, { drop: ["ALL"] }));
+    test("seccomp RuntimeDefault", () => {
+        assert.deepEqual(pod().securityContext.seccompProfile, { type: "RuntimeDefault" });
+        assert.deepEqual(appContainer().securityContext.seccompProfile, { type: "RuntimeDefault" });
+    });
+    test("no service-account token mounted, dedicated service account", () => {
+        assert.equal(pod().automountServiceAccountToken, false);
+        assert.equal(pod().serviceAccountName, "fastapi");
+        assert.equal(k8s("core/v1:ServiceAccount", "fastapi").automountServiceAccountToken, false);
+    });
+    test("image pulled on every start so a node never runs a stale copy", () => assert.equal(appContainer().imagePullPolicy, "Always"));
+});
+
+describe("Service, HPA, PDB, NetworkPolicy", () => {
+    test("Service fastapi-service: LoadBalancer, port 80 -> 8000, selects app: fastapi", () => {
+        const service = k8s("core/v1:Service", "fastapi-service");
+        assert.equal(service.spec.type, "LoadBalancer");
+        assert.deepEqual(service.spec.ports, [{ name: "http", protocol: "TCP", port: 80, targetPort: 8000 }]);
+        assert.deepEqual(service.spec.selector, { app: "fastapi" });
+    });
+    test("load balancer health check is HTTP GET /health (seed)", () => {
+        const annotations = k8s("core/v1:Service", "fastapi-service").metadata.annotations;
+        assert.equal(annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol"], "HTTP");
+        assert.equal(annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-path"], "/health");
+    });
+    test("HPA autoscaling/v2 on fastapi-deployment: min 2, max 10, CPU 70 %", () => {
+        const hpa = k8s("autoscaling/v2:HorizontalPodAutoscaler", "fastapi-hpa");
+        assert.equal(hpa.apiVersion, "autoscaling/v2");
+        assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: "fastapi-deployment" });
+        assert.equal(hpa.spec.minReplicas, 2);
+        assert.equal(hpa.spec.maxReplicas, 10);
+        assert.deepEqual(hpa.spec.metrics, [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }]);
+    });
+    test("PodDisruptionBudget keeps at least one pod up", () => {
+        const pdb = k8s("policy/v1:PodDisruptionBudget", "fastapi-pdb");
+        assert.equal(pdb.spec.minAvailable, 1);
+        assert.deepEqual(pdb.spec.selector, { matchLabels: { app: "fastapi" } });
+    });
+    test("NetworkPolicy admits only TCP 8000 to the service pods; all other ingress denied", () => {
+        const allow = k8s("networking.k8s.io/v1:NetworkPolicy", "fastapi-allow-http");
+        assert.deepEqual(allow.spec.podSelector, { matchLabels: { app: "fastapi" } });
+        assert.deepEqual(allow.spec.ingress, [{ ports: [{ protocol: "TCP", port: 8000 }] }]);
+        const deny = k8s("networking.k8s.io/v1:NetworkPolicy", "default-deny-ingress");
+        assert.deepEqual(deny.spec, { podSelector: {}, policyTypes: ["Ingress"] });
+    });
+    test("destroy order: the LoadBalancer Service depends on the whole cluster (node group, add-ons), so it is deleted first", () => {
+        const service = resourceOf("kubernetes:core/v1:Service");
+        for (const type of ["eks:index:ManagedNodeGroup", "kubernetes:helm.sh/v3:Release", "eks:index:Cluster", "awsx:ec2:Vpc"]) {
+            assert.ok(service.requestedAt >= resourceOf(type).createdAt, `Service requested after ${type} was created`);
+        }
+    });
+    test("every Kubernetes object of the workload lives in namespace fastapi-app", () => {
+        const namespaced = resourcesOfType("kubernetes:apps/v1:Deployment").concat(
+            ...["core/v1:Service", "core/v1:Secret", "core/v1:ServiceAccount", "batch/v1:Job", "autoscaling/v2:HorizontalPodAutoscaler",
+                "policy/v1:PodDisruptionBudget", "networking.k8s.io/v1:NetworkPolicy"].map((kind) => resourcesOfType(`kubernetes:${kind}`)));
+        assert.ok(namespaced.length >= 9);
+        assert.ok(namespaced.every((r) => (r.inputs as Json).metadata.namespace === "fastapi-app"));
+    });
+});
