@@ -81,7 +81,7 @@ describe("Cluster alone", () => {
     });
     test("kubeconfig output is a secret", async () => {
         const cluster = new Cluster("cluster-kubeconfig", { ...clusterArgs, clusterName: "other-cluster" });
-        assert.equal(await cluster.kubeconfig.isSecret, true);
+        assert.equal(await pulumi.isSecret(cluster.kubeconfig), true);
     });
     test("refuses a Kubernetes version without a matching cluster-autoscaler", () => {
         assert.throws(() => new Cluster("cluster-bad", { ...clusterArgs, kubernetesVersion: "1.20" }), /1\.20 is not supported/);

@@ -1,6 +1,7 @@
 // Configuration: seed defaults, and every bad value rejected with a message naming the key.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
 import { FAKE_DATABASE_URL, installMocks, setStackConfig, valueOf } from "./mocks";
 import { loadConfig, validateDatabaseUrl } from "../../config";
 
@@ -42,7 +43,7 @@ describe("defaults are the seed's values", () => {
     });
     test("databaseUrl is read as a secret", async () => {
         const config = loadWith({});
-        assert.equal(await config.databaseUrl.isSecret, true);
+        assert.equal(await pulumi.isSecret(config.databaseUrl), true);
         assert.equal(await valueOf(config.databaseUrl), FAKE_DATABASE_URL);
     });
 });

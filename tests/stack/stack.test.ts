@@ -43,7 +43,7 @@ describe("stack outputs", () => {
         assert.equal(await valueOf(program.url), `http://${LOAD_BALANCER_HOSTNAME}`);
     });
     test("kubeconfig is a secret", async () => {
-        assert.equal(await program.kubeconfig.isSecret, true);
+        assert.equal(await pulumi.isSecret(program.kubeconfig), true);
         assert.match(String(await valueOf(program.kubeconfig)), /get-token/);
     });
     test("clusterName, vpcId, publicSubnetIds, namespace, repositoryUrl come from the resources", async () => {
