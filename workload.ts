@@ -148,6 +148,7 @@ export class Workload extends pulumi.ComponentResource {
 
     private migrationJob(name: string, ns: pulumi.Output<string>, image: pulumi.Input<string>, dependsOn: pulumi.Resource[]): k8s.batch.v1.Job {
         // Pulumi waits for the Job to complete; a failed migration stops the update before any pod is replaced.
+        // A Job's pod template is immutable and its name fixed per image, so a changed Job is deleted, then recreated.
         return new k8s.batch.v1.Job(`${name}-migrate`, {
             metadata: { name: pulumi.output(image).apply(migrationJobName), namespace: ns, labels: MIGRATION_LABELS },
             spec: {
@@ -167,7 +168,7 @@ export class Workload extends pulumi.ComponentResource {
                     }], { restartPolicy: "Never" }),
                 },
             },
-        }, { parent: this, dependsOn });
+        }, { parent: this, dependsOn, deleteBeforeReplace: true });
     }
 
     private deployment(name: string, ns: pulumi.Output<string>, image: pulumi.Input<string>, dependsOn: pulumi.Resource[]): k8s.apps.v1.Deployment {
