@@ -28,8 +28,8 @@ import { PanelBuilder as StatPanelBuilder } from "@grafana/grafana-foundation-sd
 import { PanelBuilder as TimeseriesPanelBuilder } from "@grafana/grafana-foundation-sdk/timeseries";
 
 /** Must match the uid in provisioning/datasources/prometheus.yml. */
-export const PROMETHEUS_DATASOURCE: DataSourceRef = { type: "prometheus", uid: "prometheus" };
-export const DASHBOARD_UID = "fastapi-service";
+const PROMETHEUS_DATASOURCE: DataSourceRef = { type: "prometheus", uid: "prometheus" };
+const DASHBOARD_UID = "fastapi-service";
 
 // Rates span 5 minutes, as the alert rules do: with N pods behind the load balancer each pod is scraped
 // on about 1/N of the scrapes, and a rate needs at least two samples from every pod inside its window.
@@ -42,6 +42,9 @@ const DURATION_BUCKETS = `starlette_request_duration_seconds_bucket{${SERVICE}}`
 
 const requestRate = (extraMatchers = ""): string =>
   `sum(rate(starlette_requests_total{${SERVICE}${extraMatchers}}[${RATE_WINDOW}]))`;
+
+const ERROR_RATIO_5XX = `${requestRate(`, status_code=~"5.."`)} / ${requestRate()}`;
+const ERROR_RATIO_4XX = `${requestRate(`, status_code=~"4.."`)} / ${requestRate()}`;
 
 const latencyQuantile = (quantile: number): string =>
   `histogram_quantile(${quantile}, sum by (le) (rate(${DURATION_BUCKETS}[${RATE_WINDOW}])))`;
@@ -77,6 +80,10 @@ function timeseries(title: string, description: string, unit: string): Timeserie
     .height(8);
 }
 
+function stat(title: string, description: string, unit: string): StatPanelBuilder {
+  return new StatPanelBuilder().title(title).description(description).datasource(PROMETHEUS_DATASOURCE).unit(unit).span(6).height(5);
+}
+
 function thresholds(warning: number, critical: number): ThresholdsConfigBuilder {
   return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
     { value: null, color: "green" },
@@ -95,13 +102,6 @@ function environmentVariable(): QueryVariableBuilder {
     .refresh(VariableRefresh.OnDashboardLoad)
     .sort(VariableSort.AlphabeticalAsc);
 }
-
-function stat(title: string, description: string, unit: string): StatPanelBuilder {
-  return new StatPanelBuilder().title(title).description(description).datasource(PROMETHEUS_DATASOURCE).unit(unit).span(6).height(5);
-}
-
-const ERROR_RATIO_5XX = `${requestRate(`, status_code=~"5.."`)} / ${requestRate()}`;
-const ERROR_RATIO_4XX = `${requestRate(`, status_code=~"4.."`)} / ${requestRate()}`;
 
 function overviewRow(builder: DashboardBuilder): DashboardBuilder {
   return builder
