@@ -170,6 +170,16 @@ describe("docker-compose.yml", () => {
     }
   });
 
+  it("has Prometheus scrape the compose service through the committed local target", () => {
+    const local = JSON.parse(readFileSync(join(REPO, "monitoring", "targets", "local.json"), "utf8")) as {
+      targets: string[];
+      labels: Record<string, string>;
+    }[];
+    const containerPort = (service("fastapi").ports ?? [])[0]?.split(":").at(-1);
+    assert.deepEqual(local.map((group) => group.targets), [[`fastapi:${containerPort}`]]);
+    assert.equal(local[0].labels.environment, "local");
+  });
+
   it("provisions Grafana's datasource and dashboards from mounted, read-only directories", () => {
     const grafana = mounts("grafana");
     assert.deepEqual(grafana.get("/etc/grafana/provisioning"), { source: "./monitoring/grafana/provisioning", readOnly: true });
