@@ -165,3 +165,12 @@ describe("Workload alone", () => {
         assert.ok(migrationJobName(image).length <= 63, "a valid Kubernetes name");
     });
 });
+
+describe("components receive everything through their arguments", () => {
+    for (const file of ["vpc.ts", "cluster.ts", "registry.ts", "workload.ts"]) {
+        test(`${file} never reads Pulumi configuration`, () => {
+            const source = fs.readFileSync(path.join(__dirname, "..", "..", file), "utf8");
+            assert.doesNotMatch(source, /\bConfig\s*\(|getConfig|requireSecret|getSecret/);
+        });
+    }
+});
