@@ -188,7 +188,8 @@ def prometheus_config(scrape_interval: str) -> str:
 def start_prometheus(
     target: str, labels: dict[str, str], scrape_interval: str, work_dir: Path
 ) -> tuple[ManagedProcess, PrometheusApi]:
-    """Prometheus with the repository's config; its relative rules/ and targets/ paths resolve in work_dir."""
+    """Prometheus with the repository's config; its relative rules/ and targets/ paths resolve in work_dir,
+    where targets/proxy.json names `target`."""
     (work_dir / "prometheus.yml").write_text(prometheus_config(scrape_interval))
     (work_dir / "rules").symlink_to(MONITORING_DIR / "rules")
     (work_dir / "targets").mkdir()
@@ -247,3 +248,7 @@ class PrometheusApi:
     def rule_groups(self) -> list[dict[str, Any]]:
         groups: list[dict[str, Any]] = self._get("/api/v1/rules", {})["groups"]
         return groups
+
+    def active_targets(self) -> list[dict[str, Any]]:
+        targets: list[dict[str, Any]] = self._get("/api/v1/targets", {"state": "active"})["activeTargets"]
+        return targets
