@@ -4,7 +4,7 @@
  * Prometheus scrapes the service through its load balancer, so each scrape reaches one pod and every series
  * carries that pod's `pod` label. Every query therefore aggregates over pods with a range function:
  * counters as sums of per-pod rates, histograms as summed buckets, gauges as the last value each pod
- * reported within a minute. A bare instant query would show only the pod that answered the latest scrape.
+ * reported within a few scrapes. A bare instant query would show only the pod that answered the latest scrape.
  */
 import {
   LegendDisplayMode,
@@ -31,11 +31,12 @@ import { PanelBuilder as TimeseriesPanelBuilder } from "@grafana/grafana-foundat
 const PROMETHEUS_DATASOURCE: DataSourceRef = { type: "prometheus", uid: "prometheus" };
 const DASHBOARD_UID = "fastapi-service";
 
-// Rates span 5 minutes, as the alert rules do: with N pods behind the load balancer each pod is scraped
-// on about 1/N of the scrapes, and a rate needs at least two samples from every pod inside its window.
+// The load balancer sends each 15 s scrape to a pod at random, so a window must hold enough scrapes to reach
+// every pod. Rates span 5 minutes, as the alert rules do: a rate needs two samples from each pod, and with
+// two pods 20 scrapes nearly always give them. Gauges keep each pod's last value for 2 minutes: 8 scrapes
+// miss one of two pods 1 time in 128, where 1 minute (4 scrapes) would miss one 1 time in 8.
 const RATE_WINDOW = "5m";
-// Gauges keep each pod's last value for one minute, long enough to span the scrapes that went to other pods.
-const GAUGE_WINDOW = "1m";
+const GAUGE_WINDOW = "2m";
 const SERVICE = `job="fastapi", environment="$environment"`;
 const REQUESTS = `starlette_requests_total{${SERVICE}}`;
 const DURATION_BUCKETS = `starlette_request_duration_seconds_bucket{${SERVICE}}`;
@@ -107,7 +108,7 @@ function overviewRow(builder: DashboardBuilder): DashboardBuilder {
   return builder
     .withRow(new RowBuilder("Overview"))
     .withPanel(
-      stat("Pods reporting", "Pods whose metrics reached Prometheus through the load balancer in the last minute.", "none")
+      stat("Pods reporting", "Pods whose metrics reached Prometheus through the load balancer in the last 2 minutes.", "none")
         .targets(queries([`count(${perPodGauge("process_start_time_seconds")})`, "pods"]))
         .noValue("0")
         .thresholds(
@@ -166,7 +167,7 @@ function trafficRow(builder: DashboardBuilder): DashboardBuilder {
       ),
     )
     .withPanel(
-      timeseries("In-progress requests", "Requests being handled, per pod, as each pod last reported it within a minute.", "short").targets(
+      timeseries("In-progress requests", "Requests being handled, per pod, as each pod last reported it within 2 minutes.", "short").targets(
         queries([perPodGauge("starlette_requests_in_progress"), "{{pod}}"]),
       ),
     );
