@@ -97,7 +97,17 @@ class PostgresServer:
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         self._run(
-            [str(POSTGRES_BIN / "pg_ctl"), "start", "-w", "-D", str(self._data), "-l", str(self._log), "-o", options]
+            [
+                str(POSTGRES_BIN / "pg_ctl"),
+                "start",
+                "-w",
+                "-D",
+                str(self._data),
+                "-l",
+                str(self._log),
+                "-o",
+                options,
+            ]
         )
         self._running = True
 

@@ -1,15 +1,17 @@
 """The database engine: driver selection, pool bounds and timeouts."""
 
 import logging
-from collections.abc import AsyncIterator
 
 from sqlalchemy import URL, make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from fastapi_app.models import Base
 from fastapi_app.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# Every `alembic upgrade` takes this PostgreSQL advisory lock; any constant works if all use the same.
+MIGRATION_LOCK_KEY = 0x66617374617069  # "fastapi" in ASCII
 
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg"}
 
@@ -51,7 +53,7 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_recycle=settings.db_pool_recycle,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.db_pool_pre_ping,
         connect_args={
             "timeout": settings.db_connect_timeout,
             "command_timeout": None if for_migrations else settings.db_statement_timeout + 1,
@@ -66,6 +68,10 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Single-statement reads need no transaction: autocommit saves the BEGIN and ROLLBACK round trips.
+        self.read_sessions = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -81,10 +87,6 @@ class Database:
                 await connection.run_sync(Base.metadata.create_all)
         else:
             logger.info("database %s", url)
-
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
-            yield session
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 
 from fastapi_app.schemas import Error, ErrorDetail, ErrorResponse
 
@@ -65,12 +66,31 @@ async def _on_validation_error(_: Request, exc: Exception) -> Response:
     )
 
 
-async def _on_http_error(_: Request, exc: Exception) -> Response:
+async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    if exc.status_code == status.HTTP_400_BAD_REQUEST:
+        # FastAPI's only 400 is a body it cannot decode (e.g. invalid UTF-8): invalid input, so 422
+        # like every other invalid input, and the one status clients and the schema know about.
+        return error_response(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_request", "The request body cannot be decoded."
+        )
     response = error_response(exc.status_code, "http_error", str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        response.headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
     return response
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    # Starlette's Allow names only the first route that matched the path; a path served by several
+    # routes (GET and POST /api/v1/items) must list the methods of all of them.
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE and isinstance(route, BaseRoute):
+            methods |= getattr(route, "methods", None) or set()
+    return methods
 
 
 async def _on_database_unavailable(request: Request, exc: Exception) -> Response:

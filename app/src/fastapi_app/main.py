@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi_app.db import Database
 from fastapi_app.errors import install_error_handlers
 from fastapi_app.metrics import UNCOUNTED_PATHS, install_metrics
-from fastapi_app.middleware import BodyLimitMiddleware, RequestLogMiddleware
+from fastapi_app.middleware import BodyLimitMiddleware, LivenessMiddleware, RequestLogMiddleware
 from fastapi_app.routes import health, items
 from fastapi_app.settings import Settings
 
@@ -30,6 +30,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=VERSION,
         description="Items API on PostgreSQL with health, readiness and Prometheus metrics.",
         lifespan=lifespan,
+        # Prometheus is this service's telemetry; FastAPI's OpenTelemetry hooks would only cost per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.database = database
@@ -40,4 +42,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_metrics(app, settings.pod_name)
     app.add_middleware(RequestLogMiddleware, quiet_paths=frozenset(UNCOUNTED_PATHS))
+    app.add_middleware(LivenessMiddleware)
     return app

@@ -1,6 +1,6 @@
 """Database tables. Alembic's migrations create the same schema; a test keeps the two in step."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -31,10 +31,6 @@ NAMING_CONVENTION = {
 }
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -42,6 +38,8 @@ class Base(DeclarativeBase):
 class Item(Base):
     __tablename__ = "items"
     __table_args__ = (CheckConstraint("price >= 0", name="price_not_negative"),)
+    # Timestamps come from the database clock (one clock for every pod); RETURNING hands them back.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy's declarative attribute
 
     # SQLite only auto-increments a column declared INTEGER PRIMARY KEY.
     id: Mapped[int] = mapped_column(
@@ -50,9 +48,7 @@ class Item(Base):
     name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), unique=True)
     description: Mapped[str | None] = mapped_column(String(DESCRIPTION_MAX_LENGTH))
     price: Mapped[Decimal] = mapped_column(Numeric(PRICE_DIGITS, PRICE_PLACES))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utc_now, server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utc_now, server_default=func.now(), onupdate=utc_now
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

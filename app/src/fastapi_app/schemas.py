@@ -1,70 +1,57 @@
 """The API's request and response bodies."""
 
-import unicodedata
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from fastapi_app.models import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, PRICE_DIGITS, PRICE_PLACES
 
-# Control characters (NUL included) and lone surrogates cannot be stored or displayed safely.
-_FORBIDDEN_IN_NAME = {"Cc", "Cs"}
-_FORBIDDEN_IN_DESCRIPTION = {"Cs"}
-_ALLOWED_CONTROL_IN_DESCRIPTION = {"\n", "\r", "\t"}
-
-
-def _check_name(value: str) -> str:
-    if any(unicodedata.category(char) in _FORBIDDEN_IN_NAME for char in value):
-        raise ValueError("must not contain control characters")
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value
-
-
-def _check_description(value: str | None) -> str | None:
-    if value is None:
-        return value
-    for char in value:
-        category = unicodedata.category(char)
-        if category in _FORBIDDEN_IN_DESCRIPTION or (
-            category == "Cc" and char not in _ALLOWED_CONTROL_IN_DESCRIPTION
-        ):
-            raise ValueError("must not contain control characters other than newline and tab")
-    return value
-
-
-Name = Annotated[
-    str, Field(min_length=1, max_length=NAME_MAX_LENGTH, examples=["Widget"]), AfterValidator(_check_name)
-]
-Description = Annotated[
-    str | None,
-    Field(max_length=DESCRIPTION_MAX_LENGTH, examples=["A very useful widget"]),
-    AfterValidator(_check_description),
-]
+# No control characters (C0, DEL, C1; NUL included): they break logs, terminals and PostgreSQL text.
+# Pydantic enforces these patterns, and they are published in the schema, so clients can check first.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
+# A description may span lines: tab, newline and carriage return are its only allowed controls.
+DESCRIPTION_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+# Money travels as a decimal string: a JSON number is a binary float and cannot hold 0.57 exactly.
+PRICE_PATTERN = rf"^[0-9]{{1,{PRICE_DIGITS - PRICE_PLACES}}}(\.[0-9]{{1,{PRICE_PLACES}}})?$"
+_PRICE_FORMAT = re.compile(PRICE_PATTERN)
 _CENT = Decimal(1).scaleb(-PRICE_PLACES)
 
 
-def _to_cents(value: Decimal) -> Decimal:
-    # Answer "1.50" whether the client sent 1.5 or "1.50", exactly as the database will store it;
-    # adding zero turns -0 into 0.
-    return value.quantize(_CENT) + 0
+def _parse_price(value: Any) -> Decimal:
+    if not isinstance(value, str) or not _PRICE_FORMAT.fullmatch(value):
+        raise ValueError('must be a string like "9.99": digits, at most two decimal places, not negative')
+    # "1.5" and "1.50" are the same price; answer as the database stores it.
+    return Decimal(value).quantize(_CENT)
 
 
-Price = Annotated[
-    Decimal,
-    Field(ge=0, max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES, allow_inf_nan=False, examples=["9.99"]),
-    AfterValidator(_to_cents),
+Name = Annotated[
+    str, Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN, examples=["Widget"])
 ]
+Description = Annotated[
+    str,
+    Field(max_length=DESCRIPTION_MAX_LENGTH, pattern=DESCRIPTION_PATTERN, examples=["A very useful widget"]),
+]
+_PRICE_SCHEMA = {"type": "string", "pattern": PRICE_PATTERN, "examples": ["9.99"]}
+Price = Annotated[Decimal, PlainValidator(_parse_price), WithJsonSchema(_PRICE_SCHEMA)]
 
 
 class ItemCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    description: Description = None
+    description: Description | None = None
     price: Price
 
 
@@ -75,7 +62,7 @@ class ItemUpdate(BaseModel):
 
     # SkipJsonSchema keeps null out of the published schema: null is rejected, only omission is allowed.
     name: Name | SkipJsonSchema[None] = None
-    description: Description = None
+    description: Description | None = None
     price: Price | SkipJsonSchema[None] = None
 
     @field_validator("name", "price", mode="before")
@@ -97,7 +84,7 @@ class ItemRead(BaseModel):
     id: int
     name: str
     description: str | None
-    price: Annotated[Decimal, Field(examples=["9.99"])]
+    price: Annotated[Decimal, WithJsonSchema(_PRICE_SCHEMA)]
     created_at: Annotated[datetime, AfterValidator(_as_utc)]
     updated_at: Annotated[datetime, AfterValidator(_as_utc)]
 

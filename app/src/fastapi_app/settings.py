@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     db_pool_recycle: int = Field(
         default=1800, ge=1, description="Seconds after which a pooled connection is replaced."
     )
+    db_pool_pre_ping: bool = Field(
+        default=False,
+        description="Test each connection before use: no failed request after a database restart, "
+        "at the price of one extra round trip per request. Off: a dead connection fails one request "
+        "with 503 and the whole pool is replaced.",
+    )
     readiness_timeout: float = Field(default=1.0, gt=0, description="Seconds /ready waits for SELECT 1.")
     shutdown_timeout: int = Field(
         default=20, ge=1, description="Seconds in-flight requests get to finish after SIGTERM."

@@ -19,7 +19,10 @@ class Status(BaseModel):
     status: str
 
 
-@router.get("/health", summary="Liveness: the process answers (never touches the database)")
+# GET is answered earlier by middleware.LivenessMiddleware with the same body; HEAD arrives here.
+@router.api_route(
+    "/health", methods=["GET", "HEAD"], summary="Liveness: the process answers (never touches the database)"
+)
 async def health() -> Status:
     return Status(status="ok")
 

@@ -27,7 +27,14 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.database
+    async with database.read_sessions() as session:
+        yield session
+
+
 Session = Annotated[AsyncSession, Depends(_session)]
+ReadSession = Annotated[AsyncSession, Depends(_read_session)]
 ItemId = Annotated[int, Path(ge=1, le=ID_MAX, description="The item's id.")]
 
 
@@ -80,7 +87,7 @@ async def list_items(
 
 
 @router.get("/{item_id}", responses=responses(404, 422, 503), summary="Get an item")
-async def get_item(item_id: ItemId, session: Session) -> ItemRead:
+async def get_item(item_id: ItemId, session: ReadSession) -> ItemRead:
     return ItemRead.model_validate(await _find(session, item_id))
 
 

@@ -1,0 +1,204 @@
+"""Benchmark: the service under a 0.5-CPU cgroup quota (the pod's limit) against a local PostgreSQL.
+
+Run as root from app/:  ../.venv/bin/python bench/run.py [--duration 10] [--connections 32]
+Prints one Markdown table: requests/s and p50/p99 latency per case, and the two targets.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+APP_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(APP_DIR / "tests"))
+
+from postgres_server import PostgresServer, free_port  # noqa: E402 - after the path is set
+
+CPU_PERIOD_US = 100_000
+CPU_QUOTA_US = 50_000  # 0.5 CPU, the Deployment's limit
+HEALTH_TARGET = 0.60  # GET /health must reach 60 % of the bare ASGI ceiling
+MIDDLEWARE_BUDGET = 0.10  # metrics may cost at most 10 % of GET item throughput
+
+
+@dataclass(frozen=True)
+class Result:
+    case: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+class CpuQuota:
+    """A cgroup whose processes share half a CPU; v1 (cpu controller) or v2 (cpu.max)."""
+
+    def __init__(self, name: str) -> None:
+        v1 = Path("/sys/fs/cgroup/cpu")
+        v2 = Path("/sys/fs/cgroup")
+        if (v1 / "cpu.cfs_quota_us").exists() and os.access(v1, os.W_OK):
+            self.path = v1 / name
+            self.path.mkdir(exist_ok=True)
+            (self.path / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+            (self.path / "cpu.cfs_quota_us").write_text(str(CPU_QUOTA_US))
+        elif (v2 / "cgroup.controllers").exists() and os.access(v2, os.W_OK):
+            if "cpu" not in (v2 / "cgroup.subtree_control").read_text().split():
+                (v2 / "cgroup.subtree_control").write_text("+cpu")
+            self.path = v2 / name
+            self.path.mkdir(exist_ok=True)
+            (self.path / "cpu.max").write_text(f"{CPU_QUOTA_US} {CPU_PERIOD_US}")
+        else:
+            raise SystemExit(
+                "no writable cgroup CPU controller (v1 /sys/fs/cgroup/cpu or v2 /sys/fs/cgroup): run as root "
+                "on a host or a privileged container"
+            )
+
+    def join(self) -> None:
+        """Called in the child before exec: the server starts inside the quota."""
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def remove(self) -> None:
+        self.path.rmdir()
+
+
+@contextmanager
+def server(quota: CpuQuota, target: str, env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-server-header",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    if target.startswith("bench.targets:service"):
+        command.append("--factory")
+    process = subprocess.Popen(
+        command,
+        cwd=APP_DIR,
+        env={**os.environ, **env, "PYTHONPATH": str(APP_DIR)},
+        stdout=subprocess.DEVNULL,
+        preexec_fn=quota.join,  # noqa: PLW1509 - the child only writes its pid to the cgroup
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{base_url}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(case: str, url: str, duration: int, connections: int, script: Path | None = None) -> Result:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    if script is not None:
+        command[1:1] = ["-s", str(script)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", output)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    if p50 is None or p99 is None:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    if socket_errors:
+        print(f"  {case}: socket errors: {socket_errors.group(1)}", file=sys.stderr)
+    return Result(case, rate, _ms(*p50.groups()), _ms(*p99.groups()), int(errors.group(1)) if errors else 0)
+
+
+def measure(url: str, case: str, args: argparse.Namespace, script: Path | None = None) -> Result:
+    wrk(case, url, 2, args.connections, script)  # warm-up: pool filled, code paths hot
+    result = wrk(case, url, args.duration, args.connections, script)
+    print(f"  {result}", file=sys.stderr)
+    return result
+
+
+def seed_item(base_url: str) -> int:
+    response = httpx.post(f"{base_url}/api/v1/items", json={"name": "bench-seed", "price": "1.00"})
+    response.raise_for_status()
+    item_id: int = response.json()["id"]
+    return item_id
+
+
+def table(results: list[Result]) -> str:
+    lines = ["| case | requests/s | p50 ms | p99 ms | non-2xx |", "|---|---:|---:|---:|---:|"]
+    lines += [
+        f"| {r.case} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |"
+        for r in results
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured case")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent wrk connections")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    post_script = Path(__file__).parent / "post_item.lua"
+
+    quota = CpuQuota(f"fastapi-bench-{os.getpid()}")
+    results: list[Result] = []
+    try:
+        with PostgresServer() as database:
+            env = {"DATABASE_URL": database.url, "POD_NAME": "bench", "LOG_LEVEL": "INFO"}
+            subprocess.run(
+                [sys.executable, "-m", "alembic", "upgrade", "head"],
+                cwd=APP_DIR, env={**os.environ, **env}, check=True, capture_output=True,
+            )  # fmt: skip
+            with server(quota, "bench.targets:bare_app", env) as url:
+                results.append(measure(f"{url}/health", "bare ASGI app (ceiling)", args))
+            with server(quota, "bench.targets:service_with_metrics", env) as url:
+                item_path = f"/api/v1/items/{seed_item(url)}"
+                results.append(measure(f"{url}/health", "GET /health", args))
+                results.append(measure(f"{url}{item_path}", "GET /api/v1/items/{id}", args))
+                results.append(measure(f"{url}/api/v1/items", "POST /api/v1/items", args, post_script))
+            with server(quota, "bench.targets:service_without_metrics", env) as url:
+                results.append(measure(f"{url}{item_path}", "GET item, metrics off", args))
+    finally:
+        quota.remove()
+
+    by_case = {result.case: result for result in results}
+    health_share = (
+        by_case["GET /health"].requests_per_second / by_case["bare ASGI app (ceiling)"].requests_per_second
+    )
+    metrics_cost = (
+        1
+        - by_case["GET /api/v1/items/{id}"].requests_per_second
+        / by_case["GET item, metrics off"].requests_per_second
+    )
+    print(table(results))
+    print()
+    verdict = {True: "met", False: "MISSED"}
+    print(
+        f"- GET /health = {health_share:.0%} of the bare ceiling "
+        f"(target >= {HEALTH_TARGET:.0%}: {verdict[health_share >= HEALTH_TARGET]})"
+    )
+    print(
+        f"- metrics middleware costs {metrics_cost:.1%} of GET item throughput "
+        f"(target <= {MIDDLEWARE_BUDGET:.0%}: {verdict[metrics_cost <= MIDDLEWARE_BUDGET]})"
+    )
+    print(
+        f"- 0.5 CPU (cgroup quota {CPU_QUOTA_US}/{CPU_PERIOD_US} us), wrk -t1 -c{args.connections} "
+        f"-d{args.duration}s, PostgreSQL 15 local, {os.cpu_count()} CPUs"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Fixtures: a real PostgreSQL (DATABASE_URL if given, else a throwaway local server), migrated once,
+and an HTTP client for an application instance bound to it."""
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from fastapi_app.main import create_app
+from fastapi_app.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from postgres_server import PostgresServer
+
+APP_DIR = Path(__file__).parent.parent
+TEST_POD = "test-pod-0"
+
+
+def alembic(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", *args],
+        cwd=APP_DIR,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    given = os.environ.get("DATABASE_URL")
+    if given:
+        yield given
+        return
+    with PostgresServer() as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def migrated_url(database_url: str) -> str:
+    result = alembic(database_url, "upgrade", "head")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return database_url
+
+
+def settings_for(database_url: str, **overrides: object) -> Settings:
+    return Settings.model_validate(
+        {"database_url": SecretStr(database_url), "pod_name": TEST_POD, **overrides}
+    )
+
+
+@pytest.fixture
+async def settings(migrated_url: str) -> Settings:
+    """Settings for a test that starts with an empty items table."""
+    connection = await asyncpg.connect(migrated_url)
+    try:
+        await connection.execute("TRUNCATE items RESTART IDENTITY")
+    finally:
+        await connection.close()
+    return settings_for(migrated_url)
+
+
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in serve(create_app(settings)):
+        yield client

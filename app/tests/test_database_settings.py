@@ -1,0 +1,78 @@
+"""DATABASE_URL handling, pool bounds, and the SQLite development default."""
+
+import logging
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from conftest import serve
+from fastapi_app.db import async_url, create_engine, database_password
+from fastapi_app.main import create_app
+from fastapi_app.settings import Settings
+
+HPA_MAX_PODS = 10
+POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@db:5432/app", "postgresql+asyncpg://u:p@db:5432/app"),
+        ("postgres://u:p@db/app", "postgresql+asyncpg://u:p@db/app"),
+        ("postgresql://u:p@db/app?sslmode=require", "postgresql+asyncpg://u:p@db/app?ssl=require"),
+    ],
+)
+def test_plain_urls_get_the_async_driver(given: str, expected: str) -> None:
+    assert async_url(given).render_as_string(hide_password=False) == expected
+
+
+def test_other_databases_are_refused() -> None:
+    with pytest.raises(ValueError, match="must start with postgresql://"):
+        async_url("mysql://u:p@db/app")
+
+
+def test_default_pool_keeps_ten_pods_well_inside_the_connection_limit() -> None:
+    settings = Settings(database_url=SecretStr("postgresql://u:p@db/app"))
+    per_pod = settings.db_pool_size + settings.db_max_overflow
+
+    assert HPA_MAX_PODS * per_pod <= 0.8 * POSTGRES_DEFAULT_MAX_CONNECTIONS
+    engine = create_engine(settings)
+    assert engine.pool.size() == settings.db_pool_size  # type: ignore[attr-defined]
+
+
+def test_the_password_is_known_for_redaction_and_hidden_in_settings() -> None:
+    settings = Settings(database_url=SecretStr("postgresql://app:hunter2@db/app"))
+
+    assert database_password(settings) == "hunter2"
+    assert "hunter2" not in repr(settings)
+    assert database_password(Settings(database_url=None)) == ""
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9000")
+    monkeypatch.setenv("POD_NAME", "pod-from-env")
+    monkeypatch.setenv("DB_POOL_SIZE", "3")
+
+    settings = Settings()
+
+    assert (settings.port, settings.pod_name, settings.db_pool_size) == (9000, "pod-from-env", 3)
+
+
+async def test_without_database_url_the_service_runs_on_sqlite(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(database_url=None, sqlite_path=tmp_path / "dev.db", pod_name="laptop")
+
+    with caplog.at_level(logging.WARNING, logger="fastapi_app.db"):
+        async for client in serve(create_app(settings)):
+            created = await client.post("/api/v1/items", json={"name": "local", "price": "2.5"})
+            fetched = await client.get(created.headers["location"])
+            ready = await client.get("/ready")
+
+    assert created.status_code == 201
+    assert fetched.json()["price"] == "2.50"
+    assert fetched.json()["created_at"].endswith("Z")
+    assert ready.status_code == 200
+    assert "development SQLite database" in caplog.text
+    assert (tmp_path / "dev.db").exists()

@@ -1,0 +1,243 @@
+"""The items API against a real PostgreSQL: every operation, every error, pagination bounds."""
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from fastapi_app.routes.items import LIST_LIMIT_MAX, LIST_OFFSET_MAX
+
+ITEMS = "/api/v1/items"
+
+
+async def create(client: httpx.AsyncClient, name: str = "Widget", **fields: Any) -> dict[str, Any]:
+    response = await client.post(ITEMS, json={"name": name, "price": "9.99", **fields})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    return body
+
+
+async def test_create_returns_the_item_and_its_location(client: httpx.AsyncClient) -> None:
+    response = await client.post(ITEMS, json={"name": "Widget", "description": "Useful", "price": "1.5"})
+
+    assert response.status_code == 201
+    item = response.json()
+    assert response.headers["location"] == f"{ITEMS}/{item['id']}"
+    assert item["name"] == "Widget"
+    assert item["description"] == "Useful"
+    assert item["price"] == "1.50"
+    assert item["created_at"].endswith("Z")
+    assert item["created_at"] == item["updated_at"]
+
+
+async def test_get_returns_what_create_stored(client: httpx.AsyncClient) -> None:
+    created = await create(client, description=None)
+
+    response = await client.get(f"{ITEMS}/{created['id']}")
+
+    assert response.status_code == 200
+    assert response.json() == created
+
+
+async def test_missing_item_is_404_for_every_operation(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get(f"{ITEMS}/12345"), 404, "not_found")
+    assert_error(await client.patch(f"{ITEMS}/12345", json={"price": "1"}), 404, "not_found")
+    assert_error(await client.delete(f"{ITEMS}/12345"), 404, "not_found")
+
+
+async def test_duplicate_name_is_409_on_create_and_on_rename(client: httpx.AsyncClient) -> None:
+    await create(client, "First")
+    second = await create(client, "Second")
+
+    assert_error(await client.post(ITEMS, json={"name": "First", "price": "1"}), 409, "name_taken")
+    assert_error(await client.patch(f"{ITEMS}/{second['id']}", json={"name": "First"}), 409, "name_taken")
+    assert (await client.get(f"{ITEMS}/{second['id']}")).json()["name"] == "Second"
+
+
+async def test_patch_changes_only_the_given_fields(client: httpx.AsyncClient) -> None:
+    created = await create(client, description="Old")
+
+    response = await client.patch(f"{ITEMS}/{created['id']}", json={"price": "0"})
+
+    assert response.status_code == 200
+    item = response.json()
+    assert item["price"] == "0.00"
+    assert item["name"] == created["name"]
+    assert item["description"] == "Old"
+    assert item["updated_at"] > created["updated_at"]
+    assert item["created_at"] == created["created_at"]
+
+
+async def test_patch_can_clear_the_description_but_not_name_or_price(client: httpx.AsyncClient) -> None:
+    created = await create(client, description="Old")
+    url = f"{ITEMS}/{created['id']}"
+
+    assert (await client.patch(url, json={"description": None})).json()["description"] is None
+    assert_error(await client.patch(url, json={"name": None}), 422, "invalid_request")
+    assert_error(await client.patch(url, json={"price": None}), 422, "invalid_request")
+
+
+async def test_empty_patch_leaves_the_item_unchanged(client: httpx.AsyncClient) -> None:
+    created = await create(client)
+
+    response = await client.patch(f"{ITEMS}/{created['id']}", json={})
+
+    assert response.json() == created
+
+
+async def test_delete_is_204_and_the_item_is_gone(client: httpx.AsyncClient) -> None:
+    created = await create(client)
+
+    response = await client.delete(f"{ITEMS}/{created['id']}")
+
+    assert response.status_code == 204
+    assert response.content == b""
+    assert_error(await client.get(f"{ITEMS}/{created['id']}"), 404, "not_found")
+
+
+async def test_list_pages_in_creation_order_with_the_total(client: httpx.AsyncClient) -> None:
+    names = [f"item-{number}" for number in range(5)]
+    for name in names:
+        await create(client, name)
+
+    first = (await client.get(ITEMS, params={"limit": 2})).json()
+    rest = (await client.get(ITEMS, params={"limit": 2, "offset": 2})).json()
+    beyond = (await client.get(ITEMS, params={"offset": 10})).json()
+
+    assert [item["name"] for item in first["items"]] == names[:2]
+    assert [item["name"] for item in rest["items"]] == names[2:4]
+    assert (first["total"], first["limit"], first["offset"]) == (5, 2, 0)
+    assert beyond == {"items": [], "total": 5, "limit": 50, "offset": 10}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": LIST_LIMIT_MAX + 1},
+        {"offset": -1},
+        {"offset": LIST_OFFSET_MAX + 1},
+        {"limit": "ten"},
+    ],
+)
+async def test_list_rejects_out_of_bounds_paging(client: httpx.AsyncClient, params: dict[str, Any]) -> None:
+    body = assert_error(await client.get(ITEMS, params=params), 422, "invalid_request")
+    assert body["error"]["details"][0]["location"][0] == "query"
+
+
+async def test_list_accepts_the_maximum_limit(client: httpx.AsyncClient) -> None:
+    response = await client.get(ITEMS, params={"limit": LIST_LIMIT_MAX, "offset": LIST_OFFSET_MAX})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("item_id", ["0", "-1", "abc", str(2**63), "1.5"])
+async def test_impossible_ids_are_422(client: httpx.AsyncClient, item_id: str) -> None:
+    assert_error(await client.get(f"{ITEMS}/{item_id}"), 422, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"price": "1"},
+        {"name": "", "price": "1"},
+        {"name": "x" * 201, "price": "1"},
+        {"name": "tab\there", "price": "1"},
+        {"name": "c1\u0085control", "price": "1"},
+        {"name": "nul\u0000byte", "price": "1"},
+        {"name": "line\nbreak", "price": "1"},
+        {"name": "escape\u001b", "price": "1"},
+        {"name": "ok", "description": "nul\u0000byte", "price": "1"},
+        {"name": "ok", "description": "x" * 2001, "price": "1"},
+        {"name": "ok"},
+        {"name": "ok", "price": "-0.01"},
+        {"name": "ok", "price": "1.001"},
+        {"name": "ok", "price": "NaN"},
+        {"name": "ok", "price": "Infinity"},
+        {"name": "ok", "price": "1e400"},
+        {"name": "ok", "price": "10000000000.00"},
+        {"name": "ok", "price": True},
+        {"name": "ok", "price": 1},
+        {"name": "ok", "price": 0.57},
+        {"name": "ok", "price": ""},
+        {"name": "ok", "price": " 1"},
+        {"name": "ok", "price": "+1"},
+        {"name": "ok", "price": "1."},
+        {"name": "ok", "price": "1", "id": 7},
+        {"name": 5, "price": "1"},
+    ],
+)
+async def test_invalid_bodies_are_422(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+    assert_error(await client.post(ITEMS, json=body), 422, "invalid_request")
+
+
+async def test_description_may_hold_newlines_and_tabs(client: httpx.AsyncClient) -> None:
+    item = await create(client, description="line one\n\tline two")
+    assert item["description"] == "line one\n\tline two"
+
+
+async def test_largest_valid_values_are_stored(client: httpx.AsyncClient) -> None:
+    item = await create(client, "n" * 200, description="d" * 2000, price="9999999999.99")
+    assert item["price"] == "9999999999.99"
+    assert Decimal(item["price"]) == Decimal("9999999999.99")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00",
+        b'{"name": "a", "price": "1"',
+        b"[]",
+        b"null",
+        b'{"name": "\xff", "price": "1"}',
+        b'{"name": "lone \\ud800 surrogate", "price": "1"}',
+        b'{"name": "ok", "description": "lone \\udfff", "price": "1"}',
+    ],
+)
+async def test_malformed_or_unstorable_json_is_422(client: httpx.AsyncClient, content: bytes) -> None:
+    response = await client.post(ITEMS, content=content, headers={"content-type": "application/json"})
+    assert_error(response, 422, "invalid_request")
+
+
+async def test_oversized_body_is_422_before_it_is_read(client: httpx.AsyncClient) -> None:
+    body = b'{"name": "big", "price": "1", "description": "' + b"x" * 70_000 + b'"}'
+
+    response = await client.post(ITEMS, content=body, headers={"content-type": "application/json"})
+
+    assert_error(response, 422, "body_too_large")
+
+
+async def test_oversized_body_without_length_is_422(client: httpx.AsyncClient) -> None:
+    async def chunks() -> Any:
+        for _ in range(10):
+            yield b"x" * 10_000
+
+    response = await client.post(ITEMS, content=chunks(), headers={"content-type": "application/json"})
+
+    assert_error(response, 422, "body_too_large")
+
+
+async def test_small_body_without_length_is_accepted(client: httpx.AsyncClient) -> None:
+    async def chunks() -> Any:
+        yield b'{"name": "streamed",'
+        yield b' "price": "2"}'
+
+    response = await client.post(ITEMS, content=chunks(), headers={"content-type": "application/json"})
+
+    assert response.status_code == 201
+    assert response.json()["name"] == "streamed"
+
+
+async def test_unknown_path_and_method_use_the_error_shape(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get("/nowhere"), 404, "http_error")
+    assert_error(await client.put(f"{ITEMS}/1", json={}), 405, "http_error")

@@ -1,0 +1,92 @@
+"""One JSON line per request with a request id; the database password never reaches a log line."""
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from fastapi_app.logs import configure_logging
+
+
+@pytest.fixture
+def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    """Captured stdout; each test calls start_json_logs() itself, as capture only reaches the test body."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    yield capsys
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
+
+
+def start_json_logs() -> None:
+    configure_logging("INFO", secrets=["s3cr3t-password"])
+
+
+def lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+
+
+async def test_each_request_is_one_json_line(
+    json_logs: pytest.CaptureFixture[str], client: httpx.AsyncClient
+) -> None:
+    start_json_logs()
+    response = await client.get("/api/v1/items/77")
+
+    access = [line for line in lines(json_logs) if line["logger"] == "fastapi_app.access"]
+    assert len(access) == 1
+    line = access[0]
+    assert line["method"] == "GET"
+    assert line["route"] == "/api/v1/items/{item_id}"
+    assert line["status"] == 404
+    assert isinstance(line["duration_ms"], float)
+    assert line["request_id"] == response.headers["x-request-id"]
+    assert len(line["request_id"]) == 32
+
+
+async def test_a_callers_request_id_is_kept_and_returned(
+    json_logs: pytest.CaptureFixture[str], client: httpx.AsyncClient
+) -> None:
+    start_json_logs()
+    response = await client.get("/api/v1/items", headers={"X-Request-ID": "trace-42.a:b"})
+
+    assert response.headers["x-request-id"] == "trace-42.a:b"
+    access = [line for line in lines(json_logs) if line["logger"] == "fastapi_app.access"]
+    assert access[0]["request_id"] == "trace-42.a:b"
+
+
+async def test_an_unsafe_request_id_is_replaced(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/items", headers={"X-Request-ID": "bad id\twith spaces"})
+
+    assert response.headers["x-request-id"] != "bad id\twith spaces"
+    assert len(response.headers["x-request-id"]) == 32
+
+
+async def test_probes_are_answered_without_log_lines(
+    json_logs: pytest.CaptureFixture[str], client: httpx.AsyncClient
+) -> None:
+    start_json_logs()
+    await client.get("/health")
+    await client.get("/ready")
+
+    assert [line for line in lines(json_logs) if line["logger"] == "fastapi_app.access"] == []
+
+
+def explode() -> None:
+    raise RuntimeError("boom")
+
+
+def test_secrets_are_redacted_from_every_line(json_logs: pytest.CaptureFixture[str]) -> None:
+    start_json_logs()
+    logging.getLogger("anywhere").warning("connect to postgresql://app:%s@db/app failed", "s3cr3t-password")
+    try:
+        explode()
+    except RuntimeError:
+        logging.getLogger("anywhere").exception("with a traceback")
+
+    output = lines(json_logs)
+    assert output[0]["message"] == "connect to postgresql://app:***@db/app failed"
+    assert "RuntimeError: boom" in output[1]["exception"]
+    assert "s3cr3t-password" not in json.dumps(output)

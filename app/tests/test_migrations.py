@@ -1,0 +1,143 @@
+"""Alembic: upgrade from empty, downgrade to base, upgrade again, concurrent upgrades, models in step."""
+
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import make_url
+from sqlalchemy.engine import Connection
+
+from conftest import APP_DIR, alembic, settings_for
+from fastapi_app.db import MIGRATION_LOCK_KEY, create_engine
+from fastapi_app.models import Base
+
+
+@pytest.fixture
+async def empty_database(database_url: str) -> AsyncIterator[str]:
+    """A new, empty database on the test server, dropped afterwards."""
+    name = f"migrations_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def tables(database_url: str) -> set[str]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {row["tablename"] for row in rows}
+    finally:
+        await connection.close()
+
+
+async def version(database_url: str) -> list[str]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return [
+            row["version_num"] for row in await connection.fetch("SELECT version_num FROM alembic_version")
+        ]
+    finally:
+        await connection.close()
+
+
+def run_ok(database_url: str, *args: str) -> None:
+    result = alembic(database_url, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
+    run_ok(empty_database, "upgrade", "head")
+    assert await tables(empty_database) == {"alembic_version", "items"}
+    run_ok(empty_database, "upgrade", "head")
+
+    run_ok(empty_database, "downgrade", "base")
+    assert await tables(empty_database) == {"alembic_version"}
+
+    run_ok(empty_database, "upgrade", "head")
+    assert await tables(empty_database) == {"alembic_version", "items"}
+    assert await version(empty_database) == ["0001"]
+
+
+async def start_upgrade(database_url: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "alembic",
+        "upgrade",
+        "head",
+        cwd=APP_DIR,
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+async def finish(run: asyncio.subprocess.Process) -> str:
+    output, _ = await asyncio.wait_for(run.communicate(), timeout=60)
+    return output.decode()
+
+
+async def test_concurrent_upgrades_take_turns(empty_database: str) -> None:
+    runs = [await start_upgrade(empty_database) for _ in range(2)]
+    outputs = [await finish(run) for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0], "\n".join(outputs)
+    assert sum("Running upgrade  -> 0001" in output for output in outputs) == 1
+    assert await version(empty_database) == ["0001"]
+
+
+async def test_an_upgrade_waits_for_the_migration_lock(empty_database: str) -> None:
+    holder = await asyncpg.connect(empty_database)
+    await holder.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+    waiting = await start_upgrade(empty_database)
+    try:
+        blocked = False
+        for _ in range(100):
+            blocked = await holder.fetchval(
+                "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )
+            if blocked:
+                break
+            await asyncio.sleep(0.1)
+        assert blocked, "the upgrade never queued for the advisory lock"
+        assert waiting.returncode is None
+        assert await tables(empty_database) == set()
+    finally:
+        await holder.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+        await holder.close()
+
+    output = await finish(waiting)
+    assert waiting.returncode == 0, output
+    assert await version(empty_database) == ["0001"]
+
+
+def _differences(connection: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+
+async def test_migrations_build_exactly_the_models_schema(migrated_url: str) -> None:
+    engine = create_engine(settings_for(migrated_url), for_migrations=True)
+    try:
+        async with engine.connect() as connection:
+            differences = await connection.run_sync(_differences)
+    finally:
+        await engine.dispose()
+
+    assert differences == []
+
+
+def test_offline_mode_is_refused(database_url: str) -> None:
+    result = alembic(database_url, "upgrade", "head", "--sql")
+    assert result.returncode != 0
+    assert "offline" in result.stderr

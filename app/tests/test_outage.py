@@ -1,0 +1,90 @@
+"""A database outage: /ready and data requests fail fast with 503, and the service recovers by itself."""
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from conftest import alembic, serve, settings_for
+from fastapi_app.main import create_app
+from postgres_server import PostgresServer
+
+TIMEOUT_SECONDS = 1.0
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PostgresServer]:
+    with PostgresServer() as server:
+        result = alembic(server.url, "upgrade", "head")
+        assert result.returncode == 0, result.stderr
+        yield server
+
+
+@pytest.fixture
+async def client(server: PostgresServer) -> AsyncIterator[httpx.AsyncClient]:
+    settings = settings_for(
+        server.url,
+        db_connect_timeout=TIMEOUT_SECONDS,
+        db_pool_timeout=TIMEOUT_SECONDS,
+        readiness_timeout=TIMEOUT_SECONDS,
+    )
+    async for client in serve(create_app(settings)):
+        yield client
+
+
+async def test_outage_gives_503_fast_and_recovery_needs_no_restart(
+    server: PostgresServer, client: httpx.AsyncClient
+) -> None:
+    created = (await client.post("/api/v1/items", json={"name": "survivor", "price": "1"})).json()
+    item_url = f"/api/v1/items/{created['id']}"
+    assert (await client.get(item_url)).status_code == 200
+
+    server.stop()
+    try:
+        for request in (
+            client.get("/ready"),
+            client.get(item_url),
+            client.get("/api/v1/items"),
+            client.post("/api/v1/items", json={"name": "lost", "price": "1"}),
+        ):
+            started = time.monotonic()
+            response = await request
+            elapsed = time.monotonic() - started
+            assert response.status_code == 503, response.text
+            assert response.json()["error"]["code"] == "database_unavailable"
+            assert elapsed < TIMEOUT_SECONDS + 1
+        assert (await client.get("/health")).status_code == 200
+    finally:
+        server.start()
+
+    # Like the kubelet, poll readiness: the first check may meet a connection from before the outage,
+    # which fails once and makes the pool replace every old connection.
+    ready_again = False
+    for _ in range(20):
+        if (await client.get("/ready")).status_code == 200:
+            ready_again = True
+            break
+        await asyncio.sleep(0.25)
+    assert ready_again
+    assert (await client.get(item_url)).json()["name"] == "survivor"
+
+
+async def test_a_database_that_never_answers_gives_503_within_the_connect_timeout() -> None:
+    with socket.socket() as silent:
+        # Listening but never accepting: the TCP handshake completes, PostgreSQL's greeting never comes.
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        settings = settings_for(
+            f"postgresql://app:secret@127.0.0.1:{port}/app", db_connect_timeout=TIMEOUT_SECONDS
+        )
+        async for client in serve(create_app(settings)):
+            started = time.monotonic()
+            response = await client.get("/api/v1/items/1")
+            elapsed = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert TIMEOUT_SECONDS <= elapsed < TIMEOUT_SECONDS + 1

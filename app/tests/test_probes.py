@@ -1,0 +1,40 @@
+"""Liveness never needs the database; readiness does."""
+
+import httpx
+from pydantic import SecretStr
+
+from conftest import serve
+from fastapi_app.main import create_app
+from fastapi_app.middleware import LIVENESS_BODY
+from fastapi_app.routes.health import health
+from fastapi_app.settings import Settings
+from postgres_server import free_port
+
+
+async def test_health_and_ready_are_ok_with_the_database_up(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    assert (await client.get("/ready")).json() == {"status": "ok"}
+
+
+async def test_the_liveness_shortcut_answers_what_the_documented_route_answers(
+    client: httpx.AsyncClient,
+) -> None:
+    shortcut = await client.get("/health")
+    through_the_router = await client.head("/health")
+
+    assert shortcut.content == LIVENESS_BODY == (await health()).model_dump_json().encode()
+    assert shortcut.headers["content-type"] == "application/json"
+    assert through_the_router.status_code == 200
+
+
+async def test_health_answers_while_ready_reports_an_unreachable_database() -> None:
+    nobody_listens = f"postgresql://app:secret@127.0.0.1:{free_port()}/app"
+    settings = Settings(database_url=SecretStr(nobody_listens), pod_name="probe-test")
+
+    async for client in serve(create_app(settings)):
+        health = await client.get("/health")
+        ready = await client.get("/ready")
+
+    assert health.status_code == 200
+    assert ready.status_code == 503
+    assert ready.json()["error"]["code"] == "database_unavailable"
