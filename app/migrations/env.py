@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from fastapi_app.db import MIGRATION_LOCK_KEY, create_engine
-from fastapi_app.models import Base
+from fastapi_app.models import metadata
 from fastapi_app.settings import Settings
 
 if context.config.config_file_name is not None:
@@ -16,7 +16,7 @@ if context.config.config_file_name is not None:
 
 
 def _migrate(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
+    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             # Held until this transaction ends: a second `alembic upgrade head` started at the same

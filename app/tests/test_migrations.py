@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from conftest import APP_DIR, alembic, settings_for
 from fastapi_app.db import MIGRATION_LOCK_KEY, create_engine
-from fastapi_app.models import Base
+from fastapi_app.models import metadata
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ async def test_an_upgrade_waits_for_the_migration_lock(empty_database: str) -> N
 
 
 def _differences(connection: Connection) -> list[Any]:
-    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+    return list(compare_metadata(MigrationContext.configure(connection), metadata))
 
 
 async def test_migrations_build_exactly_the_models_schema(migrated_url: str) -> None:

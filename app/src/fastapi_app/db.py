@@ -3,9 +3,9 @@
 import logging
 
 from sqlalchemy import URL, make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from fastapi_app.models import Base
+from fastapi_app.models import metadata
 from fastapi_app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -63,15 +63,12 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
 
 
 class Database:
-    """The engine and session factory one application instance uses for its whole life."""
+    """The engine (and its pool) one application instance uses for its whole life."""
 
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Single-statement reads need no transaction: autocommit saves the BEGIN and ROLLBACK round trips.
-        self.read_sessions = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        )
+        # Reads need no transaction: autocommit saves the BEGIN and ROLLBACK round trips. Same pool.
+        self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_sqlite(self) -> bool:
@@ -84,7 +81,7 @@ class Database:
             # PostgreSQL's schema belongs to Alembic alone.
             logger.warning("DATABASE_URL is unset: using the development SQLite database %s", url)
             async with self.engine.begin() as connection:
-                await connection.run_sync(Base.metadata.create_all)
+                await connection.run_sync(metadata.create_all)
         else:
             logger.info("database %s", url)
 

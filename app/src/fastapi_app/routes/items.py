@@ -4,13 +4,13 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
-from sqlalchemy import func, select
+from sqlalchemy import Insert, Update, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fastapi_app.db import Database
 from fastapi_app.errors import ApiError, responses
-from fastapi_app.models import ID_MAX, Item
+from fastapi_app.models import ID_MAX, items
 from fastapi_app.schemas import ItemCreate, ItemPage, ItemRead, ItemUpdate
 
 LIST_LIMIT_DEFAULT = 50
@@ -21,39 +21,41 @@ LIST_OFFSET_MAX = 100_000
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 
 
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+async def _writer(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction; handlers commit before they answer, anything else rolls back."""
     database: Database = request.app.state.database
-    async with database.sessions() as session:
-        yield session
+    async with database.engine.connect() as connection:
+        yield connection
 
 
-async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def _reader(request: Request) -> AsyncIterator[AsyncConnection]:
     database: Database = request.app.state.database
-    async with database.read_sessions() as session:
-        yield session
+    async with database.reader.connect() as connection:
+        yield connection
 
 
-Session = Annotated[AsyncSession, Depends(_session)]
-ReadSession = Annotated[AsyncSession, Depends(_read_session)]
+Writer = Annotated[AsyncConnection, Depends(_writer)]
+Reader = Annotated[AsyncConnection, Depends(_reader)]
 ItemId = Annotated[int, Path(ge=1, le=ID_MAX, description="The item's id.")]
 
 
-async def _find(session: AsyncSession, item_id: int) -> Item:
-    item = await session.get(Item, item_id)
-    if item is None:
-        raise ApiError(status.HTTP_404_NOT_FOUND, "not_found", f"Item {item_id} does not exist.")
-    return item
+def _not_found(item_id: int) -> ApiError:
+    return ApiError(status.HTTP_404_NOT_FOUND, "not_found", f"Item {item_id} does not exist.")
 
 
-async def _commit(session: AsyncSession, name: str) -> None:
+async def _write(
+    connection: AsyncConnection, statement: Insert | Update, name: str | None
+) -> ItemRead | None:
+    """Runs one INSERT/UPDATE ... RETURNING and commits; the returned item, or None if no row matched."""
     try:
-        await session.commit()
+        row = (await connection.execute(statement.returning(*items.c))).one_or_none()
+        await connection.commit()
     except IntegrityError as error:
-        await session.rollback()
         # The unique constraint on name is the only one validation cannot rule out beforehand.
         raise ApiError(
             status.HTTP_409_CONFLICT, "name_taken", f"An item named {name!r} already exists."
         ) from error
+    return None if row is None else ItemRead.model_validate(row)
 
 
 @router.post(
@@ -62,24 +64,23 @@ async def _commit(session: AsyncSession, name: str) -> None:
     responses=responses(409, 422, 503),
     summary="Create an item",
 )
-async def create_item(body: ItemCreate, session: Session, request: Request, response: Response) -> ItemRead:
-    item = Item(**body.model_dump())
-    session.add(item)
-    await _commit(session, body.name)
+async def create_item(body: ItemCreate, connection: Writer, request: Request, response: Response) -> ItemRead:
+    item = await _write(connection, insert(items).values(**body.model_dump()), body.name)
+    assert item is not None  # noqa: S101 - an INSERT ... RETURNING always returns its row
     response.headers["Location"] = str(request.url_for("get_item", item_id=item.id).path)
-    return ItemRead.model_validate(item)
+    return item
 
 
 @router.get("", responses=responses(422, 503), summary="List items, oldest first")
 async def list_items(
-    session: Session,
+    connection: Reader,
     limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = LIST_LIMIT_DEFAULT,
     offset: Annotated[int, Query(ge=0, le=LIST_OFFSET_MAX)] = 0,
 ) -> ItemPage:
-    total = await session.scalar(select(func.count()).select_from(Item))
-    rows = await session.scalars(select(Item).order_by(Item.id).limit(limit).offset(offset))
+    total = await connection.scalar(select(func.count()).select_from(items))
+    rows = await connection.execute(select(items).order_by(items.c.id).limit(limit).offset(offset))
     return ItemPage(
-        items=[ItemRead.model_validate(item) for item in rows],
+        items=[ItemRead.model_validate(row) for row in rows],
         total=total or 0,
         limit=limit,
         offset=offset,
@@ -87,19 +88,23 @@ async def list_items(
 
 
 @router.get("/{item_id}", responses=responses(404, 422, 503), summary="Get an item")
-async def get_item(item_id: ItemId, session: ReadSession) -> ItemRead:
-    return ItemRead.model_validate(await _find(session, item_id))
+async def get_item(item_id: ItemId, connection: Reader) -> ItemRead:
+    row = (await connection.execute(select(items).where(items.c.id == item_id))).one_or_none()
+    if row is None:
+        raise _not_found(item_id)
+    return ItemRead.model_validate(row)
 
 
 @router.patch("/{item_id}", responses=responses(404, 409, 422, 503), summary="Change some fields of an item")
-async def update_item(item_id: ItemId, body: ItemUpdate, session: Session) -> ItemRead:
-    item = await _find(session, item_id)
+async def update_item(item_id: ItemId, body: ItemUpdate, connection: Writer) -> ItemRead:
     changes = body.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        setattr(item, field, value)
-    if changes:
-        await _commit(session, item.name)
-    return ItemRead.model_validate(item)
+    if not changes:
+        return await get_item(item_id, connection)
+    statement = update(items).where(items.c.id == item_id).values(**changes)
+    item = await _write(connection, statement, changes.get("name"))
+    if item is None:
+        raise _not_found(item_id)
+    return item
 
 
 @router.delete(
@@ -108,6 +113,8 @@ async def update_item(item_id: ItemId, body: ItemUpdate, session: Session) -> It
     responses=responses(404, 422, 503),
     summary="Delete an item",
 )
-async def delete_item(item_id: ItemId, session: Session) -> None:
-    await session.delete(await _find(session, item_id))
-    await session.commit()
+async def delete_item(item_id: ItemId, connection: Writer) -> None:
+    deleted = await connection.scalar(delete(items).where(items.c.id == item_id).returning(items.c.id))
+    await connection.commit()
+    if deleted is None:
+        raise _not_found(item_id)
