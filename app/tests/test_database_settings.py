@@ -76,3 +76,11 @@ async def test_without_database_url_the_service_runs_on_sqlite(
     assert ready.status_code == 200
     assert "development SQLite database" in caplog.text
     assert (tmp_path / "dev.db").exists()
+
+
+async def test_interactive_docs_are_served_only_when_enabled(tmp_path: Path) -> None:
+    for enabled, expected in ((False, 404), (True, 200)):
+        settings = Settings(database_url=None, sqlite_path=tmp_path / "docs.db", api_docs=enabled)
+        async for client in serve(create_app(settings)):
+            assert (await client.get("/docs")).status_code == expected
+            assert (await client.get("/openapi.json")).status_code == 200

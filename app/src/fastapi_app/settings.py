@@ -28,7 +28,14 @@ class Settings(BaseSettings):
         min_length=1,
         description="Value of the `pod` label on every metric; Kubernetes sets it from metadata.name.",
     )
-    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_level: str = Field(
+        default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Lowest level logged."
+    )
+    api_docs: bool = Field(
+        default=False,
+        description="Serve Swagger UI at /docs and ReDoc at /redoc (their JavaScript comes from a CDN); "
+        "/openapi.json is always served.",
+    )
 
     # 10 pods (the HPA maximum) x (5 + 2) = 70 of PostgreSQL's default 100 connections,
     # leaving room for migrations, administrators and a rolling update's surge pod.
