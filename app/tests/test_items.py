@@ -6,7 +6,9 @@ from typing import Any
 import httpx
 import pytest
 
+from fastapi_app.main import create_app
 from fastapi_app.routes.items import LIST_LIMIT_MAX, LIST_OFFSET_MAX
+from fastapi_app.settings import Settings
 
 ITEMS = "/api/v1/items"
 
@@ -241,3 +243,18 @@ async def test_small_body_without_length_is_accepted(client: httpx.AsyncClient) 
 async def test_unknown_path_and_method_use_the_error_shape(client: httpx.AsyncClient) -> None:
     assert_error(await client.get("/nowhere"), 404, "http_error")
     assert_error(await client.put(f"{ITEMS}/1", json={}), 405, "http_error")
+
+
+async def test_an_unexpected_error_is_500_in_the_error_shape(settings: Settings) -> None:
+    app = create_app(settings)
+
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/broken")
+
+    body = assert_error(response, 500, "internal_error")
+    assert "a bug" not in body["error"]["message"]

@@ -46,10 +46,6 @@ def responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorResponse, "description": descriptions[code]} for code in status_codes}
 
 
-def _location(raw: tuple[int | str, ...] | list[int | str]) -> list[str | int]:
-    return list(raw)
-
-
 async def _on_api_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)  # noqa: S101 - registered for ApiError only
     return error_response(exc.status_code, exc.code, exc.message)
@@ -58,7 +54,7 @@ async def _on_api_error(_: Request, exc: Exception) -> Response:
 async def _on_validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for RequestValidationError only
     details = [
-        ErrorDetail(location=_location(error["loc"]), message=error["msg"], type=error["type"])
+        ErrorDetail(location=list(error["loc"]), message=error["msg"], type=error["type"])
         for error in exc.errors()
     ]
     return error_response(
@@ -105,9 +101,17 @@ async def _on_database_unavailable(request: Request, exc: Exception) -> Response
     )
 
 
+async def _on_unexpected_error(_: Request, __: Exception) -> Response:
+    # uvicorn logs the traceback; the client gets the usual shape and nothing about the internals.
+    return error_response(
+        status.HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "An unexpected error occurred."
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
     for exception_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(exception_type, _on_database_unavailable)
+    app.add_exception_handler(Exception, _on_unexpected_error)

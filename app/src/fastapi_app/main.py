@@ -41,7 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Metrics find a request's route template by trying routes in order: the busiest come first.
     app.include_router(items.router)
     app.include_router(health.router)
-    # Added innermost first: the request log wraps everything, so it times and tags every response.
+    # Added innermost first. Outermost, liveness answers before anything else runs; next, the request
+    # log wraps all the rest, so it times and tags every other response.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     install_metrics(app, settings.pod_name)
     app.add_middleware(RequestLogMiddleware, quiet_paths=frozenset(UNCOUNTED_PATHS))
