@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import {
@@ -116,9 +118,9 @@ describe("ci.yml", () => {
         }
     });
 
-    test("tests the service against a PostgreSQL service container", () => {
+    test("tests the service against a PostgreSQL 15 service container pinned to an exact minor", () => {
         const app = ci.jobs.app;
-        assert.match(app.services?.postgres.image ?? "", /^postgres:/);
+        assert.match(app.services?.postgres.image ?? "", /^postgres:15\.\d+$/);
         assert.match(app.env?.DATABASE_URL ?? "", /^postgresql:\/\/\w+:[^@]+@postgres:5432\/\w+$/);
     });
 });
@@ -136,7 +138,8 @@ describe("preview.yml", () => {
     test("runs only when the settings check found its secrets, and says so otherwise", () => {
         assert.equal(preview.jobs.preview.if, "needs.settings.outputs.ready == 'true'");
         const check = runs(preview.jobs.settings);
-        assert.match(check, /check-settings notice AWS_PREVIEW_ROLE_ARN/);
+        assert.match(check, /check-settings notice AWS_PREVIEW_ROLE_ARN \|\| ready=false/);
+        assert.match(check, /stack-config check-preview "\$PULUMI_STACK" \|\| ready=false/);
         assert.match(check, /::notice title=Preview skipped::/);
         assert.deepEqual(preview.jobs.settings.permissions, { contents: "read" });
     });
@@ -160,7 +163,22 @@ describe("deploy.yml", () => {
         assert.equal(job.env?.AWS_ROLE_ARN, "${{ vars.AWS_DEPLOY_ROLE_ARN }}");
         assert.equal(aws?.with?.["aws-access-key-id"], undefined);
         assert.ok(steps.some((s) => usesAction(s, "docker/setup-buildx-action")));
-        assert.equal(steps.find((s) => usesAction(s, "pulumi/actions"))?.with?.command, "up");
+        assert.equal(steps.find((s) => usesAction(s, "pulumi/actions") && s.with?.command !== undefined)?.with?.command, "up");
+    });
+
+    test("checks databaseUrl before any credential, then sets it from the environment secret before pulumi up", () => {
+        const steps = stepsOf(job);
+        const index = (predicate: (run: string) => boolean) => steps.findIndex((s) => predicate(s.run ?? ""));
+        const check = index((run) => run === 'bash .github/scripts/stack-config check-deploy "$PULUMI_STACK"');
+        const set = index((run) => run === 'bash .github/scripts/stack-config set-database-url "$PULUMI_STACK"');
+        const credentials = steps.findIndex((s) => usesAction(s, "aws-actions/configure-aws-credentials"));
+        const installCli = steps.findIndex((s) => usesAction(s, "pulumi/actions") && s.with?.command === undefined);
+        const up = steps.findIndex((s) => usesAction(s, "pulumi/actions") && s.with?.command === "up");
+        assert.ok(check >= 0 && check < credentials, "the check runs before AWS credentials are issued");
+        assert.ok(installCli >= 0 && installCli < set && set < up, "the CLI is installed, then databaseUrl set, then pulumi up");
+        for (const i of [check, set]) assert.equal(steps[i].env?.DATABASE_URL, "${{ secrets.DATABASE_URL }}");
+        assert.equal(job.env?.DATABASE_URL, undefined, "the secret reaches only the steps that need it");
+        assert.equal(steps[installCli].with?.["pulumi-version"], steps[up].with?.["pulumi-version"]);
     });
 
     test("waits for the rollout with the stack's kubeconfig, kept in a private file", () => {
@@ -247,5 +265,78 @@ describe("check-settings", () => {
     test("never prints a secret's value", () => {
         const { out } = check({ PULUMI_ACCESS_TOKEN: "pul-secret-value" });
         assert.doesNotMatch(out, /pul-secret-value/);
+    });
+});
+
+describe("stack-config", () => {
+    const script = join(githubDir, "scripts", "stack-config");
+    const secretUrl = "postgresql://app:s3cr3t-pa55@db.example.com:5432/app";
+    const saltOnly = "encryptionsalt: v1:abc:def\nconfig:\n  aws:region: ap-southeast-1\n";
+    const withUrl = `${saltOnly}  fastapi-app:databaseUrl:\n    secure: v1:xyz\n`;
+
+    /** Runs the script in a scratch directory with a recording stand-in for the pulumi CLI. */
+    function run(action: string, stackFile: string | undefined, env: Record<string, string>) {
+        const dir = mkdtempSync(join(tmpdir(), "stack-config-"));
+        try {
+            const bin = join(dir, "bin");
+            const recorder = join(bin, "pulumi");
+            mkdirSync(bin);
+            writeFileSync(recorder, '#!/bin/sh\nprintf \'%s\\n\' "$*" > "$PULUMI_ARGS_LOG"\ncat > "$PULUMI_STDIN_LOG"\n');
+            chmodSync(recorder, 0o755);
+            if (stackFile !== undefined) writeFileSync(join(dir, "Pulumi.dev.yaml"), stackFile);
+            const args = join(dir, "args"), stdin = join(dir, "stdin");
+            const result = spawnSync("bash", [script, action, "dev"], {
+                cwd: dir,
+                encoding: "utf8",
+                env: { PATH: `${bin}:${process.env.PATH ?? ""}`, PULUMI_ARGS_LOG: args, PULUMI_STDIN_LOG: stdin, ...env },
+            });
+            const read = (file: string) => { try { return readFileSync(file, "utf8"); } catch { return undefined; } };
+            return { status: result.status, out: result.stdout + result.stderr, args: read(args), stdin: read(stdin) };
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
+    test("a deploy without DATABASE_URL nor databaseUrl in the stack file fails, naming both fixes", () => {
+        const { status, out } = run("check-deploy", saltOnly, {});
+        assert.equal(status, 1);
+        assert.match(out, /^::error title=databaseUrl missing::/m);
+        assert.match(out, /gh secret set DATABASE_URL --env dev/);
+        assert.match(out, /pulumi config set --secret --stack dev databaseUrl' and commit Pulumi\.dev\.yaml/);
+    });
+
+    test("a deploy passes the check with either source of databaseUrl", () => {
+        assert.equal(run("check-deploy", saltOnly, { DATABASE_URL: secretUrl }).status, 0);
+        assert.equal(run("check-deploy", withUrl, {}).status, 0);
+    });
+
+    test("a self-managed backend needs the committed encryptionsalt", () => {
+        const noSalt = "config:\n  aws:region: ap-southeast-1\n";
+        const { status, out } = run("check-deploy", noSalt, { DATABASE_URL: secretUrl, PULUMI_BACKEND_URL: "s3://state" });
+        assert.equal(status, 1);
+        assert.match(out, /^::error title=Stack file incomplete::Pulumi\.dev\.yaml has no encryptionsalt/m);
+        assert.equal(run("check-deploy", noSalt, { DATABASE_URL: secretUrl }).status, 0, "Pulumi Cloud needs no salt");
+        assert.equal(run("check-deploy", saltOnly, { DATABASE_URL: secretUrl, PULUMI_BACKEND_URL: "s3://state" }).status, 0);
+    });
+
+    test("sets the secret through stdin only, never on the command line or in the output", () => {
+        const { status, out, args, stdin } = run("set-database-url", saltOnly, { DATABASE_URL: secretUrl });
+        assert.equal(status, 0);
+        assert.equal(args, "config set --secret --stack dev databaseUrl\n");
+        assert.equal(stdin, secretUrl, "exactly the value, without a trailing newline");
+        assert.doesNotMatch(out, /s3cr3t/);
+    });
+
+    test("leaves the stack file's databaseUrl alone when DATABASE_URL is not set", () => {
+        const { status, args } = run("set-database-url", withUrl, {});
+        assert.equal(status, 0);
+        assert.equal(args, undefined, "pulumi was not called");
+    });
+
+    test("a preview without databaseUrl in the stack file is skipped with a notice, whatever the environment holds", () => {
+        const { status, out } = run("check-preview", saltOnly, { DATABASE_URL: secretUrl });
+        assert.equal(status, 1);
+        assert.match(out, /^::notice title=databaseUrl not in Pulumi\.dev\.yaml::/m);
+        assert.equal(run("check-preview", withUrl, {}).status, 0);
     });
 });
