@@ -47,6 +47,11 @@ export interface ClusterArgs {
     tags?: Record<string, string>;
 }
 
+interface RoleWithPolicies {
+    role: aws.iam.Role;
+    attachments: aws.iam.RolePolicyAttachment[];
+}
+
 function assumeRolePolicy(service: string): string {
     return JSON.stringify({
         Version: "2012-10-17",
@@ -121,12 +126,15 @@ export class Cluster extends pulumi.ComponentResource {
             throw new Error(`Kubernetes ${args.kubernetesVersion} is not supported; use one of ${Object.keys(CLUSTER_AUTOSCALER_IMAGE_TAGS).join(", ")}`);
         }
 
+        // pulumi-eks waits only for the policies of roles it creates itself. Ours are attached before the control plane
+        // starts and, on destroy, detached only after it is gone (it needs them to clean up its network interfaces).
+        const controlPlane = this.role(`${args.clusterName}-control-plane`, "eks.amazonaws.com", CLUSTER_ROLE_POLICIES, args.tags);
         const cluster = new eks.Cluster(name, {
             name: args.clusterName,
             version: args.kubernetesVersion,
             vpcId: args.vpcId,
             publicSubnetIds: args.subnetIds,
-            serviceRole: this.role(`${args.clusterName}-control-plane`, "eks.amazonaws.com", CLUSTER_ROLE_POLICIES, args.tags),
+            serviceRole: controlPlane.role,
             authenticationMode: eks.AuthenticationMode.Api,
             accessEntries: Object.fromEntries(args.clusterAdmins.map((principalArn, index) => [`admin-${index}`, {
                 principalArn,
@@ -142,7 +150,7 @@ export class Cluster extends pulumi.ComponentResource {
             // Without it the VPC CNI ignores NetworkPolicy objects.
             vpcCniOptions: { enableNetworkPolicy: true },
             tags: args.tags,
-        }, { parent: this });
+        }, { parent: this, dependsOn: controlPlane.attachments });
 
         const nodeGroup = this.nodeGroup(name, cluster, args);
         this.provider = new k8s.Provider(name, { kubeconfig: cluster.kubeconfigJson }, { parent: this });
@@ -162,17 +170,17 @@ export class Cluster extends pulumi.ComponentResource {
         this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
     }
 
-    private role(roleName: string, service: string, policyArns: string[], tags?: Record<string, string>): aws.iam.Role {
+    private role(roleName: string, service: string, policyArns: string[], tags?: Record<string, string>): RoleWithPolicies {
         const role = new aws.iam.Role(roleName, {
             name: roleName,
             assumeRolePolicy: assumeRolePolicy(service),
             tags,
         }, { parent: this });
-        policyArns.forEach((policyArn) => {
+        const attachments = policyArns.map((policyArn) => {
             const policyName = policyArn.split("/").pop() ?? policyArn;
-            new aws.iam.RolePolicyAttachment(`${roleName}-${policyName}`, { role: role.name, policyArn }, { parent: this });
+            return new aws.iam.RolePolicyAttachment(`${roleName}-${policyName}`, { role: role.name, policyArn }, { parent: this });
         });
-        return role;
+        return { role, attachments };
     }
 
     private nodeGroup(name: string, cluster: eks.Cluster, args: ClusterArgs): eks.ManagedNodeGroup {
@@ -186,7 +194,9 @@ export class Cluster extends pulumi.ComponentResource {
             metadataOptions: {
                 httpEndpoint: "enabled",
                 httpTokens: "required",
-                // One hop keeps pods from borrowing the node role; the add-ons that call AWS use their own roles.
+                // One hop: IMDS answers the node itself (and host-network pods such as the VPC CNI) but its token response
+                // cannot reach a pod's own network namespace, so pods cannot borrow the node role's credentials. A pod that
+                // calls AWS must use its own role through the OIDC provider (IRSA), as the cluster autoscaler does.
                 httpPutResponseHopLimit: 1,
             },
             updateDefaultVersion: true,
@@ -194,9 +204,12 @@ export class Cluster extends pulumi.ComponentResource {
             tags: args.tags,
         }, { parent: this });
 
+        // Nodes need the worker and CNI policies to join and get pod IPs; on destroy the policies stay until the nodes
+        // are gone, so the CNI can still release the network interfaces it attached.
+        const nodeRole = this.role(`${args.clusterName}-node`, "ec2.amazonaws.com", NODE_ROLE_POLICIES, args.tags);
         return new eks.ManagedNodeGroup(`${name}-nodes`, {
             cluster,
-            nodeRole: this.role(`${args.clusterName}-node`, "ec2.amazonaws.com", NODE_ROLE_POLICIES, args.tags),
+            nodeRole: nodeRole.role,
             subnetIds: args.subnetIds,
             instanceTypes: [args.nodeInstanceType],
             amiType: "AL2023_x86_64_STANDARD",
@@ -209,7 +222,7 @@ export class Cluster extends pulumi.ComponentResource {
             ignoreScalingChanges: true,
             launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
             tags: args.tags,
-        }, { parent: this });
+        }, { parent: this, dependsOn: nodeRole.attachments });
     }
 
     private clusterAutoscaler(name: string, cluster: eks.Cluster, nodeGroup: eks.ManagedNodeGroup, args: ClusterArgs, imageTag: string): void {
@@ -220,7 +233,7 @@ export class Cluster extends pulumi.ComponentResource {
                 serviceAccountTrustPolicy(arn, issuer, "kube-system", CLUSTER_AUTOSCALER_SERVICE_ACCOUNT)),
             tags: args.tags,
         }, { parent: this });
-        new aws.iam.RolePolicy(roleName, { role: role.id, policy: clusterAutoscalerPolicy(args.clusterName) }, { parent: this });
+        const permissions = new aws.iam.RolePolicy(roleName, { role: role.id, policy: clusterAutoscalerPolicy(args.clusterName) }, { parent: this });
 
         new k8s.helm.v3.Release(`${name}-cluster-autoscaler`, {
             name: "cluster-autoscaler",
@@ -246,6 +259,6 @@ export class Cluster extends pulumi.ComponentResource {
                 securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
                 containerSecurityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
             },
-        }, { parent: this, provider: this.provider, dependsOn: [nodeGroup] });
+        }, { parent: this, provider: this.provider, dependsOn: [nodeGroup, permissions] });
     }
 }

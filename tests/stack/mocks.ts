@@ -12,6 +12,8 @@ export interface RecordedResource {
     /** When the engine was asked to create it, and when the (possibly delayed) provider answered. */
     requestedAt: number;
     createdAt: number;
+    /** URNs of every resource the engine was told this one depends on (explicit dependsOn and inputs). */
+    dependencies: string[];
 }
 
 export const ACCOUNT_ID = "123456789012";
@@ -93,7 +95,10 @@ export function installMocks(slowTypes: string[] = []): void {
     pulumi.runtime.setMocks({
         newResource: async (args: pulumi.runtime.MockResourceArgs) => {
             const inputs = args.inputs as Record<string, unknown>;
-            const entry: RecordedResource = { type: args.type, name: args.name, inputs, requestedAt: performance.now(), createdAt: Number.NaN };
+            const dependencies = dependenciesSent.get(`${args.type}::${args.name}`) ?? [];
+            const entry: RecordedResource = {
+                type: args.type, name: args.name, inputs, requestedAt: performance.now(), createdAt: Number.NaN, dependencies,
+            };
             recorded.push(entry);
             if (slowTypes.includes(args.type)) {
                 await new Promise((resolve) => setTimeout(resolve, 50));
@@ -103,6 +108,32 @@ export function installMocks(slowTypes: string[] = []): void {
         },
         call: (args: pulumi.runtime.MockCallArgs) => callResult(args.token, args.inputs as Record<string, unknown>),
     }, "fastapi-app", "dev", false);
+    recordDependencies();
+}
+
+/** What the program tells the engine about dependencies, keyed by `type::name`; the engine orders deletes by it. */
+const dependenciesSent = new Map<string, string[]>();
+
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getDependenciesList(): string[];
+}
+type RegisterResource = (request: RegisterRequest, callback: unknown) => unknown;
+
+function recordDependencies(): void {
+    // The mock monitor hands only inputs to newResource; the register request also carries the dependency URNs.
+    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: RegisterResource };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (request, callback) => {
+        dependenciesSent.set(`${request.getType()}::${request.getName()}`, request.getDependenciesList());
+        return register(request, callback);
+    };
+}
+
+/** Whether the engine was told that `dependent` depends on the resource of that type and name. */
+export function dependsOn(dependent: RecordedResource, type: string, name: string): boolean {
+    return dependent.dependencies.some((urn) => urn.endsWith(`${type}::${name}`));
 }
 
 /** The seed's configuration: only the required secret, everything else at its default. */
