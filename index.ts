@@ -40,10 +40,10 @@ const registry = new Registry(config.namePrefix, {
     tags,
 });
 
-// Destroy order: every Workload object talks to the cluster through its provider (built from the cluster's
-// kubeconfig) and the Workload depends on the whole Cluster, which depends on the Network's subnets. Pulumi
-// deletes dependents first, so the LoadBalancer Service goes before the node group, the cluster and the VPC;
-// Kubernetes keeps the Service (finalizer) until the cloud controller has deleted its load balancer.
+// Destroy order: the LoadBalancer Service itself depends on the whole Cluster (control plane, node group,
+// add-ons), which depends on the Network's subnets. Pulumi deletes dependents first, so the Service goes before
+// the node group, the cluster and the VPC; Kubernetes keeps the Service (finalizer) until the cloud controller
+// has deleted its load balancer.
 const workload = new Workload("fastapi", {
     namespace: "fastapi-app",
     image: registry.image,
@@ -51,6 +51,7 @@ const workload = new Workload("fastapi", {
     minReplicas: config.appMinReplicas,
     maxReplicas: config.appMaxReplicas,
     targetCpuPercent: config.appTargetCpuPercent,
+    loadBalancerDependsOn: [cluster],
 }, { providers: [cluster.provider], dependsOn: [cluster] });
 
 export const url = workload.url;

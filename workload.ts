@@ -12,6 +12,11 @@ export interface WorkloadArgs {
     minReplicas: number;
     maxReplicas: number;
     targetCpuPercent: number;
+    /**
+     * What the LoadBalancer Service must outlive: the cluster and its nodes. On destroy, Kubernetes deletes the
+     * load balancer only while the cluster runs; the Service depends on them so Pulumi deletes it first.
+     */
+    loadBalancerDependsOn: pulumi.Resource[];
 }
 
 export const APP_LABELS = { app: "fastapi" };
@@ -113,7 +118,7 @@ export class Workload extends pulumi.ComponentResource {
 
         const migration = this.migrationJob(name, ns, args.image, [secret, serviceAccount]);
         const deployment = this.deployment(name, ns, args.image, [secret, serviceAccount, migration]);
-        const service = this.service(name, ns);
+        const service = this.service(name, ns, args.loadBalancerDependsOn);
 
         new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, {
             metadata: { name: "fastapi-hpa", namespace: ns, labels: APP_LABELS },
@@ -226,7 +231,7 @@ export class Workload extends pulumi.ComponentResource {
         }, { parent: this, dependsOn });
     }
 
-    private service(name: string, ns: pulumi.Output<string>): k8s.core.v1.Service {
+    private service(name: string, ns: pulumi.Output<string>, dependsOn: pulumi.Resource[]): k8s.core.v1.Service {
         return new k8s.core.v1.Service(`${name}-service`, {
             metadata: {
                 name: "fastapi-service",
@@ -244,7 +249,7 @@ export class Workload extends pulumi.ComponentResource {
                 selector: APP_LABELS,
                 ports: [{ name: "http", protocol: "TCP", port: 80, targetPort: CONTAINER_PORT }],
             },
-        }, { parent: this });
+        }, { parent: this, dependsOn });
     }
 
     private networkPolicies(name: string, ns: pulumi.Output<string>): void {

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { FAKE_DIGEST, installMocks, isSecretInput, recorded, setStackConfig, settled, valueOf } from "./mocks";
+import { FAKE_DIGEST, dependsOn, installMocks, isSecretInput, recorded, setStackConfig, settled, valueOf } from "./mocks";
 import { Network } from "../../vpc";
 import { Cluster, ClusterArgs } from "../../cluster";
 import { Registry, contentHash } from "../../registry";
@@ -136,6 +136,13 @@ describe("Registry alone", () => {
     });
 });
 
+/** Stands in for the cluster the workload must not outlive. */
+class FakeNodes extends pulumi.CustomResource {
+    constructor(name: string) {
+        super("test:index:Nodes", name, {});
+    }
+}
+
 describe("Workload alone", () => {
     const image = `registry.example.com/app@sha256:${"2".repeat(64)}`;
 
@@ -147,6 +154,7 @@ describe("Workload alone", () => {
             minReplicas: 3,
             maxReplicas: 7,
             targetCpuPercent: 55,
+            loadBalancerDependsOn: [],
         });
         assert.equal(await valueOf(workload.namespace), "demo-ns");
         assert.match(await valueOf(workload.url), /^http:\/\/.+\.elb\.amazonaws\.com$/);
@@ -157,6 +165,17 @@ describe("Workload alone", () => {
         const hpa = inputsOf("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "workload-alone-hpa");
         assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas, hpa.spec.metrics[0].resource.target.averageUtilization], [3, 7, 55]);
         assert.equal(inputsOf("kubernetes:batch/v1:Job", "workload-alone-migrate").metadata.name, migrationJobName(image));
+    });
+    test("the LoadBalancer Service itself depends on what it is given to outlive", async () => {
+        const nodes = new FakeNodes("workload-nodes");
+        new Workload("workload-ordered", {
+            namespace: "ordered-ns", image, databaseUrl: "postgresql://u:p@h:5432/d",
+            minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70, loadBalancerDependsOn: [nodes],
+        });
+        await settled();
+        const service = recorded.filter((r) => r.type === "kubernetes:core/v1:Service" && r.name === "workload-ordered-service");
+        assert.equal(service.length, 1);
+        assert.ok(dependsOn(service[0], "test:index:Nodes", "workload-nodes"));
     });
     test("a new image gets a new migration Job name; the same image keeps it", () => {
         const other = `registry.example.com/app@sha256:${"3".repeat(64)}`;

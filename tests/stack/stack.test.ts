@@ -3,7 +3,7 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    FAKE_DIGEST, LOAD_BALANCER_HOSTNAME, installMocks, isSecretInput, plain, resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
+    FAKE_DIGEST, LOAD_BALANCER_HOSTNAME, dependsOn, installMocks, isSecretInput, plain, resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
 } from "./mocks";
 
 // Slow answers for these make dependency edges observable (see the ordering tests).
@@ -25,6 +25,7 @@ function k8s(kind: string, name: string): Json {
 }
 const deployment = (): Json => k8s("apps/v1:Deployment", "fastapi-deployment");
 const appContainer = (): Json => deployment().spec.template.spec.containers[0];
+const ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
 const migrationJob = (): Json => resourceOf("kubernetes:batch/v1:Job").inputs as Json;
 
 before(async () => {
@@ -91,6 +92,11 @@ describe("EKS cluster (seed: fastapi-app-cluster, logs api/audit/authenticator, 
             .filter((r) => r.inputs.role === "fastapi-app-cluster-control-plane").map((r) => r.inputs.policyArn).sort();
         assert.deepEqual(attached, ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"]);
     });
+    test("the cluster depends on its role's policy attachments: created after them, deleted before them", () => {
+        for (const policy of ["AmazonEKSClusterPolicy", "AmazonEKSVPCResourceController"]) {
+            assert.ok(dependsOn(resourceOf("eks:index:Cluster"), ATTACHMENT, `fastapi-app-cluster-control-plane-${policy}`), policy);
+        }
+    });
 });
 
 describe("managed node group (seed: t3.medium, desired 2, min 1, max 3, EKS AMI, 20 GB gp3)", () => {
@@ -114,6 +120,11 @@ describe("managed node group (seed: t3.medium, desired 2, min 1, max 3, EKS AMI,
         const attached = resourcesOfType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
             .filter((r) => r.inputs.role === "fastapi-app-cluster-node").map((r) => String(r.inputs.policyArn).split("/").pop()).sort();
         assert.deepEqual(attached, ["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "CloudWatchAgentServerPolicy"]);
+    });
+    test("the node group depends on the node role's policy attachments: nodes join with them, are deleted before them", () => {
+        for (const policy of ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "CloudWatchAgentServerPolicy"]) {
+            assert.ok(dependsOn(resourceOf("eks:index:ManagedNodeGroup"), ATTACHMENT, `fastapi-app-cluster-node-${policy}`), policy);
+        }
     });
 });
 
@@ -155,6 +166,8 @@ describe("add-ons: metrics-server and cluster autoscaler (seed: nodes min 1, max
         const unconditioned = policy.Statement.filter((s: Json) => s.Condition === undefined).flatMap((s: Json) => s.Action);
         assert.ok(unconditioned.every((a: string) => /:(Describe|Get)/.test(a)), `only read actions unconditioned: ${unconditioned}`);
     });
+    test("cluster autoscaler release depends on its role's permissions", () =>
+        assert.ok(dependsOn(resourceOf("kubernetes:helm.sh/v3:Release"), "aws:iam/rolePolicy:RolePolicy", "fastapi-app-cluster-autoscaler")));
     test("cluster autoscaler container hardened (non-root, read-only root fs, no capabilities)", () => {
         assert.equal(release().values.securityContext.runAsNonRoot, true);
         assert.deepEqual(release().values.containerSecurityContext,
@@ -337,6 +350,11 @@ describe("Service, HPA, PDB, NetworkPolicy", () => {
         for (const type of ["eks:index:ManagedNodeGroup", "kubernetes:helm.sh/v3:Release", "eks:index:Cluster", "awsx:ec2:Vpc"]) {
             assert.ok(service.requestedAt >= resourceOf(type).createdAt, `Service requested after ${type} was created`);
         }
+    });
+    test("destroy order: the engine is told the LoadBalancer Service depends on the cluster and its node group", () => {
+        const service = resourceOf("kubernetes:core/v1:Service");
+        assert.ok(dependsOn(service, "eks:index:Cluster", "fastapi-app"), "Service depends on the EKS cluster");
+        assert.ok(dependsOn(service, "eks:index:ManagedNodeGroup", "fastapi-app-nodes"), "Service depends on the node group");
     });
     test("every Kubernetes object of the workload lives in namespace fastapi-app", () => {
         const namespaced = resourcesOfType("kubernetes:apps/v1:Deployment").concat(
