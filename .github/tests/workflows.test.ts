@@ -143,6 +143,13 @@ describe("preview.yml", () => {
         assert.match(check, /::notice title=Preview skipped::/);
         assert.deepEqual(preview.jobs.settings.permissions, { contents: "read" });
     });
+
+    test("runs outside any GitHub environment with the read-only preview role, never with DATABASE_URL", () => {
+        for (const job of Object.values(preview.jobs)) assert.equal(environmentName(job), undefined);
+        const aws = stepsOf(preview.jobs.preview).find((s) => usesAction(s, "aws-actions/configure-aws-credentials"));
+        assert.equal(aws?.with?.["role-to-assume"], "${{ vars.AWS_PREVIEW_ROLE_ARN }}");
+        assert.doesNotMatch(preview.text, /secrets\.DATABASE_URL/);
+    });
 });
 
 describe("deploy.yml", () => {
