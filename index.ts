@@ -1,4 +1,3 @@
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config";
 import { Network } from "./vpc";
@@ -33,7 +32,8 @@ const cluster = new Cluster(config.namePrefix, {
 
 const registry = new Registry(config.namePrefix, {
     repositoryName: config.namePrefix,
-    appDirectory: path.join(__dirname, "app"),
+    // Relative: Pulumi runs the program from the project directory, and the state must not hold a checkout's path.
+    appDirectory: "app",
     platform: "linux/amd64",
     existingImage: config.image,
     keepImages: 10,

@@ -7,7 +7,10 @@ import * as docker from "@pulumi/docker";
 
 export interface RegistryArgs {
     repositoryName: string;
-    /** Build context of the service image; its content hash becomes the image tag. */
+    /**
+     * Build context of the service image, relative to the project directory (where Pulumi runs the program), so
+     * the state is the same from every checkout. The content hash of what it sends to the build is the image tag.
+     */
     appDirectory: string;
     platform: string;
     /** Deploy this image (by digest) instead of building appDirectory: the rollback path. */
@@ -17,29 +20,109 @@ export interface RegistryArgs {
     tags?: Record<string, string>;
 }
 
-// Local caches and environments that never reach the image; they must not change its tag either.
-const NOT_IN_IMAGE = new Set([".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "htmlcov", "build", ".coverage"]);
-
-function filesOf(directory: string): string[] {
-    return fs.readdirSync(directory, { withFileTypes: true })
-        .filter((entry) => !NOT_IN_IMAGE.has(entry.name) && !entry.name.endsWith(".pyc") && !entry.name.endsWith(".egg-info"))
-        .flatMap((entry) => {
-            const full = path.join(directory, entry.name);
-            return entry.isDirectory() ? filesOf(full) : [full];
-        })
-        .sort();
+interface IgnoreRule {
+    exception: boolean;
+    pattern: string;
+    regex: RegExp;
 }
 
-/** A short SHA-256 over the relative paths and contents of every file that can reach the image. */
+/** One .dockerignore pattern as a regular expression: `**` spans directories, `*` and `?` stay within one. */
+function patternRegex(pattern: string): RegExp {
+    if (/[[\\]/.test(pattern)) {
+        throw new Error(`.dockerignore pattern "${pattern}": character classes and escapes are not supported by the image tag hash`);
+    }
+    let source = "";
+    for (let i = 0; i < pattern.length; i++) {
+        if (pattern.startsWith("**/", i)) {
+            source += "(?:.*/)?";
+            i += 2;
+        } else if (pattern.startsWith("**", i)) {
+            source += ".*";
+            i += 1;
+        } else if (pattern[i] === "*") {
+            source += "[^/]*";
+        } else if (pattern[i] === "?") {
+            source += "[^/]";
+        } else {
+            source += pattern[i].replace(/[.+^${}()|]/g, "\\$&");
+        }
+    }
+    return new RegExp(`^${source}$`);
+}
+
+/** The rules of a .dockerignore file, in order: blank lines and comments skipped, `!` marks an exception. */
+export function parseDockerignore(text: string): IgnoreRule[] {
+    return text.split("\n").map((line) => line.trim()).filter((line) => line !== "" && !line.startsWith("#")).map((line) => {
+        const exception = line.startsWith("!");
+        const pattern = path.posix.normalize((exception ? line.slice(1) : line).trim()).replace(/^\/+/, "").replace(/\/+$/, "");
+        return { exception, pattern, regex: patternRegex(pattern) };
+    });
+}
+
+/** Docker's rule: the last pattern matching the path or one of its parent directories decides. */
+function isIgnored(rules: IgnoreRule[], relativePath: string): boolean {
+    const segments = relativePath.split("/");
+    const pathAndParents = segments.map((_, index) => segments.slice(0, index + 1).join("/"));
+    let ignored = false;
+    for (const rule of rules) {
+        if (pathAndParents.some((candidate) => rule.regex.test(candidate))) {
+            ignored = !rule.exception;
+        }
+    }
+    return ignored;
+}
+
+/** An ignored directory is skipped unless an exception could re-admit something inside it. */
+function mayHoldAdmittedFiles(rules: IgnoreRule[], relativeDirectory: string): boolean {
+    return rules.some((rule) => rule.exception
+        && (rule.pattern.startsWith(`${relativeDirectory}/`) || /[*?]/.test(rule.pattern.split("/")[0])));
+}
+
+/** Relative paths (with `/`) of the files the build context admits, sorted. */
+export function buildContextFiles(directory: string): string[] {
+    const ignoreFile = path.join(directory, ".dockerignore");
+    const rules = fs.existsSync(ignoreFile) ? parseDockerignore(fs.readFileSync(ignoreFile, "utf8")) : [];
+    const walk = (relativeDirectory: string): string[] =>
+        fs.readdirSync(path.join(directory, relativeDirectory), { withFileTypes: true }).flatMap((entry) => {
+            const relative = relativeDirectory === "" ? entry.name : `${relativeDirectory}/${entry.name}`;
+            if (entry.isDirectory()) {
+                return !isIgnored(rules, relative) || mayHoldAdmittedFiles(rules, relative) ? walk(relative) : [];
+            }
+            return isIgnored(rules, relative) ? [] : [relative];
+        });
+    return walk("").sort();
+}
+
+/**
+ * A short SHA-256 over the Dockerfile and the relative paths and contents of exactly the files the build context
+ * admits (app/.dockerignore honoured): test runs, local caches and tools outside the image never change the tag,
+ * and a laptop and CI agree on it for the same commit. File modes are left out for the same reason.
+ */
 export function contentHash(directory: string): string {
     const hash = createHash("sha256");
-    for (const file of filesOf(directory)) {
-        hash.update(path.relative(directory, file).split(path.sep).join("/"));
+    hash.update(fs.readFileSync(path.join(directory, "Dockerfile")));
+    hash.update("\0");
+    for (const relative of buildContextFiles(directory)) {
+        const file = path.join(directory, relative);
+        hash.update(relative);
         hash.update("\0");
-        hash.update(fs.readFileSync(file));
+        hash.update(fs.lstatSync(file).isSymbolicLink() ? fs.readlinkSync(file) : fs.readFileSync(file));
         hash.update("\0");
     }
     return hash.digest("hex").slice(0, 16);
+}
+
+/**
+ * The digest of the image already in the repository under `tag`, if any. ECR refuses to push an existing tag to
+ * an immutable repository even for identical bytes, so such an image is reused, never pushed again.
+ */
+async function pushedDigest(repositoryName: string, tag: string, parent: pulumi.Resource): Promise<string | undefined> {
+    const { names } = await aws.ecr.getRepositories({}, { parent });
+    if (!names.includes(repositoryName)) {
+        return undefined;
+    }
+    const { imageIds } = await aws.ecr.getImages({ repositoryName }, { parent });
+    return imageIds.find((imageId) => imageId.imageTag === tag)?.imageDigest;
 }
 
 export function lifecyclePolicy(keepImages: number): string {
@@ -82,18 +165,30 @@ export class Registry extends pulumi.ComponentResource {
         this.repositoryUrl = repository.repositoryUrl;
         this.image = args.existingImage !== undefined
             ? pulumi.output(args.existingImage)
-            : this.build(name, repository, args).repoDigest;
+            : this.imageOf(name, repository, args);
         this.registerOutputs({ repositoryUrl: this.repositoryUrl, image: this.image });
     }
 
-    private build(name: string, repository: aws.ecr.Repository, args: RegistryArgs): docker.Image {
+    /**
+     * The image of the current sources by digest. The tag is their content hash: when the repository already holds
+     * it (the same sources deployed from another checkout, or app/ reverted to a release still among the kept
+     * images), that image is deployed as it is; otherwise it is built and pushed. Every push is therefore of a new
+     * tag, which an immutable repository accepts.
+     */
+    private imageOf(name: string, repository: aws.ecr.Repository, args: RegistryArgs): pulumi.Output<string> {
+        const tag = contentHash(args.appDirectory);
+        return pulumi.output(pushedDigest(args.repositoryName, tag, this)).apply((digest) => digest !== undefined
+            ? pulumi.interpolate`${repository.repositoryUrl}@${digest}`
+            : this.build(name, repository, args, tag).repoDigest);
+    }
+
+    private build(name: string, repository: aws.ecr.Repository, args: RegistryArgs, tag: string): docker.Image {
         const credentials = aws.ecr.getAuthorizationTokenOutput({ registryId: repository.registryId }, { parent: this });
         return new docker.Image(name, {
-            // Tags are immutable in the repository, so the tag is the content: same sources, same tag, no push.
-            imageName: pulumi.interpolate`${repository.repositoryUrl}:${contentHash(args.appDirectory)}`,
+            imageName: pulumi.interpolate`${repository.repositoryUrl}:${tag}`,
             build: {
                 context: args.appDirectory,
-                dockerfile: path.join(args.appDirectory, "Dockerfile"),
+                dockerfile: path.posix.join(args.appDirectory, "Dockerfile"),
                 platform: args.platform,
             },
             registry: {

@@ -51,6 +51,8 @@ function manifestFileName(index: number, manifest: Record<string, any>): string 
 }
 
 async function main(): Promise<void> {
+    // Pulumi runs the program from the project directory.
+    process.chdir(path.join(__dirname, ".."));
     installMocks();
     setStackConfig();
     await import("../index");

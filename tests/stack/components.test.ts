@@ -5,10 +5,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { FAKE_DIGEST, dependsOn, installMocks, isSecretInput, recorded, setStackConfig, settled, valueOf } from "./mocks";
+import { FAKE_DIGEST, dependsOn, ecrImages, installMocks, isSecretInput, recorded, setStackConfig, settled, valueOf } from "./mocks";
 import { Network } from "../../vpc";
 import { Cluster, ClusterArgs } from "../../cluster";
-import { Registry, contentHash } from "../../registry";
+import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../../registry";
 import { Workload, migrationJobName } from "../../workload";
 
 installMocks();
@@ -120,20 +120,81 @@ describe("Registry alone", () => {
         assert.equal(recorded.filter((r) => r.type === "docker:index/image:Image" && r.name === "registry-rollback").length, 0);
         assert.equal(inputsOf("aws:ecr/repository:Repository", "registry-rollback").name, "demo-rollback");
     });
-    test("content hash changes with any source change and ignores local caches", () => {
-        const dir = tempApp({ Dockerfile: "FROM scratch\n", "src/app.py": "a = 1\n" });
+    test("reuses the image the repository already holds under the content tag: nothing is built or pushed", async () => {
+        const dir = tempApp({ Dockerfile: "FROM scratch\n", "src/main.py": "print('reverted')\n" });
+        const digest = `sha256:${"c".repeat(64)}`;
+        ecrImages.set("demo-reuse", [{ imageTag: "0123456789abcdef", imageDigest: FAKE_DIGEST }, { imageTag: contentHash(dir), imageDigest: digest }]);
+        const registry = new Registry("registry-reuse", { repositoryName: "demo-reuse", appDirectory: dir, platform: "linux/amd64", keepImages: 10 });
+        assert.equal(await valueOf(registry.image), `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo-reuse@${digest}`);
+        await settled();
+        assert.equal(recorded.filter((r) => r.type === "docker:index/image:Image" && r.name === "registry-reuse").length, 0);
+    });
+    test("builds and pushes when the repository holds other tags only", async () => {
+        const dir = tempApp({ Dockerfile: "FROM scratch\n", "src/main.py": "print('new')\n" });
+        ecrImages.set("demo-new", [{ imageTag: "0123456789abcdef", imageDigest: `sha256:${"d".repeat(64)}` }]);
+        const registry = new Registry("registry-new", { repositoryName: "demo-new", appDirectory: dir, platform: "linux/amd64", keepImages: 10 });
+        assert.equal(await valueOf(registry.image), `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo-new@${FAKE_DIGEST}`);
+        await settled();
+        assert.equal(inputsOf("docker:index/image:Image", "registry-new").imageName.endsWith(`:${contentHash(dir)}`), true);
+    });
+
+    // The service's own ignore file, so these tests follow it when it changes.
+    const dockerignore = fs.readFileSync(path.join(__dirname, "..", "..", "app", ".dockerignore"), "utf8");
+    const appFiles = {
+        ".dockerignore": dockerignore,
+        Dockerfile: "FROM scratch\n",
+        "requirements.txt": "fastapi\n",
+        "pyproject.toml": "[project]\n",
+        "alembic.ini": "[alembic]\n",
+        "migrations/env.py": "env = 1\n",
+        "src/app/main.py": "a = 1\n",
+    };
+
+    test("content hash covers exactly the build context: excluded paths never change it", () => {
+        const dir = tempApp(appFiles);
         const original = contentHash(dir);
         assert.match(original, /^[0-9a-f]{16}$/);
-        fs.mkdirSync(path.join(dir, "src", "__pycache__"));
-        fs.writeFileSync(path.join(dir, "src", "__pycache__", "app.cpython-311.pyc"), "bytecode");
-        fs.mkdirSync(path.join(dir, ".venv"));
-        fs.writeFileSync(path.join(dir, ".venv", "pyvenv.cfg"), "home = /usr");
-        assert.equal(contentHash(dir), original);
-        fs.writeFileSync(path.join(dir, "src", "app.py"), "a = 2\n");
-        assert.notEqual(contentHash(dir), original);
-        fs.renameSync(path.join(dir, "src", "app.py"), path.join(dir, "src", "renamed.py"));
-        assert.notEqual(contentHash(dir), original);
+        for (const [name, content] of Object.entries({
+            ".hypothesis/examples/abc": "written by a test run",
+            "tests/test_items.py": "def test(): pass\n",
+            "bench/run.py": "print()\n",
+            "requirements-dev.txt": "pytest\n",
+            ".venv/pyvenv.cfg": "home = /usr\n",
+            "src/app/__pycache__/main.cpython-311.pyc": "bytecode",
+            "src/fastapi_app.egg-info/PKG-INFO": "Name: x\n",
+        })) {
+            fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+            fs.writeFileSync(path.join(dir, name), content);
+            assert.equal(contentHash(dir), original, `${name} is outside the build context`);
+        }
     });
+    test("content hash changes with the sources, the migrations and the Dockerfile", () => {
+        for (const [name, content] of [["src/app/main.py", "a = 2\n"], ["migrations/versions/0002.py", "x = 1\n"], ["Dockerfile", "FROM busybox\n"]]) {
+            const dir = tempApp(appFiles);
+            const original = contentHash(dir);
+            fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+            fs.writeFileSync(path.join(dir, name), content);
+            assert.notEqual(contentHash(dir), original, name);
+        }
+        const dir = tempApp(appFiles);
+        const original = contentHash(dir);
+        fs.renameSync(path.join(dir, "src", "app", "main.py"), path.join(dir, "src", "app", "renamed.py"));
+        assert.notEqual(contentHash(dir), original, "a rename");
+    });
+    test("content hash does not depend on file modes (umask differs between a laptop and CI)", () => {
+        const dir = tempApp(appFiles);
+        const original = contentHash(dir);
+        fs.chmodSync(path.join(dir, "src", "app", "main.py"), 0o664);
+        assert.equal(contentHash(dir), original);
+    });
+    test("the service's build context holds only what its Dockerfile copies", () => {
+        const files = buildContextFiles(path.join(__dirname, "..", "..", "app"));
+        assert.ok(files.some((file) => file.startsWith("src/")), "sources admitted");
+        const outside = files.filter((file) => !/^(src\/|migrations\/|alembic\.ini$|pyproject\.toml$|requirements\.txt$)/.test(file));
+        assert.deepEqual(outside, []);
+    });
+    test(".dockerignore syntax the hash cannot honour is refused, not guessed", () =>
+        assert.throws(() => parseDockerignore("*\n!src/[ab]*.py\n"), /not supported/));
 });
 
 /** Stands in for the cluster the workload must not outlive. */

@@ -76,8 +76,15 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
     }
 }
 
+/** Images already in the fake ECR, by repository name; empty unless a test pushes some. */
+export const ecrImages = new Map<string, { imageTag: string; imageDigest: string }[]>();
+
 function callResult(token: string, args: Record<string, unknown>): Record<string, unknown> {
     switch (token) {
+        case "aws:ecr/getRepositories:getRepositories":
+            return { names: [...ecrImages.keys()] };
+        case "aws:ecr/getImages:getImages":
+            return { repositoryName: args.repositoryName, imageIds: ecrImages.get(String(args.repositoryName)) ?? [] };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return { userName: "AWS", password: "fake-registry-token", proxyEndpoint: `https://${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com` };
         default:
