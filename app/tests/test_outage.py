@@ -1,6 +1,7 @@
 """A database outage: /ready and data requests fail fast with 503, and the service recovers by itself."""
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -36,8 +37,9 @@ async def client(server: PostgresServer) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_outage_gives_503_fast_and_recovery_needs_no_restart(
-    server: PostgresServer, client: httpx.AsyncClient
+    server: PostgresServer, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     created = (await client.post("/api/v1/items", json={"name": "survivor", "price": "1"})).json()
     item_url = f"/api/v1/items/{created['id']}"
     assert (await client.get(item_url)).status_code == 200
@@ -70,6 +72,8 @@ async def test_outage_gives_503_fast_and_recovery_needs_no_restart(
         await asyncio.sleep(0.25)
     assert ready_again
     assert (await client.get(item_url)).json()["name"] == "survivor"
+    assert "database unavailable during GET /api/v1/items/{item_id}" in caplog.text
+    assert server.password not in caplog.text
 
 
 async def test_a_database_that_never_answers_gives_503_within_the_connect_timeout() -> None:

@@ -93,7 +93,7 @@ async def _on_database_unavailable(request: Request, exc: Exception) -> Response
     logger.warning(
         "database unavailable during %s %s: %s",
         request.method,
-        request.scope.get("route_path", request.url.path),
+        getattr(request.scope.get("route"), "path", request.url.path),
         type(exc).__name__,
     )
     return error_response(
