@@ -2,16 +2,19 @@
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
 from conftest import serve
-from fastapi_app.db import async_url, create_engine, database_password
+from fastapi_app.db import Database, async_url, database_password
 from fastapi_app.main import create_app
 from fastapi_app.settings import Settings
 
 HPA_MAX_PODS = 10
+SURGE_PODS = 1
+MIGRATION_CONNECTIONS = 1
 POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
 
 
@@ -32,13 +35,16 @@ def test_other_databases_are_refused() -> None:
         async_url("mysql://u:p@db/app")
 
 
-def test_default_pool_keeps_ten_pods_well_inside_the_connection_limit() -> None:
+def test_default_pools_keep_a_surging_full_deployment_well_inside_the_connection_limit() -> None:
     settings = Settings(database_url=SecretStr("postgresql://u:p@db/app"))
-    per_pod = settings.db_pool_size + settings.db_max_overflow
+    database = Database(settings)
+    request_pool: Any = database.engine.pool
+    probe_pool: Any = database.probe_engine.pool
+    per_pod = request_pool.size() + request_pool._max_overflow + probe_pool.size() + probe_pool._max_overflow
 
-    assert HPA_MAX_PODS * per_pod <= 0.8 * POSTGRES_DEFAULT_MAX_CONNECTIONS
-    engine = create_engine(settings)
-    assert engine.pool.size() == settings.db_pool_size  # type: ignore[attr-defined]
+    assert (request_pool.size(), probe_pool.size(), probe_pool._max_overflow) == (settings.db_pool_size, 1, 0)
+    pods = HPA_MAX_PODS + SURGE_PODS
+    assert pods * per_pod + MIGRATION_CONNECTIONS <= 0.8 * POSTGRES_DEFAULT_MAX_CONNECTIONS
 
 
 def test_the_password_is_known_for_redaction_and_hidden_in_settings() -> None:

@@ -2,8 +2,10 @@
 
 import httpx
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from conftest import serve
+from fastapi_app.db import Database
 from fastapi_app.main import create_app
 from fastapi_app.middleware import LIVENESS_BODY
 from fastapi_app.routes.health import health
@@ -38,3 +40,15 @@ async def test_health_answers_while_ready_reports_an_unreachable_database() -> N
     assert health.status_code == 200
     assert ready.status_code == 503
     assert ready.json()["error"]["code"] == "database_unavailable"
+
+
+async def test_ready_stays_ok_while_requests_hold_every_pooled_connection(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0}))
+
+    async for client in serve(app):
+        database: Database = app.state.database
+        async with database.engine.connect() as busy:
+            await busy.execute(text("SELECT 1"))
+            ready = await client.get("/ready")
+
+    assert ready.status_code == 200, ready.text

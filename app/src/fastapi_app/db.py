@@ -62,11 +62,38 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
     )
 
 
+def create_probe_engine(settings: Settings) -> AsyncEngine:
+    """One connection for /ready, tested before each use so that a database restart fails no probe."""
+    url = database_url(settings)
+    if url.get_backend_name() == "sqlite":
+        return create_async_engine(url)
+    timeout = settings.readiness_timeout
+    return create_async_engine(
+        url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=timeout,
+        pool_recycle=settings.db_pool_recycle,
+        pool_pre_ping=True,
+        connect_args={
+            "timeout": timeout,
+            "command_timeout": timeout,
+            "server_settings": {
+                "application_name": "fastapi-app-readiness",
+                "statement_timeout": str(int(timeout * 1000)),
+            },
+        },
+    )
+
+
 class Database:
     """The engine (and its pool) one application instance uses for its whole life."""
 
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
+        # Readiness has a connection of its own: requests that exhaust their pool under load must not
+        # turn every pod unready at once while the database is healthy.
+        self.probe_engine = create_probe_engine(settings)
         # Reads need no transaction: autocommit saves the BEGIN and ROLLBACK round trips. Same pool.
         self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
@@ -86,8 +113,9 @@ class Database:
             logger.info("database %s", url)
 
     async def ping(self) -> None:
-        async with self.engine.connect() as connection:
+        async with self.probe_engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def stop(self) -> None:
         await self.engine.dispose()
+        await self.probe_engine.dispose()

@@ -37,9 +37,9 @@ class Settings(BaseSettings):
         "/openapi.json is always served.",
     )
 
-    # 10 pods (the HPA maximum) x (5 + 2) = 70 of PostgreSQL's default 100 connections,
-    # leaving room for migrations, administrators and a rolling update's surge pod.
-    db_pool_size: int = Field(default=5, ge=1, le=50, description="Connections each pod keeps open.")
+    # 11 pods (the HPA maximum plus a rolling update's surge pod) x (4 + 2 + 1 readiness) + 1 migration
+    # = 78 of PostgreSQL's default 100 connections, leaving room for administrators.
+    db_pool_size: int = Field(default=4, ge=1, le=50, description="Connections each pod keeps open.")
     db_max_overflow: int = Field(default=2, ge=0, le=50, description="Extra connections under bursts.")
     db_pool_timeout: float = Field(
         default=2.0, gt=0, description="Seconds a request waits for a free connection before 503."
@@ -57,7 +57,11 @@ class Settings(BaseSettings):
         "at the price of one extra round trip per request. Off: a dead connection fails one request "
         "with 503 and the whole pool is replaced.",
     )
-    readiness_timeout: float = Field(default=1.0, gt=0, description="Seconds /ready waits for SELECT 1.")
+    readiness_timeout: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds /ready waits for SELECT 1, on its own connection outside the request pool.",
+    )
     shutdown_timeout: int = Field(
         default=20, ge=1, description="Seconds in-flight requests get to finish after SIGTERM."
     )
