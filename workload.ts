@@ -155,7 +155,14 @@ export class Workload extends pulumi.ComponentResource {
         // Pulumi waits for the Job to complete; a failed migration stops the update before any pod is replaced.
         // A Job's pod template is immutable and its name fixed per image, so a changed Job is deleted, then recreated.
         return new k8s.batch.v1.Job(`${name}-migrate`, {
-            metadata: { name: pulumi.output(image).apply(migrationJobName), namespace: ns, labels: MIGRATION_LABELS },
+            metadata: {
+                name: pulumi.output(image).apply(migrationJobName),
+                namespace: ns,
+                labels: MIGRATION_LABELS,
+                // A Job left Failed by an earlier update is deleted and run again by the next one; without this,
+                // a retry with the same image would wait on the same Failed Job and fail again.
+                annotations: { "pulumi.com/replaceUnready": "true" },
+            },
             spec: {
                 backoffLimit: 2,
                 activeDeadlineSeconds: 600,

@@ -226,6 +226,8 @@ describe("namespace, Secret and migration Job", () => {
         assert.equal(container.image, appContainer().image);
         assert.deepEqual(container.env, [{ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "fastapi-database", key: "DATABASE_URL" } } }]);
     });
+    test("a migration Job that failed is run again by the next update, not waited on again", () =>
+        assert.deepEqual(migrationJob().metadata.annotations, { "pulumi.com/replaceUnready": "true" }));
     test("migration Job name changes with the image, so each release migrates once", () =>
         assert.match(migrationJob().metadata.name, /^fastapi-migrate-[0-9a-f]{10}$/));
     test("migration Job pods carry the same hardening as the service pods", () => {
