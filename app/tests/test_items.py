@@ -245,6 +245,24 @@ async def test_unknown_path_and_method_use_the_error_shape(client: httpx.AsyncCl
     assert_error(await client.put(f"{ITEMS}/1", json={}), 405, "http_error")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", f"{ITEMS}/1", "DELETE, GET, PATCH"),
+        ("DELETE", ITEMS, "GET, POST"),
+        ("POST", "/ready", "GET"),
+        ("POST", "/health", "GET, HEAD"),
+    ],
+)
+async def test_a_wrong_method_lists_every_allowed_one(
+    client: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    response = await client.request(method, path)
+
+    assert_error(response, 405, "http_error")
+    assert response.headers["allow"] == allow
+
+
 async def test_an_unexpected_error_is_500_in_the_error_shape(settings: Settings) -> None:
     app = create_app(settings)
 

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
 
 from fastapi_app.schemas import Error, ErrorDetail, ErrorResponse
 
@@ -78,15 +78,18 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def _allowed_methods(request: Request) -> set[str]:
-    # Starlette's Allow names only the first route that matched the path; a path served by several
-    # routes (GET and POST /api/v1/items) must list the methods of all of them.
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE and isinstance(route, BaseRoute):
-            methods |= getattr(route, "methods", None) or set()
-    return methods
+    # Starlette's Allow names only the first route that matched the path, and FastAPI keeps included
+    # routers as nested routes: ask the whole routing table which methods it would fully match here.
+    routes = request.app.router.routes
+    return {
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    }
 
 
 async def _on_database_unavailable(request: Request, exc: Exception) -> Response:
