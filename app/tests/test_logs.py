@@ -2,6 +2,7 @@
 
 import json
 import logging
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,8 +22,12 @@ def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixt
     root.setLevel(saved_level)
 
 
+# Characters that URLs quote and JSON escapes, so every spelling of the secret differs.
+SECRET = 's3cr3t/pa$$:"word"'  # noqa: S105 - a made-up password the logs must hide
+
+
 def start_json_logs() -> None:
-    configure_logging("INFO", secrets=["s3cr3t-password"])
+    configure_logging("INFO", secrets=[SECRET])
 
 
 def lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -75,18 +80,25 @@ async def test_probes_are_answered_without_log_lines(
 
 
 def explode() -> None:
-    raise RuntimeError("boom")
+    raise RuntimeError(f"could not connect as app:{SECRET}")
 
 
 def test_secrets_are_redacted_from_every_line(json_logs: pytest.CaptureFixture[str]) -> None:
     start_json_logs()
-    logging.getLogger("anywhere").warning("connect to postgresql://app:%s@db/app failed", "s3cr3t-password")
+    quoted = urllib.parse.quote(SECRET, safe="")
+    logging.getLogger("anywhere").warning("connect to postgresql://app:%s@db/app failed", SECRET)
+    logging.getLogger("anywhere").warning("quoted: postgresql://app:%s@db/app", quoted)
+    logging.getLogger("anywhere").warning("extra field", extra={"route": f"/{SECRET}/{quoted}"})
     try:
         explode()
     except RuntimeError:
         logging.getLogger("anywhere").exception("with a traceback")
 
-    output = lines(json_logs)
-    assert output[0]["message"] == "connect to postgresql://app:***@db/app failed"
-    assert "RuntimeError: boom" in output[1]["exception"]
-    assert "s3cr3t-password" not in json.dumps(output)
+    output = json_logs.readouterr().out
+    parsed = [json.loads(line) for line in output.splitlines()]
+    assert parsed[0]["message"] == "connect to postgresql://app:***@db/app failed"
+    assert parsed[1]["message"] == "quoted: postgresql://app:***@db/app"
+    assert parsed[2]["route"] == "/***/***"
+    assert "RuntimeError: could not connect as app:***" in parsed[3]["exception"]
+    for spelling in (SECRET, quoted, json.dumps(SECRET)[1:-1], "s3cr3t"):
+        assert spelling not in output

@@ -2,6 +2,7 @@
 
 import logging
 import sys
+import urllib.parse
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,22 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 _EXTRA_FIELDS = ("method", "route", "status", "duration_ms")
 
 
+def _spellings(secret: str) -> set[str]:
+    """The ways a secret can appear in a JSON line: as is, URL-quoted (as inside a URL), and JSON-escaped."""
+    forms = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
+    return forms | {orjson.dumps(form).decode()[1:-1] for form in forms}
+
+
 class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON line and, last line of defence, replaces any spelling of a secret in
+    the finished line: message, `extra=` fields and tracebacks alike."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        spellings = set().union(*(_spellings(secret) for secret in secrets if secret))
+        # Longest first, so that no shorter spelling leaves part of a longer one behind.
+        self._spellings = sorted(spellings, key=len, reverse=True)
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -30,29 +46,17 @@ class JsonFormatter(logging.Formatter):
             line["request_id"] = request_id
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(line).decode()
+        return self._redact(orjson.dumps(line, default=str).decode())
 
-
-class RedactingFilter(logging.Filter):
-    """Last line of defence: a secret that reaches a log record anyway is replaced before output."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self._secrets = [secret for secret in secrets if secret]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(secret in message for secret in self._secrets):
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
-        return True
+    def _redact(self, text: str) -> str:
+        for spelling in self._spellings:
+            text = text.replace(spelling, "***")
+        return text
 
 
 def configure_logging(level: str, *, secrets: list[str]) -> None:
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RedactingFilter(secrets))
+    handler.setFormatter(JsonFormatter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
