@@ -35,6 +35,21 @@ def test_other_databases_are_refused() -> None:
         async_url("mysql://u:p@db/app")
 
 
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ("postgresql://u:p@db/app?connect_timeout=5", "connect_timeout"),
+        ("postgresql://u:p@db/app?sslmode=require&target_session_attrs=any", "target_session_attrs"),
+        ("postgresql://u:p@db/app?ssl=true", "ssl"),
+    ],
+)
+def test_unsupported_url_parameters_are_refused_at_start_up(given: str, named: str) -> None:
+    with pytest.raises(ValueError, match=f"unsupported query parameter\\(s\\) {named}:") as refused:
+        create_app(Settings(database_url=SecretStr(given)))
+
+    assert ":p@" not in str(refused.value)
+
+
 def test_default_pools_keep_a_surging_full_deployment_well_inside_the_connection_limit() -> None:
     settings = Settings(database_url=SecretStr("postgresql://u:p@db/app"))
     database = Database(settings)

@@ -21,6 +21,14 @@ def async_url(plain_url: str) -> URL:
     url = make_url(plain_url)
     if url.drivername not in _POSTGRES_SCHEMES:
         raise ValueError(f"DATABASE_URL must start with postgresql://, not {url.drivername}://")
+    # Whatever else the URL's query holds would reach asyncpg.connect() as a keyword argument and fail
+    # every request; refuse it at start-up instead. The timeouts are settings of their own (DB_*).
+    unsupported = sorted(set(url.query) - {"sslmode"})
+    if unsupported:
+        raise ValueError(
+            f"DATABASE_URL has unsupported query parameter(s) {', '.join(unsupported)}: only sslmode is "
+            "understood; timeouts and pool sizes are DB_* settings"
+        )
     query = dict(url.query)
     # libpq spells it sslmode; asyncpg takes the same values as `ssl`.
     if "sslmode" in query:
