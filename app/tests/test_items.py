@@ -272,7 +272,8 @@ async def test_an_unexpected_error_is_500_in_the_error_shape(settings: Settings)
     app.add_api_route("/broken", broken)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        response = await client.get("/broken")
+        response = await client.get("/broken", headers={"X-Request-ID": "trace-500"})
 
     body = assert_error(response, 500, "internal_error")
     assert "a bug" not in body["error"]["message"]
+    assert response.headers["x-request-id"] == "trace-500"

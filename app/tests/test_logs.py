@@ -62,6 +62,14 @@ async def test_a_callers_request_id_is_kept_and_returned(
     assert access[0]["request_id"] == "trace-42.a:b"
 
 
+async def test_the_liveness_shortcut_returns_a_request_id_too(client: httpx.AsyncClient) -> None:
+    kept = await client.get("/health", headers={"X-Request-ID": "probe-7"})
+    made = await client.get("/health")
+
+    assert kept.headers["x-request-id"] == "probe-7"
+    assert len(made.headers["x-request-id"]) == 32
+
+
 async def test_an_unsafe_request_id_is_replaced(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/items", headers={"X-Request-ID": "bad id\twith spaces"})
 

@@ -104,11 +104,15 @@ async def _on_database_unavailable(request: Request, exc: Exception) -> Response
     )
 
 
-async def _on_unexpected_error(_: Request, __: Exception) -> Response:
+async def _on_unexpected_error(request: Request, _: Exception) -> Response:
     # uvicorn logs the traceback; the client gets the usual shape and nothing about the internals.
-    return error_response(
+    response = error_response(
         status.HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "An unexpected error occurred."
     )
+    request_id: str | None = getattr(request.state, "request_id", None)
+    if request_id is not None:
+        response.headers["X-Request-ID"] = request_id
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -44,7 +44,8 @@ class LivenessMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == LIVENESS_PATH and scope["method"] == "GET":
-            await send({"type": "http.response.start", "status": 200, "headers": _LIVENESS_HEADERS})
+            headers = [*_LIVENESS_HEADERS, (_REQUEST_ID_HEADER, _incoming_request_id(scope).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": LIVENESS_BODY})
             return
         await self.app(scope, receive, send)
@@ -63,6 +64,9 @@ class RequestLogMiddleware:
             return
         request_id = _incoming_request_id(scope)
         token = request_id_var.set(request_id)
+        # A 500 is answered outside every middleware (by Starlette's ServerErrorMiddleware); the error
+        # handler finds the id in the request state.
+        scope.setdefault("state", {})["request_id"] = request_id
         started = perf_counter()
         status = 500
 
