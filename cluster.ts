@@ -7,11 +7,13 @@ import * as k8s from "@pulumi/kubernetes";
  * Kubernetes versions this stack supports, each with the cluster-autoscaler release built for it
  * (the autoscaler's minor version must match the control plane's).
  */
-export const CLUSTER_AUTOSCALER_IMAGE_TAGS: Readonly<Record<string, string>> = {
+export const CLUSTER_AUTOSCALER_IMAGE_TAGS = {
     "1.34": "v1.34.5",
     "1.35": "v1.35.2",
     "1.36": "v1.36.1",
-};
+} as const;
+/** Only a version with a cluster-autoscaler release type-checks; config.ts turns the configured string into one. */
+export type KubernetesVersion = keyof typeof CLUSTER_AUTOSCALER_IMAGE_TAGS;
 export const CLUSTER_AUTOSCALER_CHART_VERSION = "9.59.0";
 const CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
 
@@ -35,7 +37,7 @@ export interface NodeGroupSize {
 
 export interface ClusterArgs {
     clusterName: string;
-    kubernetesVersion: string;
+    kubernetesVersion: KubernetesVersion;
     region: string;
     vpcId: pulumi.Input<string>;
     subnetIds: pulumi.Input<pulumi.Input<string>[]>;
@@ -122,9 +124,6 @@ export class Cluster extends pulumi.ComponentResource {
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("fastapi:index:Cluster", name, {}, opts);
         const autoscalerImageTag = CLUSTER_AUTOSCALER_IMAGE_TAGS[args.kubernetesVersion];
-        if (autoscalerImageTag === undefined) {
-            throw new Error(`Kubernetes ${args.kubernetesVersion} is not supported; use one of ${Object.keys(CLUSTER_AUTOSCALER_IMAGE_TAGS).join(", ")}`);
-        }
 
         // pulumi-eks waits only for the policies of roles it creates itself. Ours are attached before the control plane
         // starts and, on destroy, detached only after it is gone (it needs them to clean up its network interfaces).

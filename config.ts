@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CLUSTER_AUTOSCALER_IMAGE_TAGS } from "./cluster";
+import { CLUSTER_AUTOSCALER_IMAGE_TAGS, KubernetesVersion } from "./cluster";
 
 /** Every setting of the stack, validated, with the seed architecture's values as defaults. */
 export interface StackConfig {
@@ -9,7 +9,7 @@ export interface StackConfig {
     vpcCidr: string;
     availabilityZones: string[];
     publicSubnetCidrs: string[];
-    kubernetesVersion: string;
+    kubernetesVersion: KubernetesVersion;
     nodeInstanceType: string;
     nodeDesiredSize: number;
     nodeMinSize: number;
@@ -76,6 +76,11 @@ function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZon
         throw new ConfigError("vpcCidr", `AWS VPCs take a prefix between /16 and /28, got /${vpc.prefix}`);
     }
     const subnets = subnetCidrs.map((cidr) => parseCidr("publicSubnetCidrs", cidr));
+    subnets.forEach((subnet, index) => {
+        if (subnet.prefix < 16 || subnet.prefix > 28) {
+            throw new ConfigError("publicSubnetCidrs", `${subnetCidrs[index]}: AWS subnets take a prefix between /16 and /28`);
+        }
+    });
     if (subnets.length !== availabilityZones.length) {
         throw new ConfigError("publicSubnetCidrs", `needs one block per availability zone (${availabilityZones.length}), got ${subnets.length}`);
     }
@@ -125,12 +130,24 @@ function validateOrder(keys: [string, string], values: [number, number]): void {
 const IAM_PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@\/-]+$/;
 const IMAGE_BY_DIGEST = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._\/-]+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
 
-function supportedKubernetesVersion(version: string): string {
+function supportedKubernetesVersion(version: string): KubernetesVersion {
     const supported = Object.keys(CLUSTER_AUTOSCALER_IMAGE_TAGS);
-    if (!supported.includes(version)) {
+    if (!(version in CLUSTER_AUTOSCALER_IMAGE_TAGS)) {
         throw new ConfigError("kubernetesVersion", `'${version}' is not supported; use one of ${supported.join(", ")} (each has a matching cluster-autoscaler release)`);
     }
-    return version;
+    return version as KubernetesVersion;
+}
+
+/** A list setting: JSON in the stack configuration, so anything but an array of strings is refused by name. */
+function stringList(config: pulumi.Config, key: string, fallback: string[], example: string): string[] {
+    const value: unknown = config.getObject<unknown>(key);
+    if (value === undefined) {
+        return fallback;
+    }
+    if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
+        throw new ConfigError(key, `must be a list of strings such as ${example}, got ${JSON.stringify(value)}; set an entry with: pulumi config set --path '${key}[0]' <value>`);
+    }
+    return value;
 }
 
 export function validateDatabaseUrl(url: string): void {
@@ -161,9 +178,9 @@ function readDatabaseUrl(config: pulumi.Config): pulumi.Output<string> {
 export function loadConfig(): StackConfig {
     const config = new pulumi.Config();
     const region = new pulumi.Config("aws").get("region") ?? "ap-southeast-1";
-    const availabilityZones = config.getObject<string[]>("availabilityZones") ?? [`${region}a`, `${region}b`];
+    const availabilityZones = stringList(config, "availabilityZones", [`${region}a`, `${region}b`], `["${region}a","${region}b"]`);
     const vpcCidr = config.get("vpcCidr") ?? "10.0.0.0/16";
-    const publicSubnetCidrs = config.getObject<string[]>("publicSubnetCidrs") ?? ["10.0.1.0/24", "10.0.2.0/24"];
+    const publicSubnetCidrs = stringList(config, "publicSubnetCidrs", ["10.0.1.0/24", "10.0.2.0/24"], '["10.0.1.0/24","10.0.2.0/24"]');
     validateAvailabilityZones(region, availabilityZones);
     validateSubnets(vpcCidr, publicSubnetCidrs, availabilityZones);
 
@@ -175,10 +192,13 @@ export function loadConfig(): StackConfig {
     validateOrder(["nodeDesiredSize", "nodeMaxSize"], [nodeDesiredSize, nodeMaxSize]);
 
     const appMinReplicas = integerIn("appMinReplicas", config.getNumber("appMinReplicas") ?? 2, 1, 100);
+    if (appMinReplicas < 2) {
+        throw new ConfigError("appMinReplicas", "must be at least 2: with one pod, every node drain, upgrade, scale-down or node loss takes the service down");
+    }
     const appMaxReplicas = integerIn("appMaxReplicas", config.getNumber("appMaxReplicas") ?? 10, 1, 100);
     validateOrder(["appMinReplicas", "appMaxReplicas"], [appMinReplicas, appMaxReplicas]);
 
-    const clusterAdmins = config.getObject<string[]>("clusterAdmins") ?? [];
+    const clusterAdmins = stringList(config, "clusterAdmins", [], '["arn:aws:iam::123456789012:role/github-deploy"]');
     clusterAdmins.forEach((arn) => requireMatch("clusterAdmins", arn, IAM_PRINCIPAL_ARN, "arn:aws:iam::123456789012:role/github-deploy"));
     const image = config.get("image");
     if (image !== undefined) {

@@ -136,7 +136,10 @@ export class Workload extends pulumi.ComponentResource {
         new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
             metadata: { name: "fastapi-pdb", namespace: ns, labels: APP_LABELS },
             spec: {
-                minAvailable: 1,
+                // One pod at a time: a drain never takes more than one serving pod away, whatever the replica count,
+                // and never blocks (minAvailable: 1 would block every drain at one replica, and at ten would let a
+                // drain evict all the pods of a node at once).
+                maxUnavailable: 1,
                 selector: { matchLabels: APP_LABELS },
                 // A crash-looping pod must not block node drains; only healthy pods count towards the budget.
                 unhealthyPodEvictionPolicy: "AlwaysAllow",

@@ -2,7 +2,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { FAKE_DATABASE_URL, installMocks, setStackConfig, valueOf } from "./mocks";
+import { FAKE_DATABASE_URL, errorOf, installMocks, setStackConfig, valueOf } from "./mocks";
 import { loadConfig, validateDatabaseUrl } from "../../config";
 
 installMocks();
@@ -71,6 +71,10 @@ describe("bad values fail with a message naming the key", () => {
     test("vpcCidr larger than AWS allows", () => assertRejected({ vpcCidr: "10.0.0.0/8" }, "vpcCidr", /\/16 and \/28/));
     test("subnet outside the VPC", () => assertRejected({ publicSubnetCidrs: '["10.0.1.0/24","10.1.2.0/24"]' }, "publicSubnetCidrs", /not inside vpcCidr/));
     test("overlapping subnets", () => assertRejected({ publicSubnetCidrs: '["10.0.0.0/23","10.0.1.0/24"]' }, "publicSubnetCidrs", /overlaps/));
+    test("subnet smaller than AWS allows", () =>
+        assertRejected({ publicSubnetCidrs: '["10.0.1.0/24","10.0.2.0/30"]' }, "publicSubnetCidrs", /10\.0\.2\.0\/30: AWS subnets take a prefix between \/16 and \/28/));
+    test("subnet larger than AWS allows", () =>
+        assertRejected({ vpcCidr: "10.0.0.0/16", publicSubnetCidrs: '["10.0.0.0/15","10.2.0.0/24"]' }, "publicSubnetCidrs", /\/16 and \/28/));
     test("subnet count differs from the AZ count", () => assertRejected({ publicSubnetCidrs: '["10.0.1.0/24"]' }, "publicSubnetCidrs", /one block per availability zone/));
     test("fewer than two availability zones", () => assertRejected({ availabilityZones: '["ap-southeast-1a"]', publicSubnetCidrs: '["10.0.1.0/24"]' }, "availabilityZones", /at least two/));
     test("availability zone from another region", () => assertRejected({ availabilityZones: '["ap-southeast-1a","us-east-1b"]' }, "availabilityZones", /us-east-1b not in region ap-southeast-1/));
@@ -84,10 +88,18 @@ describe("bad values fail with a message naming the key", () => {
     test("unsupported Kubernetes version", () => assertRejected({ kubernetesVersion: "1.29" }, "kubernetesVersion", /not supported; use one of 1\.34, 1\.35, 1\.36/));
     test("Kubernetes version with a patch number", () => assertRejected({ kubernetesVersion: "1.36.2" }, "kubernetesVersion", /not supported/));
     test("appMinReplicas greater than appMaxReplicas", () => assertRejected({ appMinReplicas: "5", appMaxReplicas: "3" }, "appMinReplicas", /must not exceed appMaxReplicas/));
+    test("a single app replica: every drain or node loss would take the service down", () =>
+        assertRejected({ appMinReplicas: "1" }, "appMinReplicas", /at least 2: with one pod, every node drain/));
     test("appTargetCpuPercent out of range", () => assertRejected({ appTargetCpuPercent: "150" }, "appTargetCpuPercent", /10 to 100/));
     test("clusterAdmins entry is not an IAM role or user ARN", () => assertRejected({ clusterAdmins: '["alice"]' }, "clusterAdmins", /arn:aws:iam::123456789012:role/));
     test("image without a digest (tags can be moved; digests cannot)", () =>
         assertRejected({ image: "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app:latest" }, "image", /@sha256:/));
+    test("clusterAdmins given as one string instead of a list", () =>
+        assertRejected({ clusterAdmins: '"arn:aws:iam::123456789012:role/github-deploy"' }, "clusterAdmins", /must be a list of strings/));
+    test("availabilityZones given as one string instead of a list", () =>
+        assertRejected({ availabilityZones: '"ap-southeast-1a"' }, "availabilityZones", /must be a list of strings such as \["ap-southeast-1a","ap-southeast-1b"\]/));
+    test("publicSubnetCidrs holding a non-string", () =>
+        assertRejected({ publicSubnetCidrs: '["10.0.1.0/24", 24]' }, "publicSubnetCidrs", /must be a list of strings/));
     test("namePrefix with upper case", () => assertRejected({ namePrefix: "FastAPI" }, "namePrefix", /not valid/));
 });
 
@@ -95,6 +107,10 @@ describe("databaseUrl", () => {
     test("missing: the message gives the exact command to set it", () => {
         setStackConfig({}, false);
         assert.throws(() => loadConfig(), /config 'databaseUrl': is required.*pulumi config set --secret databaseUrl postgresql:\/\//);
+    });
+    test("loadConfig validates the configured URL: a mysql:// URL is rejected", async () => {
+        const config = loadWith({ databaseUrl: "mysql://u:p@h/d" });
+        assert.match((await errorOf(config.databaseUrl)).message, /^config 'databaseUrl': must look like postgresql:\/\//);
     });
     test("not a postgresql:// URL: rejected without echoing the value", () => {
         assert.throws(() => validateDatabaseUrl("mysql://u:s3cret@h/db"), (error: Error) => {

@@ -159,6 +159,20 @@ export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply((value) => resolve(value)));
 }
 
+/**
+ * The error thrown while computing an Output (e.g. by a validation in `apply`). `apply` never reports errors, so
+ * this reads the promises Pulumi's Output implementation holds but leaves out of its type; all of them are awaited,
+ * so none is left rejected without a handler.
+ */
+export async function errorOf(output: pulumi.Output<unknown>): Promise<Error> {
+    const internals = output as unknown as { promise(): Promise<unknown>; isKnown: Promise<boolean>; isSecret: Promise<boolean> };
+    const [value] = await Promise.allSettled([internals.promise(), internals.isKnown, internals.isSecret]);
+    if (value.status === "fulfilled") {
+        throw new Error("the output has a value; expected its computation to fail");
+    }
+    return value.reason as Error;
+}
+
 /** Waits until no new resource has been registered for a while: the program has finished declaring. */
 export async function settled(): Promise<void> {
     let count = -1;

@@ -343,9 +343,10 @@ describe("Service, HPA, PDB, NetworkPolicy", () => {
         assert.equal(hpa.spec.maxReplicas, 10);
         assert.deepEqual(hpa.spec.metrics, [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }]);
     });
-    test("PodDisruptionBudget keeps at least one pod up", () => {
+    test("PodDisruptionBudget lets voluntary disruptions (drains, upgrades) take one pod at a time", () => {
         const pdb = k8s("policy/v1:PodDisruptionBudget", "fastapi-pdb");
-        assert.equal(pdb.spec.minAvailable, 1);
+        assert.equal(pdb.spec.maxUnavailable, 1);
+        assert.equal("minAvailable" in pdb.spec, false);
         assert.deepEqual(pdb.spec.selector, { matchLabels: { app: "fastapi" } });
     });
     test("NetworkPolicy admits only TCP 8000 to the service pods; all other ingress denied", () => {
