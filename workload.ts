@@ -229,8 +229,8 @@ export class Workload extends pulumi.ComponentResource {
                         volumeMounts: [tmpMount],
                     }], {
                         terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
-                        // Two pods never share a node, so losing a node leaves one serving; zones are balanced
-                        // when capacity allows.
+                        // Pod counts per node differ by at most one (2,1,1 once pods outnumber nodes), so with two
+                        // or more nodes, losing one never takes every pod; zones are balanced when capacity allows.
                         topologySpreadConstraints: [
                             spreadOver("kubernetes.io/hostname", "DoNotSchedule"),
                             spreadOver("topology.kubernetes.io/zone", "ScheduleAnyway"),
