@@ -2,6 +2,7 @@
 and an HTTP client for an application instance bound to it."""
 
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
+from sqlalchemy import make_url
 
 from fastapi_app.main import create_app
 from fastapi_app.settings import Settings
@@ -57,6 +59,19 @@ def settings_for(database_url: str, **overrides: object) -> Settings:
     return Settings.model_validate(
         {"database_url": SecretStr(database_url), "pod_name": TEST_POD, **overrides}
     )
+
+
+@pytest.fixture
+async def empty_database(database_url: str) -> AsyncIterator[str]:
+    """A new, empty database on the test server, dropped afterwards."""
+    name = f"migrations_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 @pytest.fixture

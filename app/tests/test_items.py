@@ -5,10 +5,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from conftest import serve, settings_for
+from fastapi_app.errors import database_unavailable
 from fastapi_app.main import create_app
 from fastapi_app.routes.items import LIST_LIMIT_MAX, LIST_OFFSET_MAX
 from fastapi_app.settings import Settings
+from row_lock import row_locked
 
 ITEMS = "/api/v1/items"
 
@@ -277,3 +282,46 @@ async def test_an_unexpected_error_is_500_in_the_error_shape(settings: Settings)
     body = assert_error(response, 500, "internal_error")
     assert "a bug" not in body["error"]["message"]
     assert response.headers["x-request-id"] == "trace-500"
+
+
+async def test_a_bug_in_a_query_is_500_not_database_unavailable(empty_database: str) -> None:
+    async for client in serve(create_app(settings_for(empty_database))):
+        response = await client.get(ITEMS)
+
+    assert_error(response, 500, "internal_error")
+
+
+class _DriverError(Exception):
+    def __init__(self, sqlstate: str | None) -> None:
+        super().__init__("driver error")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("error", "unavailable"),
+    [
+        (IntegrityError("INSERT", {}, _DriverError("23505")), False),
+        (ProgrammingError("SELECT", {}, _DriverError("42P01")), False),
+        (DataError("SELECT", {}, _DriverError("22003")), False),
+        (DBAPIError("SELECT", {}, _DriverError("22003")), False),
+        (DBAPIError("SELECT", {}, _DriverError("57014")), True),
+        (DBAPIError("SELECT", {}, _DriverError("53300")), True),
+        (DBAPIError("SELECT", {}, _DriverError("40P01")), True),
+        (InterfaceError("SELECT", {}, _DriverError(None)), True),
+        (PoolTimeoutError(), True),
+        (ConnectionRefusedError(), True),
+        (RuntimeError(), False),
+    ],
+)
+def test_only_transient_database_errors_count_as_unavailable(error: Exception, unavailable: bool) -> None:
+    assert database_unavailable(error) is unavailable
+
+
+async def test_a_statement_timeout_is_503(migrated_url: str, settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"db_statement_timeout": 0.3}))
+    async for client in serve(app):
+        item = await create(client, "locked")
+        async with row_locked(migrated_url, item["id"]):
+            response = await client.patch(f"{ITEMS}/{item['id']}", json={"price": "2"})
+
+    assert_error(response, 503, "database_unavailable")

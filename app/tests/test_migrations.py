@@ -2,34 +2,17 @@
 
 import asyncio
 import os
-import secrets
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import make_url
 from sqlalchemy.engine import Connection
 
 from conftest import APP_DIR, alembic, settings_for
 from fastapi_app.db import MIGRATION_LOCK_KEY, create_engine
 from fastapi_app.models import metadata
-
-
-@pytest.fixture
-async def empty_database(database_url: str) -> AsyncIterator[str]:
-    """A new, empty database on the test server, dropped afterwards."""
-    name = f"migrations_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def tables(database_url: str) -> set[str]:

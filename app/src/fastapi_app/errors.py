@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
@@ -15,9 +15,36 @@ from fastapi_app.schemas import Error, ErrorDetail, ErrorResponse
 
 logger = logging.getLogger(__name__)
 
-# Anything that means "the database did not answer in time": a refused or dropped connection,
-# a connect or statement timeout, or no free connection in the pool.
-DATABASE_UNAVAILABLE = (DBAPIError, PoolTimeoutError, OSError, TimeoutError)
+# What a failing database raises: a refused or dropped connection, a connect or statement timeout, no
+# free connection in the pool; but also errors in what was asked, which database_unavailable() tells apart.
+DATABASE_ERRORS = (DBAPIError, PoolTimeoutError, OSError, TimeoutError)
+# SQLSTATE classes that mean "not now" rather than "never": connection exception, transaction rollback
+# (serialization failure, deadlock), insufficient resources, operator intervention (statement timeout,
+# shutdown); and lock_not_available.
+_TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57"})
+_TRANSIENT_SQLSTATES = frozenset({"55P03"})
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True when a retry later may succeed; False for a bug or bad data (a constraint, a missing table,
+    an invalid value), which must surface as a 500 rather than hide behind a 503."""
+    if isinstance(error, IntegrityError | ProgrammingError | DataError):
+        return False
+    if isinstance(error, DBAPIError):
+        # Dropped connections and client-side timeouts carry no SQLSTATE; server errors do.
+        sqlstate: str | None = getattr(error.orig, "sqlstate", None)
+        return (
+            sqlstate is None
+            or sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
+            or sqlstate in _TRANSIENT_SQLSTATES
+        )
+    return isinstance(error, DATABASE_ERRORS)
+
+
+def database_unavailable_response() -> Response:
+    return error_response(
+        status.HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable", "The database is unavailable."
+    )
 
 
 class ApiError(Exception):
@@ -92,16 +119,14 @@ def _allowed_methods(request: Request) -> set[str]:
     }
 
 
-async def _on_database_unavailable(request: Request, exc: Exception) -> Response:
-    logger.warning(
-        "database unavailable during %s %s: %s",
-        request.method,
-        getattr(request.scope.get("route"), "path", request.url.path),
-        type(exc).__name__,
-    )
-    return error_response(
-        status.HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable", "The database is unavailable."
-    )
+async def _on_database_error(request: Request, exc: Exception) -> Response:
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    if not database_unavailable(exc):
+        # Handled here, so no server logs it: the traceback goes to the log, the client gets a plain 500.
+        logger.error("unexpected database error during %s %s", request.method, route, exc_info=exc)
+        return await _on_unexpected_error(request, exc)
+    logger.warning("database unavailable during %s %s: %s", request.method, route, type(exc).__name__)
+    return database_unavailable_response()
 
 
 async def _on_unexpected_error(request: Request, _: Exception) -> Response:
@@ -119,6 +144,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
-    for exception_type in DATABASE_UNAVAILABLE:
-        app.add_exception_handler(exception_type, _on_database_unavailable)
+    for exception_type in DATABASE_ERRORS:
+        app.add_exception_handler(exception_type, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected_error)

@@ -3,12 +3,12 @@
 import asyncio
 import logging
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from fastapi_app.db import Database
-from fastapi_app.errors import DATABASE_UNAVAILABLE, error_response, responses
+from fastapi_app.errors import DATABASE_ERRORS, database_unavailable_response, responses
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,8 @@ async def ready(request: Request) -> Status | Response:
     try:
         async with asyncio.timeout(timeout):
             await database.ping()
-    except DATABASE_UNAVAILABLE as error:
+    except DATABASE_ERRORS as error:
+        # Whatever stops SELECT 1, the pod cannot serve: not ready.
         logger.warning("not ready: database check failed: %s", type(error).__name__)
-        return error_response(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "database_unavailable", "The database is unavailable."
-        )
+        return database_unavailable_response()
     return Status(status="ok")
