@@ -5,7 +5,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { FAKE_DIGEST, dependsOn, ecrImages, installMocks, isSecretInput, recorded, setStackConfig, settled, valueOf } from "./mocks";
+import {
+    FAKE_DIGEST, Json, dependsOn, ecrImages, inputsOf, installMocks, isSecretInput, resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
+} from "./mocks";
 import { Network } from "../../vpc";
 import { CLUSTER_AUTOSCALER_IMAGE_TAGS, Cluster, ClusterArgs } from "../../cluster";
 import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../../registry";
@@ -14,14 +16,6 @@ import { Workload, migrationJobName } from "../../workload";
 installMocks();
 setStackConfig();
 
-// `any`: recorded inputs are untyped JSON as the engine received them; the assertions check their shape.
-type Json = Record<string, any>;
-
-function inputsOf(type: string, name: string): Json {
-    const found = recorded.filter((r) => r.type === type && r.name === name);
-    assert.equal(found.length, 1, `one ${type} named ${name}`);
-    return found[0].inputs as Json;
-}
 
 const clusterArgs: ClusterArgs = {
     clusterName: "demo-cluster",
@@ -69,8 +63,9 @@ describe("Cluster alone", () => {
         assert.equal(release.values.awsRegion, "eu-west-1");
     });
     test("every configured admin gets an access entry with the cluster-admin policy", async () => {
+        new Cluster("cluster-admins", { ...clusterArgs, clusterName: "admins-cluster" });
         await settled();
-        const entries = Object.values(inputsOf("eks:index:Cluster", "cluster-alone").accessEntries) as Json[];
+        const entries = Object.values(inputsOf("eks:index:Cluster", "cluster-admins").accessEntries) as Json[];
         assert.deepEqual(entries.map((entry) => entry.principalArn), clusterArgs.clusterAdmins);
         for (const entry of entries) {
             assert.deepEqual(entry.accessPolicies.clusterAdmin, {
@@ -119,7 +114,7 @@ describe("Registry alone", () => {
         });
         assert.equal(await valueOf(registry.image), existing);
         await settled();
-        assert.equal(recorded.filter((r) => r.type === "docker:index/image:Image" && r.name === "registry-rollback").length, 0);
+        assert.deepEqual(resourcesOfType("docker:index/image:Image", "registry-rollback"), []);
         assert.equal(inputsOf("aws:ecr/repository:Repository", "registry-rollback").name, "demo-rollback");
     });
     test("reuses the image the repository already holds under the content tag: nothing is built or pushed", async () => {
@@ -129,7 +124,19 @@ describe("Registry alone", () => {
         const registry = new Registry("registry-reuse", { repositoryName: "demo-reuse", appDirectory: dir, platform: "linux/amd64", keepImages: 10 });
         assert.equal(await valueOf(registry.image), `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo-reuse@${digest}`);
         await settled();
-        assert.equal(recorded.filter((r) => r.type === "docker:index/image:Image" && r.name === "registry-reuse").length, 0);
+        assert.deepEqual(resourcesOfType("docker:index/image:Image", "registry-reuse"), []);
+    });
+    test("a reused image is handed out exactly as the build handed it out, so switching between them rolls nothing", async () => {
+        const dir = tempApp({ Dockerfile: "FROM scratch\n", "src/main.py": "print('same')\n" });
+        const args = { repositoryName: "demo-same", appDirectory: dir, platform: "linux/amd64", keepImages: 10 };
+        const built = await valueOf(new Registry("registry-same-built", args).image);
+        await settled();
+        assert.equal(resourcesOfType("docker:index/image:Image", "registry-same-built").length, 1, "the first run builds");
+        ecrImages.set("demo-same", [{ imageTag: contentHash(dir), imageDigest: FAKE_DIGEST }]);
+        const reused = await valueOf(new Registry("registry-same-reused", args).image);
+        await settled();
+        assert.deepEqual(resourcesOfType("docker:index/image:Image", "registry-same-reused"), [], "the second run finds the tag");
+        assert.equal(reused, built);
     });
     test("builds and pushes when the repository holds other tags only", async () => {
         const dir = tempApp({ Dockerfile: "FROM scratch\n", "src/main.py": "print('new')\n" });
@@ -236,9 +243,7 @@ describe("Workload alone", () => {
             minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70, loadBalancerDependsOn: [nodes],
         });
         await settled();
-        const service = recorded.filter((r) => r.type === "kubernetes:core/v1:Service" && r.name === "workload-ordered-service");
-        assert.equal(service.length, 1);
-        assert.ok(dependsOn(service[0], "test:index:Nodes", "workload-nodes"));
+        assert.ok(dependsOn(resourceOf("kubernetes:core/v1:Service", "workload-ordered-service"), "test:index:Nodes", "workload-nodes"));
     });
     test("a new image gets a new migration Job name; the same image keeps it", () => {
         const other = `registry.example.com/app@sha256:${"3".repeat(64)}`;

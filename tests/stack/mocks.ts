@@ -9,9 +9,6 @@ export interface RecordedResource {
     type: string;
     name: string;
     inputs: Record<string, unknown>;
-    /** When the engine was asked to create it, and when the (possibly delayed) provider answered. */
-    requestedAt: number;
-    createdAt: number;
     /** URNs of every resource the engine was told this one depends on (explicit dependsOn and inputs). */
     dependencies: string[];
 }
@@ -94,23 +91,12 @@ function callResult(token: string, args: Record<string, unknown>): Record<string
 
 export const recorded: RecordedResource[] = [];
 
-/**
- * Installs the mocks. `slowTypes` delays the answer for those resource types, which makes ordering visible:
- * a resource that depends on a slow one is only requested after the slow one has been created.
- */
-export function installMocks(slowTypes: string[] = []): void {
+export function installMocks(): void {
     pulumi.runtime.setMocks({
-        newResource: async (args: pulumi.runtime.MockResourceArgs) => {
+        newResource: (args: pulumi.runtime.MockResourceArgs) => {
             const inputs = args.inputs as Record<string, unknown>;
             const dependencies = dependenciesSent.get(`${args.type}::${args.name}`) ?? [];
-            const entry: RecordedResource = {
-                type: args.type, name: args.name, inputs, requestedAt: performance.now(), createdAt: Number.NaN, dependencies,
-            };
-            recorded.push(entry);
-            if (slowTypes.includes(args.type)) {
-                await new Promise((resolve) => setTimeout(resolve, 50));
-            }
-            entry.createdAt = performance.now();
+            recorded.push({ type: args.type, name: args.name, inputs, dependencies });
             return { id: `${args.name}-id`, state: outputsOf(args.type, args.name, inputs) };
         },
         call: (args: pulumi.runtime.MockCallArgs) => callResult(args.token, args.inputs as Record<string, unknown>),
@@ -179,20 +165,28 @@ export async function settled(): Promise<void> {
     let quietTicks = 0;
     while (quietTicks < 20) {
         await new Promise((resolve) => setTimeout(resolve, 5));
-        const pending = recorded.filter((resource) => Number.isNaN(resource.createdAt)).length;
-        quietTicks = recorded.length === count && pending === 0 ? quietTicks + 1 : 0;
+        quietTicks = recorded.length === count ? quietTicks + 1 : 0;
         count = recorded.length;
     }
 }
 
-export function resourcesOfType(type: string): RecordedResource[] {
-    return recorded.filter((resource) => resource.type === type);
+// `any`: recorded inputs are untyped JSON as the engine received them; the assertions check their shape.
+export type Json = Record<string, any>;
+
+/** The recorded resources of a type, optionally only those with the given Pulumi name. */
+export function resourcesOfType(type: string, name?: string): RecordedResource[] {
+    return recorded.filter((resource) => resource.type === type && (name === undefined || resource.name === name));
 }
 
 export function resourceOf(type: string, name?: string): RecordedResource {
-    const matches = resourcesOfType(type).filter((resource) => name === undefined || resource.name === name);
+    const matches = resourcesOfType(type, name);
     if (matches.length !== 1) {
         throw new Error(`expected exactly one ${type}${name ? ` named ${name}` : ""}, found ${matches.length}: ${matches.map((m) => m.name).join(", ")}`);
     }
     return matches[0];
+}
+
+/** The inputs of the one recorded resource of that type (and name). */
+export function inputsOf(type: string, name?: string): Json {
+    return resourceOf(type, name).inputs as Json;
 }

@@ -4,22 +4,17 @@ import assert from "node:assert/strict";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    FAKE_DIGEST, LOAD_BALANCER_HOSTNAME, dependsOn, installMocks, isSecretInput, plain, resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
+    FAKE_DATABASE_URL, FAKE_DIGEST, LOAD_BALANCER_HOSTNAME, Json, dependsOn, inputsOf, installMocks, isSecretInput, plain, recorded,
+    resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
 } from "./mocks";
 import { contentHash } from "../../registry";
 
-// Slow answers for these make dependency edges observable (see the ordering tests).
-installMocks(["kubernetes:batch/v1:Job", "eks:index:ManagedNodeGroup", "kubernetes:helm.sh/v3:Release"]);
+installMocks();
 setStackConfig();
 
-// `any`: recorded inputs are untyped JSON as the engine received them; the assertions check their shape.
-type Json = Record<string, any>;
 type Program = Record<string, pulumi.Output<unknown>>;
 let program: Program;
 
-function inputs(type: string, name?: string): Json {
-    return resourceOf(type, name).inputs as Json;
-}
 function k8s(kind: string, name: string): Json {
     const found = resourcesOfType(`kubernetes:${kind}`).map((r) => r.inputs as Json).filter((o) => o.metadata?.name === name);
     assert.equal(found.length, 1, `one ${kind} named ${name}`);
@@ -28,7 +23,7 @@ function k8s(kind: string, name: string): Json {
 const deployment = (): Json => k8s("apps/v1:Deployment", "fastapi-deployment");
 const appContainer = (): Json => deployment().spec.template.spec.containers[0];
 const ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
-const migrationJob = (): Json => resourceOf("kubernetes:batch/v1:Job").inputs as Json;
+const migrationJob = (): Json => inputsOf("kubernetes:batch/v1:Job");
 
 const PROJECT_DIRECTORY = path.join(__dirname, "..", "..");
 
@@ -66,7 +61,7 @@ describe("stack outputs", () => {
 });
 
 describe("VPC (seed: 10.0.0.0/16, 2 AZs, public subnets 10.0.1.0/24 + 10.0.2.0/24)", () => {
-    const vpc = (): Json => inputs("awsx:ec2:Vpc");
+    const vpc = (): Json => inputsOf("awsx:ec2:Vpc");
     test("VPC CIDR is 10.0.0.0/16", () => assert.equal(vpc().cidrBlock, "10.0.0.0/16"));
     test("two availability zones: ap-southeast-1a and ap-southeast-1b", () =>
         assert.deepEqual(vpc().availabilityZoneNames, ["ap-southeast-1a", "ap-southeast-1b"]));
@@ -80,7 +75,7 @@ describe("VPC (seed: 10.0.0.0/16, 2 AZs, public subnets 10.0.1.0/24 + 10.0.2.0/2
 });
 
 describe("EKS cluster (seed: fastapi-app-cluster, logs api/audit/authenticator, cluster role)", () => {
-    const cluster = (): Json => inputs("eks:index:Cluster");
+    const cluster = (): Json => inputsOf("eks:index:Cluster");
     test("named fastapi-app-cluster", () => assert.equal(cluster().name, "fastapi-app-cluster"));
     test("Kubernetes version pinned to 1.36 by default", () => assert.equal(cluster().version, "1.36"));
     test("control-plane logs api, audit and authenticator", () => assert.deepEqual(cluster().enabledClusterLogTypes, ["api", "audit", "authenticator"]));
@@ -93,7 +88,7 @@ describe("EKS cluster (seed: fastapi-app-cluster, logs api/audit/authenticator, 
     test("VPC CNI enforces NetworkPolicy", () => assert.equal(cluster().vpcCniOptions.enableNetworkPolicy, true));
     test("no default node group: the managed node group is the only compute", () => assert.equal(cluster().skipDefaultNodeGroup, true));
     test("explicit cluster role with AmazonEKSClusterPolicy and AmazonEKSVPCResourceController", () => {
-        assert.match(inputs("aws:iam/role:Role", "fastapi-app-cluster-control-plane").assumeRolePolicy, /eks\.amazonaws\.com/);
+        assert.match(inputsOf("aws:iam/role:Role", "fastapi-app-cluster-control-plane").assumeRolePolicy, /eks\.amazonaws\.com/);
         const attached = resourcesOfType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
             .filter((r) => r.inputs.role === "fastapi-app-cluster-control-plane").map((r) => r.inputs.policyArn).sort();
         assert.deepEqual(attached, ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"]);
@@ -106,8 +101,8 @@ describe("EKS cluster (seed: fastapi-app-cluster, logs api/audit/authenticator, 
 });
 
 describe("managed node group (seed: t3.medium, desired 2, min 1, max 3, EKS AMI, 20 GB gp3)", () => {
-    const nodeGroup = (): Json => inputs("eks:index:ManagedNodeGroup");
-    const launchTemplate = (): Json => inputs("aws:ec2/launchTemplate:LaunchTemplate");
+    const nodeGroup = (): Json => inputsOf("eks:index:ManagedNodeGroup");
+    const launchTemplate = (): Json => inputsOf("aws:ec2/launchTemplate:LaunchTemplate");
     test("instance type t3.medium", () => assert.deepEqual(nodeGroup().instanceTypes, ["t3.medium"]));
     test("desired 2, min 1, max 3", () => assert.deepEqual(nodeGroup().scalingConfig, { desiredSize: 2, minSize: 1, maxSize: 3 }));
     test("Amazon EKS-optimized AMI (AL2023 x86_64)", () => assert.equal(nodeGroup().amiType, "AL2023_x86_64_STANDARD"));
@@ -122,7 +117,7 @@ describe("managed node group (seed: t3.medium, desired 2, min 1, max 3, EKS AMI,
     test("IMDSv2 required, one hop (pods cannot reach the node's credentials)", () =>
         assert.deepEqual(launchTemplate().metadataOptions, { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 }));
     test("node role has exactly the four seed policies", () => {
-        assert.match(inputs("aws:iam/role:Role", "fastapi-app-cluster-node").assumeRolePolicy, /ec2\.amazonaws\.com/);
+        assert.match(inputsOf("aws:iam/role:Role", "fastapi-app-cluster-node").assumeRolePolicy, /ec2\.amazonaws\.com/);
         const attached = resourcesOfType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
             .filter((r) => r.inputs.role === "fastapi-app-cluster-node").map((r) => String(r.inputs.policyArn).split("/").pop()).sort();
         assert.deepEqual(attached, ["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "CloudWatchAgentServerPolicy"]);
@@ -135,9 +130,9 @@ describe("managed node group (seed: t3.medium, desired 2, min 1, max 3, EKS AMI,
 });
 
 describe("add-ons: metrics-server and cluster autoscaler (seed: nodes min 1, max 3)", () => {
-    const release = (): Json => inputs("kubernetes:helm.sh/v3:Release");
+    const release = (): Json => inputsOf("kubernetes:helm.sh/v3:Release");
     test("metrics-server installed as an EKS add-on on the cluster", () => {
-        const addon = inputs("aws:eks/addon:Addon");
+        const addon = inputsOf("aws:eks/addon:Addon");
         assert.equal(addon.addonName, "metrics-server");
         assert.equal(addon.clusterName, "fastapi-app-cluster");
     });
@@ -156,7 +151,7 @@ describe("add-ons: metrics-server and cluster autoscaler (seed: nodes min 1, max
         const sa = release().values.rbac.serviceAccount;
         assert.equal(sa.name, "cluster-autoscaler");
         assert.equal(sa.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::123456789012:role/fastapi-app-cluster-autoscaler");
-        const trust = JSON.parse(inputs("aws:iam/role:Role", "fastapi-app-cluster-autoscaler").assumeRolePolicy);
+        const trust = JSON.parse(inputsOf("aws:iam/role:Role", "fastapi-app-cluster-autoscaler").assumeRolePolicy);
         const statement = trust.Statement[0];
         assert.equal(statement.Action, "sts:AssumeRoleWithWebIdentity");
         assert.match(statement.Principal.Federated, /:oidc-provider\//);
@@ -165,7 +160,7 @@ describe("add-ons: metrics-server and cluster autoscaler (seed: nodes min 1, max
             ["system:serviceaccount:kube-system:cluster-autoscaler"]);
     });
     test("cluster autoscaler's write permissions are limited to this cluster's tagged node groups", () => {
-        const policy = JSON.parse(inputs("aws:iam/rolePolicy:RolePolicy").policy);
+        const policy = JSON.parse(inputsOf("aws:iam/rolePolicy:RolePolicy").policy);
         const writes = policy.Statement.filter((s: Json) => s.Action.some((a: string) => /SetDesired|Terminate/.test(a)));
         assert.equal(writes.length, 1);
         assert.deepEqual(writes[0].Condition, { StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/fastapi-app-cluster": "owned" } });
@@ -182,14 +177,14 @@ describe("add-ons: metrics-server and cluster autoscaler (seed: nodes min 1, max
 });
 
 describe("ECR repository and image (seed: scanning, keep 10 images)", () => {
-    const repository = (): Json => inputs("aws:ecr/repository:Repository");
-    const image = (): Json => inputs("docker:index/image:Image");
+    const repository = (): Json => inputsOf("aws:ecr/repository:Repository");
+    const image = (): Json => inputsOf("docker:index/image:Image");
     test("repository named fastapi-app", () => assert.equal(repository().name, "fastapi-app"));
     test("scan on push", () => assert.deepEqual(repository().imageScanningConfiguration, { scanOnPush: true }));
     test("immutable tags", () => assert.equal(repository().imageTagMutability, "IMMUTABLE"));
     test("forceDelete so teardown works with images inside", () => assert.equal(repository().forceDelete, true));
     test("lifecycle policy keeps the last 10 images", () => {
-        const rule = JSON.parse(inputs("aws:ecr/lifecyclePolicy:LifecyclePolicy").policy).rules[0];
+        const rule = JSON.parse(inputsOf("aws:ecr/lifecyclePolicy:LifecyclePolicy").policy).rules[0];
         assert.deepEqual(rule.selection, { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 10 });
         assert.deepEqual(rule.action, { type: "expire" });
     });
@@ -215,9 +210,10 @@ describe("namespace, Secret and migration Job", () => {
         assert.equal(isSecretInput(secret.stringData), true);
         assert.deepEqual(plain(secret.stringData), { DATABASE_URL: "postgresql://app:not-a-real-password@db.example.internal:5432/app" });
     });
-    test("no plain-text DATABASE_URL anywhere outside the Secret", () => {
-        const leaks = resourcesOfType("kubernetes:apps/v1:Deployment").concat(resourcesOfType("kubernetes:batch/v1:Job"))
-            .filter((r) => JSON.stringify(r.inputs).includes("not-a-real-password"));
+    test("no plain-text DATABASE_URL in any resource but the Secret", () => {
+        const others = recorded.filter((r) => r.type !== "kubernetes:core/v1:Secret");
+        assert.equal(others.length, recorded.length - 1, "only the Secret is left out");
+        const leaks = others.filter((r) => JSON.stringify(r.inputs).includes(FAKE_DATABASE_URL)).map((r) => `${r.type}::${r.name}`);
         assert.deepEqual(leaks, []);
     });
     test("migration Job runs alembic upgrade head with the deployed image digest", () => {
@@ -279,11 +275,9 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
         const spread = deployment().spec.template.spec.topologySpreadConstraints.map((c: Json) => [c.topologyKey, c.whenUnsatisfiable, c.maxSkew]);
         assert.deepEqual(spread, [["kubernetes.io/hostname", "DoNotSchedule", 1], ["topology.kubernetes.io/zone", "ScheduleAnyway", 1]]);
     });
-    test("migrations complete before the Deployment rolls (the Deployment waits for the Job)", () => {
-        const job = resourceOf("kubernetes:batch/v1:Job");
-        const rollout = resourceOf("kubernetes:apps/v1:Deployment");
-        assert.ok(rollout.requestedAt >= job.createdAt, "Deployment requested only after the Job was created");
-    });
+    test("migrations complete before the Deployment rolls: the engine is told the Deployment depends on the Job", () =>
+        // Pulumi updates a resource only after its dependencies are ready, and a Job is ready once it has completed.
+        assert.ok(dependsOn(resourceOf("kubernetes:apps/v1:Deployment"), "kubernetes:batch/v1:Job", "fastapi-migrate")));
     test("environment: DATABASE_URL from the Secret, HOST, PORT, POD_NAME from the downward API", () =>
         assert.deepEqual(appContainer().env, [
             { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "fastapi-database", key: "DATABASE_URL" } } },
@@ -356,16 +350,12 @@ describe("Service, HPA, PDB, NetworkPolicy", () => {
         const deny = k8s("networking.k8s.io/v1:NetworkPolicy", "default-deny-ingress");
         assert.deepEqual(deny.spec, { podSelector: {}, policyTypes: ["Ingress"] });
     });
-    test("destroy order: the LoadBalancer Service depends on the whole cluster (node group, add-ons), so it is deleted first", () => {
-        const service = resourceOf("kubernetes:core/v1:Service");
-        for (const type of ["eks:index:ManagedNodeGroup", "kubernetes:helm.sh/v3:Release", "eks:index:Cluster", "awsx:ec2:Vpc"]) {
-            assert.ok(service.requestedAt >= resourceOf(type).createdAt, `Service requested after ${type} was created`);
-        }
-    });
-    test("destroy order: the engine is told the LoadBalancer Service depends on the cluster and its node group", () => {
+    test("destroy order: the engine is told the LoadBalancer Service depends on the cluster, its node group and add-ons, the cluster on the VPC", () => {
         const service = resourceOf("kubernetes:core/v1:Service");
         assert.ok(dependsOn(service, "eks:index:Cluster", "fastapi-app"), "Service depends on the EKS cluster");
         assert.ok(dependsOn(service, "eks:index:ManagedNodeGroup", "fastapi-app-nodes"), "Service depends on the node group");
+        assert.ok(dependsOn(service, "kubernetes:helm.sh/v3:Release", "fastapi-app-cluster-autoscaler"), "Service depends on the autoscaler");
+        assert.ok(dependsOn(resourceOf("eks:index:Cluster"), "awsx:ec2:Vpc", "fastapi-app"), "the cluster depends on the VPC");
     });
     test("every Kubernetes object of the workload lives in namespace fastapi-app", () => {
         const namespaced = resourcesOfType("kubernetes:apps/v1:Deployment").concat(
