@@ -3,12 +3,16 @@
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.util import await_only
 
 from conftest import serve, settings_for
+from fastapi_app.db import Database
 from fastapi_app.errors import database_unavailable
 from fastapi_app.main import create_app
 from fastapi_app.routes.items import LIST_LIMIT_MAX, LIST_OFFSET_MAX
@@ -325,3 +329,26 @@ async def test_a_statement_timeout_is_503(migrated_url: str, settings: Settings)
             response = await client.patch(f"{ITEMS}/{item['id']}", json={"price": "2"})
 
     assert_error(response, 503, "database_unavailable")
+
+
+async def test_a_page_and_its_total_come_from_one_snapshot(migrated_url: str, settings: Settings) -> None:
+    app = create_app(settings)
+    database: Database = app.state.database
+    writer = await asyncpg.connect(migrated_url)
+
+    def commit_a_row_before_the_page(_: Any, __: Any, statement: str, *___: Any) -> None:
+        if "LIMIT" in statement:
+            await_only(writer.execute("INSERT INTO items (name, price) VALUES ('meanwhile', 1)"))
+
+    try:
+        async for client in serve(app):
+            await create(client, "before")
+            event.listen(database.engine.sync_engine, "before_cursor_execute", commit_a_row_before_the_page)
+            page = (await client.get(ITEMS)).json()
+            event.remove(database.engine.sync_engine, "before_cursor_execute", commit_a_row_before_the_page)
+            after = (await client.get(ITEMS)).json()
+    finally:
+        await writer.close()
+
+    assert (page["total"], len(page["items"])) == (1, 1)
+    assert (after["total"], len(after["items"])) == (2, 2)

@@ -104,6 +104,10 @@ class Database:
         self.probe_engine = create_probe_engine(settings)
         # Reads need no transaction: autocommit saves the BEGIN and ROLLBACK round trips. Same pool.
         self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Several reads that must agree (a page and its total) share one read-only snapshot.
+        self.snapshot_reader = self.engine.execution_options(
+            isolation_level="SERIALIZABLE" if self.is_sqlite else "REPEATABLE READ", postgresql_readonly=True
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -34,8 +34,15 @@ async def _reader(request: Request) -> AsyncIterator[AsyncConnection]:
         yield connection
 
 
+async def _snapshot_reader(request: Request) -> AsyncIterator[AsyncConnection]:
+    database: Database = request.app.state.database
+    async with database.snapshot_reader.connect() as connection:
+        yield connection
+
+
 Writer = Annotated[AsyncConnection, Depends(_writer)]
 Reader = Annotated[AsyncConnection, Depends(_reader)]
+SnapshotReader = Annotated[AsyncConnection, Depends(_snapshot_reader)]
 ItemId = Annotated[int, Path(ge=1, le=ID_MAX, description="The item's id.")]
 
 
@@ -73,12 +80,16 @@ async def create_item(body: ItemCreate, connection: Writer, request: Request, re
 
 @router.get("", responses=responses(422, 503), summary="List items, oldest first")
 async def list_items(
-    connection: Reader,
+    connection: SnapshotReader,
     limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = LIST_LIMIT_DEFAULT,
     offset: Annotated[int, Query(ge=0, le=LIST_OFFSET_MAX)] = 0,
 ) -> ItemPage:
-    total = await connection.scalar(select(func.count()).select_from(items))
-    rows = await connection.execute(select(items).order_by(items.c.id).limit(limit).offset(offset))
+    # One transaction: the total counts exactly the rows the page is cut from, whatever commits meanwhile.
+    async with connection.begin():
+        total = await connection.scalar(select(func.count()).select_from(items))
+        rows = (
+            await connection.execute(select(items).order_by(items.c.id).limit(limit).offset(offset))
+        ).all()
     return ItemPage(
         items=[ItemRead.model_validate(row) for row in rows],
         total=total or 0,
