@@ -6,10 +6,10 @@ import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
 
 import { parseStackOutputs, targetGroups, writeFileAtomically } from "../../scripts/monitoring-targets";
+import { LOAD_BALANCER_HOSTNAME as LOAD_BALANCER } from "../stack/mocks";
 
 const SCRIPT = join(__dirname, "..", "..", "scripts", "monitoring-targets.ts");
 const SAVED_OUTPUTS = join(__dirname, "fixtures", "stack-outputs.json");
-const LOAD_BALANCER = "a1b2c3d4e5f6-1234567890.ap-southeast-1.elb.amazonaws.com";
 
 const workDir = mkdtempSync(join(tmpdir(), "monitoring-targets-"));
 after(() => rmSync(workDir, { recursive: true, force: true }));
@@ -96,10 +96,36 @@ describe("npm run monitoring:targets", () => {
     ]);
   });
 
-  it("never prints the stack's secrets", () => {
-    const result = runCommand(["--outputs", SAVED_OUTPUTS, "--out", join(workDir, "quiet", "eks.json")]);
-    assert.equal(result.status, 0, result.stderr);
-    assert.doesNotMatch(result.stdout + result.stderr, /kubeconfig|secret/i);
+  describe("never prints or writes the stack's secrets, even when the outputs hold them in plain text", () => {
+    // What `pulumi stack output --json --show-secrets` saves: the kubeconfig with a bearer token, in clear.
+    const token = "k8s-aws-v1.aHR0cHM6Ly9zdHMuYXAtc291dGhlYXN0LTEuYW1hem9uYXdzLmNvbS8_QWN0aW9uPUdldENhbGxlcklkZW50aXR5";
+    const kubeconfig = `apiVersion: v1\nkind: Config\nusers:\n- name: fastapi-app-cluster\n  user:\n    token: ${token}\n`;
+    const withSecrets = { ...JSON.parse(readFileSync(SAVED_OUTPUTS, "utf8")), kubeconfig };
+
+    function assertNoSecret(result: ReturnType<typeof runCommand>, out: string): void {
+      for (const text of [result.stdout, result.stderr, statSync(out, { throwIfNoEntry: false }) ? readFileSync(out, "utf8") : ""]) {
+        assert.equal(text.includes(token), false);
+        assert.doesNotMatch(text, /kubeconfig/i);
+      }
+    }
+
+    it("on success", () => {
+      const saved = join(workDir, "secret-outputs.json");
+      writeFileSync(saved, JSON.stringify(withSecrets));
+      const out = join(workDir, "quiet", "eks.json");
+      const result = runCommand(["--outputs", saved, "--out", out]);
+      assert.equal(result.status, 0, result.stderr);
+      assertNoSecret(result, out);
+    });
+
+    it("on failure (an output missing)", () => {
+      const saved = join(workDir, "secret-partial-outputs.json");
+      writeFileSync(saved, JSON.stringify({ ...withSecrets, loadBalancerHostname: "" }));
+      const out = join(workDir, "quiet-failed", "eks.json");
+      const result = runCommand(["--outputs", saved, "--out", out]);
+      assert.equal(result.status, 1);
+      assertNoSecret(result, out);
+    });
   });
 
   it("fails clearly, writing nothing, when outputs are missing", () => {
