@@ -94,9 +94,10 @@ export function buildContextFiles(directory: string): string[] {
 }
 
 /**
- * A short SHA-256 over the Dockerfile and the relative paths and contents of exactly the files the build context
- * admits (app/.dockerignore honoured): test runs, local caches and tools outside the image never change the tag,
- * and a laptop and CI agree on it for the same commit. File modes are left out for the same reason.
+ * A short SHA-256 over the Dockerfile and the relative paths, executable bits and contents of exactly the files the
+ * build context admits (app/.dockerignore honoured): test runs, local caches and tools outside the image never change
+ * the tag, and a laptop and CI agree on it for the same commit. Of the mode, only the executable bits count: they
+ * are copied into the image (and git records them), while read/write bits follow each machine's umask.
  */
 export function contentHash(directory: string): string {
     const hash = createHash("sha256");
@@ -104,9 +105,12 @@ export function contentHash(directory: string): string {
     hash.update("\0");
     for (const relative of buildContextFiles(directory)) {
         const file = path.join(directory, relative);
+        const stat = fs.lstatSync(file);
         hash.update(relative);
         hash.update("\0");
-        hash.update(fs.lstatSync(file).isSymbolicLink() ? fs.readlinkSync(file) : fs.readFileSync(file));
+        hash.update((stat.mode & 0o111).toString(8));
+        hash.update("\0");
+        hash.update(stat.isSymbolicLink() ? fs.readlinkSync(file) : fs.readFileSync(file));
         hash.update("\0");
     }
     return hash.digest("hex").slice(0, 16);

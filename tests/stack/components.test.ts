@@ -190,11 +190,20 @@ describe("Registry alone", () => {
         fs.renameSync(path.join(dir, "src", "app", "main.py"), path.join(dir, "src", "app", "renamed.py"));
         assert.notEqual(contentHash(dir), original, "a rename");
     });
-    test("content hash does not depend on file modes (umask differs between a laptop and CI)", () => {
+    test("content hash ignores read/write bits (umask differs between a laptop and CI)", () => {
         const dir = tempApp(appFiles);
         const original = contentHash(dir);
         fs.chmodSync(path.join(dir, "src", "app", "main.py"), 0o664);
+        fs.chmodSync(path.join(dir, "alembic.ini"), 0o600);
         assert.equal(contentHash(dir), original);
+    });
+    test("content hash changes when a file becomes executable (the image would differ)", () => {
+        const dir = tempApp(appFiles);
+        const file = path.join(dir, "src", "app", "main.py");
+        fs.chmodSync(file, 0o644);
+        const original = contentHash(dir);
+        fs.chmodSync(file, 0o755);
+        assert.notEqual(contentHash(dir), original);
     });
     test("the service's build context holds only what its Dockerfile copies", () => {
         const files = buildContextFiles(path.join(__dirname, "..", "..", "app"));
