@@ -14,14 +14,14 @@ export const CLUSTER_AUTOSCALER_IMAGE_TAGS = {
 } as const;
 /** Only a version with a cluster-autoscaler release type-checks; config.ts turns the configured string into one. */
 export type KubernetesVersion = keyof typeof CLUSTER_AUTOSCALER_IMAGE_TAGS;
-export const CLUSTER_AUTOSCALER_CHART_VERSION = "9.59.0";
+const CLUSTER_AUTOSCALER_CHART_VERSION = "9.59.0";
 const CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
 
-export const CLUSTER_ROLE_POLICIES = [
+const CLUSTER_ROLE_POLICIES = [
     "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
     "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController",
 ];
-export const NODE_ROLE_POLICIES = [
+const NODE_ROLE_POLICIES = [
     "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
@@ -62,7 +62,7 @@ function assumeRolePolicy(service: string): string {
 }
 
 /** Permissions the cluster autoscaler needs, writes limited to the node groups EKS tagged for this cluster. */
-export function clusterAutoscalerPolicy(clusterName: string): string {
+function clusterAutoscalerPolicy(clusterName: string): string {
     return JSON.stringify({
         Version: "2012-10-17",
         Statement: [
@@ -95,7 +95,7 @@ export function clusterAutoscalerPolicy(clusterName: string): string {
 }
 
 /** Trust policy letting exactly one Kubernetes service account assume a role through the cluster's OIDC provider. */
-export function serviceAccountTrustPolicy(oidcProviderArn: string, oidcIssuer: string, namespace: string, serviceAccount: string): string {
+function serviceAccountTrustPolicy(oidcProviderArn: string, oidcIssuer: string, namespace: string, serviceAccount: string): string {
     return JSON.stringify({
         Version: "2012-10-17",
         Statement: [{

@@ -25,7 +25,7 @@ export interface StackConfig {
     databaseUrl: pulumi.Output<string>;
 }
 
-export const DATABASE_URL_HINT = "pulumi config set --secret databaseUrl postgresql://USER:PASSWORD@HOST:5432/DATABASE";
+const DATABASE_URL_HINT = "pulumi config set --secret databaseUrl postgresql://USER:PASSWORD@HOST:5432/DATABASE";
 
 export class ConfigError extends Error {
     constructor(key: string, problem: string) {

@@ -19,7 +19,7 @@ export interface WorkloadArgs {
     loadBalancerDependsOn: pulumi.Resource[];
 }
 
-export const APP_LABELS = { app: "fastapi" };
+const APP_LABELS = { app: "fastapi" };
 const MIGRATION_LABELS = { app: "fastapi-migrate" };
 const CONTAINER_PORT = 8000;
 const APP_UID = 10001;
@@ -47,6 +47,10 @@ const containerSecurityContext: kinputs.core.v1.SecurityContext = {
     capabilities: { drop: ["ALL"] },
     seccompProfile: { type: "RuntimeDefault" },
 };
+
+// The digest already pins the bytes; pulling on every start makes each pod re-prove the node may read the image
+// from the registry (rather than reuse a copy cached by another pod), as checkov's CKV_K8S_15 requires.
+const imagePullPolicy = "Always";
 
 const resources: kinputs.core.v1.ResourceRequirements = {
     requests: { cpu: "250m", memory: "256Mi" },
@@ -174,7 +178,7 @@ export class Workload extends pulumi.ComponentResource {
                     spec: podSpec([{
                         name: "migrate",
                         image,
-                        imagePullPolicy: "Always",
+                        imagePullPolicy,
                         command: ["alembic", "upgrade", "head"],
                         env: [databaseUrlEnv],
                         resources,
@@ -213,7 +217,7 @@ export class Workload extends pulumi.ComponentResource {
                     spec: podSpec([{
                         name: "fastapi",
                         image,
-                        imagePullPolicy: "Always",
+                        imagePullPolicy,
                         ports: [{ name: "http", containerPort: CONTAINER_PORT, protocol: "TCP" }],
                         env: [
                             databaseUrlEnv,

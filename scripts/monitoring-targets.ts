@@ -15,9 +15,9 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 
-export const PROJECT = "fastapi-app";
-export const DEFAULT_STACK = "dev";
-export const DEFAULT_TARGETS_FILE = join(__dirname, "..", "monitoring", "targets", "eks.json");
+const PROJECT = "fastapi-app";
+const DEFAULT_STACK = "dev";
+const DEFAULT_TARGETS_FILE = join(__dirname, "..", "monitoring", "targets", "eks.json");
 const LOAD_BALANCER_PORT = 80;
 const REQUIRED_OUTPUTS = ["loadBalancerHostname", "clusterName", "namespace"] as const;
 
@@ -30,7 +30,7 @@ export interface TargetGroup {
   labels: Record<string, string>;
 }
 
-export interface Options {
+interface Options {
   stack: string;
   outputsFile?: string;
   targetsFile: string;
@@ -122,7 +122,7 @@ function parseJson(text: string, source: string): unknown {
   }
 }
 
-export function parseOptions(argv: string[]): Options {
+function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -137,7 +137,7 @@ export function parseOptions(argv: string[]): Options {
 }
 
 /** Writes the targets file and returns the target group written. */
-export function writeTargets(options: Options): TargetGroup[] {
+function writeTargets(options: Options): TargetGroup[] {
   const raw = options.outputsFile === undefined ? readPulumiOutputs(options.stack) : readSavedOutputs(options.outputsFile);
   const groups = targetGroups(parseStackOutputs(raw), options.stack);
   writeFileAtomically(options.targetsFile, `${JSON.stringify(groups, null, 2)}\n`);

@@ -38,11 +38,10 @@ const DASHBOARD_UID = "fastapi-service";
 const RATE_WINDOW = "5m";
 const GAUGE_WINDOW = "2m";
 const SERVICE = `job="fastapi", environment="$environment"`;
-const REQUESTS = `starlette_requests_total{${SERVICE}}`;
+const requests = (extraMatchers = ""): string => `starlette_requests_total{${SERVICE}${extraMatchers}}`;
 const DURATION_BUCKETS = `starlette_request_duration_seconds_bucket{${SERVICE}}`;
 
-const requestRate = (extraMatchers = ""): string =>
-  `sum(rate(starlette_requests_total{${SERVICE}${extraMatchers}}[${RATE_WINDOW}]))`;
+const requestRate = (extraMatchers = ""): string => `sum(rate(${requests(extraMatchers)}[${RATE_WINDOW}]))`;
 
 const ERROR_RATIO_5XX = `${requestRate(`, status_code=~"5.."`)} / ${requestRate()}`;
 const ERROR_RATIO_4XX = `${requestRate(`, status_code=~"4.."`)} / ${requestRate()}`;
@@ -150,7 +149,7 @@ function trafficRow(builder: DashboardBuilder): DashboardBuilder {
     .withRow(new RowBuilder("Traffic"))
     .withPanel(
       timeseries("Request rate", "Requests per second, all pods together and per pod.", "reqps").targets(
-        queries([requestRate(), "all pods"], [`sum by (pod) (rate(${REQUESTS}[${RATE_WINDOW}]))`, "{{pod}}"]),
+        queries([requestRate(), "all pods"], [`sum by (pod) (rate(${requests()}[${RATE_WINDOW}]))`, "{{pod}}"]),
       ),
     )
     .withPanel(
@@ -161,7 +160,7 @@ function trafficRow(builder: DashboardBuilder): DashboardBuilder {
     .withPanel(
       timeseries("Requests by route and status", "Requests per second for each route template, method and status code.", "reqps").targets(
         queries([
-          `sum by (method, path, status_code) (rate(${REQUESTS}[${RATE_WINDOW}]))`,
+          `sum by (method, path, status_code) (rate(${requests()}[${RATE_WINDOW}]))`,
           "{{method}} {{path}} {{status_code}}",
         ]),
       ),

@@ -8,7 +8,7 @@ import { join } from "node:path";
 
 import { fastapiServiceDashboard } from "./fastapi-dashboard";
 
-export const DASHBOARDS_DIR = join(__dirname, "dashboards");
+const DASHBOARDS_DIR = join(__dirname, "dashboards");
 
 export interface RenderedDashboard {
   path: string;

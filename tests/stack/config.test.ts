@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { FAKE_DATABASE_URL, errorOf, installMocks, setStackConfig, valueOf } from "./mocks";
-import { loadConfig, validateDatabaseUrl } from "../../config";
+import { ConfigError, loadConfig, validateDatabaseUrl } from "../../config";
 
 installMocks();
 
@@ -14,6 +14,7 @@ function loadWith(values: Record<string, string>) {
 
 function assertRejected(values: Record<string, string>, key: string, detail: RegExp): void {
     assert.throws(() => loadWith(values), (error: Error) => {
+        assert.ok(error instanceof ConfigError, `a ConfigError, not ${error.name}`);
         assert.match(error.message, new RegExp(`^config '${key}'`));
         assert.match(error.message, detail);
         return true;

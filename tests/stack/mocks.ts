@@ -13,8 +13,8 @@ export interface RecordedResource {
     dependencies: string[];
 }
 
-export const ACCOUNT_ID = "123456789012";
-export const REGION = "ap-southeast-1";
+const ACCOUNT_ID = "123456789012";
+const REGION = "ap-southeast-1";
 export const FAKE_DIGEST = `sha256:${"ab".repeat(32)}`;
 export const LOAD_BALANCER_HOSTNAME = "a1b2c3d4e5f6-1234567890.ap-southeast-1.elb.amazonaws.com";
 export const FAKE_DATABASE_URL = "postgresql://app:not-a-real-password@db.example.internal:5432/app";

@@ -1,6 +1,7 @@
 // The whole program under mocks with the seed configuration: one test per seed row and hardening rule.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
@@ -8,6 +9,7 @@ import {
     resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
 } from "./mocks";
 import { contentHash } from "../../registry";
+import { PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
 
 installMocks();
 setStackConfig();
@@ -26,6 +28,14 @@ const ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
 const migrationJob = (): Json => inputsOf("kubernetes:batch/v1:Job");
 
 const PROJECT_DIRECTORY = path.join(__dirname, "..", "..");
+
+/** The service's default graceful-shutdown budget (settings.shutdown_timeout), which the grace period must cover. */
+function appShutdownTimeoutSeconds(): number {
+    const settings = fs.readFileSync(path.join(PROJECT_DIRECTORY, "app", "src", "fastapi_app", "settings.py"), "utf8");
+    const match = /shutdown_timeout: int = Field\(\s*default=(\d+)/.exec(settings);
+    assert.ok(match, "shutdown_timeout found in app settings");
+    return Number(match[1]);
+}
 
 before(async () => {
     // Pulumi runs the program from the project directory; so do the tests, wherever they are started from.
@@ -267,9 +277,11 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
     });
     test("rolling update never drops below the current count (maxUnavailable 0)", () =>
         assert.deepEqual(deployment().spec.strategy, { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } }));
-    test("preStop pause, and a grace period longer than it", () => {
-        assert.deepEqual(appContainer().lifecycle, { preStop: { sleep: { seconds: 10 } } });
-        assert.ok(deployment().spec.template.spec.terminationGracePeriodSeconds >= 10 + 30);
+    test("preStop pause, and a grace period covering it plus the service's own graceful shutdown", () => {
+        assert.deepEqual(appContainer().lifecycle, { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } });
+        assert.equal(deployment().spec.template.spec.terminationGracePeriodSeconds, TERMINATION_GRACE_SECONDS);
+        assert.ok(TERMINATION_GRACE_SECONDS > PRE_STOP_SECONDS + appShutdownTimeoutSeconds(),
+            `${TERMINATION_GRACE_SECONDS} s > ${PRE_STOP_SECONDS} s pause + ${appShutdownTimeoutSeconds()} s shutdown`);
     });
     test("spread over nodes (hard) and zones", () => {
         const spread = deployment().spec.template.spec.topologySpreadConstraints.map((c: Json) => [c.topologyKey, c.whenUnsatisfiable, c.maxSkew]);
@@ -314,7 +326,8 @@ describe("pod hardening", () => {
         assert.equal(pod().serviceAccountName, "fastapi");
         assert.equal(k8s("core/v1:ServiceAccount", "fastapi").automountServiceAccountToken, false);
     });
-    test("image pulled on every start so a node never runs a stale copy", () => assert.equal(appContainer().imagePullPolicy, "Always"));
+    test("imagePullPolicy Always: each pod start re-checks the node may pull the image (checkov CKV_K8S_15)", () =>
+        assert.equal(appContainer().imagePullPolicy, "Always"));
 });
 
 describe("Service, HPA, PDB, NetworkPolicy", () => {
