@@ -44,12 +44,16 @@ class PostgresServer:
         self.port = free_port()
         self.password = secrets.token_urlsafe(16)
         self.url = f"postgresql://{_ROLE}:{self.password}@127.0.0.1:{self.port}/{_DATABASE}"
-        self._root = Path(tempfile.mkdtemp(prefix="pg-test-"))
-        self._data = self._root / "data"
-        self._socket_dir = self._root / "socket"
-        self._log = self._root / "server.log"
-        self._running = False
-        self._create_cluster()
+        self.root = Path(tempfile.mkdtemp(prefix="pg-test-"))
+        self._data = self.root / "data"
+        self._socket_dir = self.root / "socket"
+        self._log = self.root / "server.log"
+        self.running = False
+        try:
+            self._create_cluster()
+        except BaseException:
+            self.close()
+            raise
 
     def _run(self, command: list[str]) -> None:
         result = subprocess.run(_as_server_user(command), capture_output=True, text=True, check=False)
@@ -60,9 +64,9 @@ class PostgresServer:
     def _create_cluster(self) -> None:
         self._socket_dir.mkdir()
         if os.geteuid() == 0:
-            shutil.chown(self._root, _SERVER_USER)
+            shutil.chown(self.root, _SERVER_USER)
             shutil.chown(self._socket_dir, _SERVER_USER)
-        password_file = self._root / "password"
+        password_file = self.root / "password"
         password_file.write_text(self.password)
         if os.geteuid() == 0:
             shutil.chown(password_file, _SERVER_USER)
@@ -109,16 +113,16 @@ class PostgresServer:
                 options,
             ]
         )
-        self._running = True
+        self.running = True
 
     def stop(self) -> None:
         self._run([str(POSTGRES_BIN / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self._data)])
-        self._running = False
+        self.running = False
 
     def close(self) -> None:
-        if self._running:
+        if self.running:
             self.stop()
-        shutil.rmtree(self._root, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Self:
         return self

@@ -45,7 +45,8 @@ class ServiceProcess:
                 if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         raise RuntimeError(f"the service did not become healthy:\n{self.output()}")
 
     def terminate(self) -> None:

@@ -1,4 +1,5 @@
-"""Alembic: upgrade from empty, downgrade to base, upgrade again, concurrent upgrades, models in step."""
+"""Alembic: upgrade from empty, downgrade to base, upgrade again, concurrent upgrades queued on the lock,
+models in step."""
 
 import asyncio
 import os
@@ -71,37 +72,29 @@ async def finish(run: asyncio.subprocess.Process) -> str:
     return output.decode()
 
 
-async def test_concurrent_upgrades_take_turns(empty_database: str) -> None:
-    runs = [await start_upgrade(empty_database) for _ in range(2)]
-    outputs = [await finish(run) for run in runs]
-
-    assert [run.returncode for run in runs] == [0, 0], "\n".join(outputs)
-    assert sum("Running upgrade  -> 0001" in output for output in outputs) == 1
-    assert await version(empty_database) == ["0001"]
-
-
-async def test_an_upgrade_waits_for_the_migration_lock(empty_database: str) -> None:
+async def test_concurrent_upgrades_wait_for_the_migration_lock_and_take_turns(empty_database: str) -> None:
     holder = await asyncpg.connect(empty_database)
     await holder.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
-    waiting = await start_upgrade(empty_database)
+    runs = [await start_upgrade(empty_database) for _ in range(2)]
     try:
-        blocked = False
-        for _ in range(100):
-            blocked = await holder.fetchval(
-                "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        waiting = 0
+        for _ in range(200):
+            waiting = await holder.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
             )
-            if blocked:
+            if waiting == len(runs):
                 break
             await asyncio.sleep(0.1)
-        assert blocked, "the upgrade never queued for the advisory lock"
-        assert waiting.returncode is None
+        assert waiting == len(runs), "the upgrades never both queued for the advisory lock"
+        assert [run.returncode for run in runs] == [None, None]
         assert await tables(empty_database) == set()
     finally:
         await holder.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
         await holder.close()
 
-    output = await finish(waiting)
-    assert waiting.returncode == 0, output
+    outputs = await asyncio.gather(*(finish(run) for run in runs))
+    assert [run.returncode for run in runs] == [0, 0], "\n".join(outputs)
+    assert sum("Running upgrade  -> 0001" in output for output in outputs) == 1
     assert await version(empty_database) == ["0001"]
 
 
