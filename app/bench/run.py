@@ -30,6 +30,7 @@ APP_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(APP_DIR / "tests"))
 
 from postgres_server import PostgresServer, free_port  # noqa: E402 - after the path is set
+from service_process import wait_until_healthy  # noqa: E402
 
 CPU_PERIOD_US = 100_000
 CPU_QUOTA_US = 50_000  # 0.5 CPU, the Deployment's limit
@@ -108,12 +109,7 @@ def server(quota: CpuQuota, target: str, env: dict[str, str]) -> Iterator[Server
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{base_url}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_healthy(base_url, process, lambda: f"(server output discarded; run `{' '.join(command)}`)")
         yield Server(base_url, process.pid)
     finally:
         process.terminate()

@@ -10,9 +10,8 @@ from starlette_exporter import PrometheusMiddleware
 from fastapi_app.db import database_password
 from fastapi_app.logs import configure_logging
 from fastapi_app.main import create_app
+from fastapi_app.middleware import LIVENESS_BODY, LIVENESS_HEADERS
 from fastapi_app.settings import Settings
-
-_HEALTH_BODY = b'{"status":"ok"}'
 
 
 async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -23,10 +22,10 @@ async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", b"15")],
+            "headers": LIVENESS_HEADERS,
         }
     )
-    await send({"type": "http.response.body", "body": _HEALTH_BODY})
+    await send({"type": "http.response.body", "body": LIVENESS_BODY})
 
 
 def _service() -> FastAPI:

@@ -3,7 +3,6 @@ and an HTTP client for an application instance bound to it."""
 
 import os
 import secrets
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,22 +19,10 @@ from fastapi_app.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from alembic_runner import alembic
 from postgres_server import PostgresServer
 
-APP_DIR = Path(__file__).parent.parent
 TEST_POD = "test-pod-0"
-
-
-def alembic(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "alembic", *args],
-        cwd=APP_DIR,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -13,6 +14,23 @@ from typing import Self
 import httpx
 
 from postgres_server import free_port
+
+
+def wait_until_healthy(
+    base_url: str, process: "subprocess.Popen[bytes]", output: Callable[[], str], timeout: float = 30.0
+) -> None:
+    """Polls GET /health until it answers 200; fails early, with the output, if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the service exited with {process.returncode}:\n{output()}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the service did not answer /health within {timeout:.0f}s:\n{output()}")
 
 
 class ServiceProcess:
@@ -34,20 +52,7 @@ class ServiceProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_until_healthy()
-
-    def _wait_until_healthy(self, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the service exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the service did not become healthy:\n{self.output()}")
+        wait_until_healthy(self.base_url, self.process, self.output)
 
     def terminate(self) -> None:
         self.process.send_signal(signal.SIGTERM)

@@ -2,8 +2,6 @@
 models in step."""
 
 import asyncio
-import os
-import sys
 from typing import Any
 
 import asyncpg
@@ -11,7 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from conftest import APP_DIR, alembic, settings_for
+from alembic_runner import ALEMBIC, APP_DIR, alembic, alembic_environment
+from conftest import settings_for
 from fastapi_app.db import MIGRATION_LOCK_KEY, create_engine
 from fastapi_app.models import metadata
 
@@ -55,13 +54,11 @@ async def test_upgrade_downgrade_upgrade(empty_database: str) -> None:
 
 async def start_upgrade(database_url: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "alembic",
+        *ALEMBIC,
         "upgrade",
         "head",
         cwd=APP_DIR,
-        env={**os.environ, "DATABASE_URL": database_url},
+        env=alembic_environment(database_url),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from conftest import alembic, serve, settings_for
+from alembic_runner import alembic
+from conftest import serve, settings_for
 from fastapi_app.main import create_app
 from postgres_server import PostgresServer
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,14 +25,14 @@ PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 STARTUP_TIMEOUT = 30.0
 
+# The service's test helpers: free ports, alembic as the migration Job runs it, waiting for /health.
+sys.path.insert(0, str(APP_DIR / "tests"))
+from alembic_runner import alembic  # noqa: E402 - after the path is set
+from service_process import wait_until_healthy  # noqa: E402
+
+from postgres_server import free_port  # noqa: E402
+
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_until(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
@@ -97,15 +96,7 @@ class ManagedProcess:
 
 
 def run_migrations(database_url: str, log_dir: Path) -> None:
-    result = subprocess.run(
-        [str(VENV_BIN / "alembic"), "upgrade", "head"],
-        cwd=APP_DIR,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = alembic(database_url, "upgrade", "head")
     (log_dir / "migrations.log").write_text(result.stdout + result.stderr)
     if result.returncode != 0:
         raise RuntimeError(f"alembic upgrade head failed:\n{result.stdout}{result.stderr}")
@@ -121,12 +112,7 @@ def start_service(pod: str, database_url: str, log_dir: Path) -> tuple[ManagedPr
         "POD_NAME": pod,
     }
     service = ManagedProcess(pod, [str(VENV_BIN / "python"), "-m", "fastapi_app"], log_dir, env)
-
-    def healthy() -> bool:
-        service.assert_running()
-        return http_status(f"http://127.0.0.1:{port}/health")[0] == 200
-
-    wait_until(healthy, STARTUP_TIMEOUT, f"{pod} did not answer /health")
+    wait_until_healthy(f"http://127.0.0.1:{port}", service.process, service.log_tail, STARTUP_TIMEOUT)
     return service, port
 
 

@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 
 from local_stack import (
-    APP_DIR,
     MONITORING_DIR,
     REPO,
     ManagedProcess,
@@ -36,8 +35,6 @@ from local_stack import (
     start_service,
     wait_until,
 )
-
-sys.path.insert(0, str(APP_DIR / "tests"))
 from postgres_server import PostgresServer
 
 PODS = ("fastapi-e2e-0", "fastapi-e2e-1")

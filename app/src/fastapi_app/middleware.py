@@ -14,7 +14,7 @@ access_logger = logging.getLogger("fastapi_app.access")
 
 LIVENESS_PATH = "/health"
 LIVENESS_BODY = b'{"status":"ok"}'
-_LIVENESS_HEADERS = [
+LIVENESS_HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", str(len(LIVENESS_BODY)).encode()),
 ]
@@ -44,7 +44,7 @@ class LivenessMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == LIVENESS_PATH and scope["method"] == "GET":
-            headers = [*_LIVENESS_HEADERS, (_REQUEST_ID_HEADER, _incoming_request_id(scope).encode())]
+            headers = [*LIVENESS_HEADERS, (_REQUEST_ID_HEADER, _incoming_request_id(scope).encode())]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": LIVENESS_BODY})
             return
