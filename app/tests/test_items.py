@@ -288,11 +288,16 @@ async def test_an_unexpected_error_is_500_in_the_error_shape(settings: Settings)
     assert response.headers["x-request-id"] == "trace-500"
 
 
-async def test_a_bug_in_a_query_is_500_not_database_unavailable(empty_database: str) -> None:
+async def test_a_bug_in_a_query_is_500_not_database_unavailable(
+    empty_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
     async for client in serve(create_app(settings_for(empty_database))):
-        response = await client.get(ITEMS)
+        response = await client.get(ITEMS, headers={"X-Request-ID": "trace-bug"})
 
     assert_error(response, 500, "internal_error")
+    assert response.headers.get_list("x-request-id") == ["trace-bug"]
+    assert "unexpected database error during GET /api/v1/items" in caplog.text
+    assert 'relation "items" does not exist' in caplog.text
 
 
 class _DriverError(Exception):

@@ -124,16 +124,21 @@ async def _on_database_error(request: Request, exc: Exception) -> Response:
     if not database_unavailable(exc):
         # Handled here, so no server logs it: the traceback goes to the log, the client gets a plain 500.
         logger.error("unexpected database error during %s %s", request.method, route, exc_info=exc)
-        return await _on_unexpected_error(request, exc)
+        return _internal_error_response()
     logger.warning("database unavailable during %s %s: %s", request.method, route, type(exc).__name__)
     return database_unavailable_response()
 
 
-async def _on_unexpected_error(request: Request, _: Exception) -> Response:
-    # uvicorn logs the traceback; the client gets the usual shape and nothing about the internals.
-    response = error_response(
+def _internal_error_response() -> Response:
+    return error_response(
         status.HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "An unexpected error occurred."
     )
+
+
+async def _on_unexpected_error(request: Request, _: Exception) -> Response:
+    # uvicorn logs the traceback; the client gets the usual shape and nothing about the internals.
+    # Answered outside every middleware, so the request id comes from the request state.
+    response = _internal_error_response()
     request_id: str | None = getattr(request.state, "request_id", None)
     if request_id is not None:
         response.headers["X-Request-ID"] = request_id
