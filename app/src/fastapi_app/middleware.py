@@ -2,7 +2,7 @@
 
 import logging
 import re
-import uuid
+import secrets
 from time import perf_counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,7 +29,7 @@ def _incoming_request_id(scope: Scope) -> str:
     for name, value in headers:
         if name == _REQUEST_ID_HEADER and _VALID_REQUEST_ID.fullmatch(value):
             return value.decode()
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 class LivenessMiddleware:
