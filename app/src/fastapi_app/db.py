@@ -47,50 +47,67 @@ def database_password(settings: Settings) -> str:
     return database_url(settings).password or ""
 
 
-def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncEngine:
+def _engine(
+    settings: Settings,
+    *,
+    application_name: str,
+    pool_size: int,
+    max_overflow: int,
+    pool_timeout: float,
+    pool_pre_ping: bool,
+    connect_timeout: float,
+    command_timeout: float | None,
+    statement_timeout: float | None,
+) -> AsyncEngine:
     url = database_url(settings)
     if url.get_backend_name() == "sqlite":
         return create_async_engine(url)
-    server_settings = {"application_name": "fastapi-app"}
-    if not for_migrations:
-        # Migrations may legitimately run long (and wait for the advisory lock); requests may not.
-        server_settings["statement_timeout"] = str(int(settings.db_statement_timeout * 1000))
+    server_settings = {"application_name": application_name}
+    if statement_timeout is not None:
+        server_settings["statement_timeout"] = str(int(statement_timeout * 1000))
     return create_async_engine(
         url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
         pool_recycle=settings.db_pool_recycle,
-        pool_pre_ping=settings.db_pool_pre_ping,
+        pool_pre_ping=pool_pre_ping,
         connect_args={
-            "timeout": settings.db_connect_timeout,
-            "command_timeout": None if for_migrations else settings.db_statement_timeout + 1,
+            "timeout": connect_timeout,
+            "command_timeout": command_timeout,
             "server_settings": server_settings,
         },
     )
 
 
+def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncEngine:
+    # Migrations may legitimately run long (and wait for the advisory lock); requests may not.
+    return _engine(
+        settings,
+        application_name="fastapi-app",
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        pool_pre_ping=settings.db_pool_pre_ping,
+        connect_timeout=settings.db_connect_timeout,
+        command_timeout=None if for_migrations else settings.db_statement_timeout + 1,
+        statement_timeout=None if for_migrations else settings.db_statement_timeout,
+    )
+
+
 def create_probe_engine(settings: Settings) -> AsyncEngine:
     """One connection for /ready, tested before each use so that a database restart fails no probe."""
-    url = database_url(settings)
-    if url.get_backend_name() == "sqlite":
-        return create_async_engine(url)
     timeout = settings.readiness_timeout
-    return create_async_engine(
-        url,
+    return _engine(
+        settings,
+        application_name="fastapi-app-readiness",
         pool_size=1,
         max_overflow=0,
         pool_timeout=timeout,
-        pool_recycle=settings.db_pool_recycle,
         pool_pre_ping=True,
-        connect_args={
-            "timeout": timeout,
-            "command_timeout": timeout,
-            "server_settings": {
-                "application_name": "fastapi-app-readiness",
-                "statement_timeout": str(int(timeout * 1000)),
-            },
-        },
+        connect_timeout=timeout,
+        command_timeout=timeout,
+        statement_timeout=timeout,
     )
 
 
