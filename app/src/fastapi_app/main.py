@@ -38,7 +38,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     install_error_handlers(app)
-    # Metrics find a request's route template by trying routes in order: the busiest come first.
     app.include_router(items.router)
     app.include_router(health.router)
     # Added innermost first. Outermost, liveness answers before anything else runs; next, the request
