@@ -1,7 +1,8 @@
 """Benchmark: the service under a 0.5-CPU cgroup quota (the pod's limit) against a local PostgreSQL.
 
-Run as root from app/:  ../.venv/bin/python bench/run.py [--duration 10] [--connections 8] [--rounds 5]
-Prints one Markdown table: requests/s and p50/p99 latency per case, and the two targets.
+Run as root from app/:  ../.venv/bin/python bench/run.py [--rounds 20] [--round-seconds 3] [--connections 8]
+Prints one Markdown table: requests/s and p50/p99 latency per case, and the two targets, each judged on a
+95 % confidence interval from interleaved rounds (bench/compare.py).
 """
 
 import argparse
@@ -9,6 +10,7 @@ import asyncio
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,13 +25,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_exporter import PrometheusMiddleware
 
 from fastapi_app.main import create_app
+from fastapi_app.routes import items
 from fastapi_app.routes.items import get_item
 from fastapi_app.settings import Settings
 
 APP_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(APP_DIR / "tests"))
+sys.path[:0] = [str(APP_DIR), str(APP_DIR / "tests")]
 
-from postgres_server import PostgresServer, free_port  # noqa: E402 - after the path is set
+from bench.compare import Interval, a_runs_first, throughput_ratio, verdict  # noqa: E402 - after the path
+
+from postgres_server import PostgresServer, free_port  # noqa: E402
 from service_process import wait_until_healthy  # noqa: E402
 
 CPU_PERIOD_US = 100_000
@@ -45,7 +50,12 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
-    cpu_us_per_request: float
+    requests: int
+    cpu_seconds: float
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_seconds / max(self.requests, 1) * 1e6
 
 
 class CpuQuota:
@@ -121,7 +131,13 @@ def _ms(value: str, unit: str) -> float:
 
 
 def wrk(
-    case: str, target: Server, path: str, args: argparse.Namespace, *, duration: int, script: Path | None
+    case: str,
+    target: Server,
+    path: str,
+    args: argparse.Namespace,
+    *,
+    duration: int,
+    script: Path | None = None,
 ) -> Result:
     command = ["wrk", "-t1", f"-c{args.connections}", f"-d{duration}s", "--latency", f"{target.url}{path}"]
     if script is not None:
@@ -142,24 +158,68 @@ def wrk(
         _ms(*p50.groups()),
         _ms(*p99.groups()),
         int(errors.group(1)) if errors else 0,
-        cpu_used / max(int(total.group(1)), 1) * 1e6,
+        int(total.group(1)),
+        cpu_used,
     )
 
 
-def measure(
-    target: Server, path: str, case: str, args: argparse.Namespace, script: Path | None = None
-) -> Result:
-    wrk(case, target, path, args, duration=2, script=script)  # warm-up: pool filled, code paths hot
-    result = wrk(case, target, path, args, duration=args.duration, script=script)
-    print(f"  {result}", file=sys.stderr)
-    return result
+def warm_up(target: Server, path: str, args: argparse.Namespace, script: Path | None = None) -> None:
+    """Fills the pool and makes the code paths hot before anything is measured."""
+    wrk("warm-up", target, path, args, duration=2, script=script)
+
+
+def combined(case: str, runs: list[Result]) -> Result:
+    """Equal-length runs as one: mean throughput, median latencies, summed errors, requests and CPU."""
+    return Result(
+        case,
+        statistics.fmean(run.requests_per_second for run in runs),
+        statistics.median(run.p50_ms for run in runs),
+        statistics.median(run.p99_ms for run in runs),
+        sum(run.errors for run in runs),
+        sum(run.requests for run in runs),
+        sum(run.cpu_seconds for run in runs),
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: Result
+    b: Result
+    a_over_b: Interval
+
+
+def compare(
+    quota: CpuQuota, env: dict[str, str], a: tuple[str, str], b: tuple[str, str], *, path: str,
+    args: argparse.Namespace,
+) -> Comparison:  # fmt: skip
+    """Cases A and B, (name, uvicorn target), serving the same request: fresh pairs of server processes,
+    short runs alternating within each pair (bench/compare.py says why)."""
+    runs: dict[str, list[Result]] = {a[0]: [], b[0]: []}
+    pair_means: dict[str, list[float]] = {a[0]: [], b[0]: []}
+    for pair in range(args.pairs):
+        first, second = (a, b) if a_runs_first(pair) else (b, a)
+        with server(quota, first[1], env) as first_server, server(quota, second[1], env) as second_server:
+            targets = {first[0]: first_server, second[0]: second_server}
+            for target in targets.values():
+                warm_up(target, path, args)
+            in_pair: dict[str, list[Result]] = {a[0]: [], b[0]: []}
+            for index in range(args.rounds):
+                for case in (a[0], b[0]) if a_runs_first(pair + index) else (b[0], a[0]):
+                    in_pair[case].append(wrk(case, targets[case], path, args, duration=args.round_seconds))
+        for case, results in in_pair.items():
+            runs[case] += results
+            pair_means[case].append(statistics.fmean(result.requests_per_second for result in results))
+        latest = ", ".join(f"{case} {means[-1]:,.0f}/s" for case, means in pair_means.items())
+        print(f"  pair {pair + 1}/{args.pairs}: {latest}", file=sys.stderr)
+    ratio = throughput_ratio(pair_means[a[0]], pair_means[b[0]])
+    return Comparison(combined(a[0], runs[a[0]]), combined(b[0], runs[b[0]]), ratio)
 
 
 def metrics_middleware_cpu_us(iterations: int = 5000, repeats: int = 5) -> float:
     """CPU the metrics middleware adds to one GET item request, measured in-process without any I/O.
 
     An ASGI stub stands in for the routed application: it marks the request as routed the way the
-    router does (so the middleware searches the service's real routes) and answers 200.
+    router does (the service's real router and GET item route) and answers 200.
     """
     with tempfile.TemporaryDirectory() as directory:
         app = create_app(Settings(database_url=None, sqlite_path=Path(directory) / "unused.db"))
@@ -170,9 +230,11 @@ def metrics_middleware_cpu_us(iterations: int = 5000, repeats: int = 5) -> float
     )
 
     async def routed(scope: Scope, receive: Receive, send: Send) -> None:
-        scope["router"], scope["endpoint"] = app.router, get_item
+        scope["router"], scope["endpoint"], scope["route"] = app.router, get_item, get_item_route
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
+
+    get_item_route = next(route for route in items.router.routes if getattr(route, "name", "") == "get_item")
 
     async def receive() -> Message:
         return {"type": "http.request", "body": b""}
@@ -200,10 +262,6 @@ def metrics_middleware_cpu_us(iterations: int = 5000, repeats: int = 5) -> float
     return (asyncio.run(cpu_per_call(with_metrics)) - asyncio.run(cpu_per_call(routed))) * 1e6
 
 
-def median(runs: list[Result]) -> Result:
-    return sorted(runs, key=lambda run: run.requests_per_second)[len(runs) // 2]
-
-
 def seed_item(target: Server) -> int:
     response = httpx.post(f"{target.url}/api/v1/items", json={"name": "bench-seed", "price": "1.00"})
     response.raise_for_status()
@@ -224,18 +282,23 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def percent(interval: Interval) -> str:
+    return f"{interval.estimate:.1%} (95 % confidence interval {interval.low:.1%} to {interval.high:.1%})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measured case")
+    parser.add_argument("--pairs", type=int, default=8, help="fresh server pairs per comparison")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating runs per server in each pair")
+    parser.add_argument("--round-seconds", type=int, default=3, help="seconds per alternating run")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of the POST run")
     parser.add_argument("--connections", type=int, default=8, help="concurrent wrk connections")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating GET item runs, metrics on/off")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
     post_script = Path(__file__).parent / "post_item.lua"
 
     quota = CpuQuota(f"fastapi-bench-{os.getpid()}")
-    results: list[Result] = []
     try:
         with PostgresServer() as database:
             env = {"DATABASE_URL": database.url, "POD_NAME": "bench", "LOG_LEVEL": "INFO"}
@@ -243,63 +306,45 @@ def main() -> None:
                 [sys.executable, "-m", "alembic", "upgrade", "head"],
                 cwd=APP_DIR, env={**os.environ, **env}, check=True, capture_output=True,
             )  # fmt: skip
-            with server(quota, "bench.targets:bare_app", env) as bare:
-                results.append(measure(bare, "/health", "bare ASGI app (ceiling)", args))
             with server(quota, "bench.targets:service_with_metrics", env) as service:
                 item_path = f"/api/v1/items/{seed_item(service)}"
-                results.append(measure(service, "/health", "GET /health", args))
-                results.append(measure(service, "/api/v1/items", "POST /api/v1/items", args, post_script))
-            # The A/B pair starts fresh and equal: neither has served other traffic (heap, caches, GC).
-            # Both share the quota but only the one under load uses it; alternating them and keeping
-            # medians evens out what else the machine does meanwhile.
-            with (
-                server(quota, "bench.targets:service_with_metrics", env) as with_metrics,
-                server(quota, "bench.targets:service_without_metrics", env) as without_metrics,
-            ):
-                runs_on: list[Result] = []
-                runs_off: list[Result] = []
-                for _ in range(args.rounds):
-                    runs_on.append(measure(with_metrics, item_path, "GET /api/v1/items/{id}", args))
-                    runs_off.append(measure(without_metrics, item_path, "GET item, metrics off", args))
-                results += [median(runs_on), median(runs_off)]
+                warm_up(service, "/api/v1/items", args, post_script)
+                post = wrk("POST /api/v1/items", service, "/api/v1/items", args,
+                           duration=args.duration, script=post_script)  # fmt: skip
+            # Both servers of a pair share the quota, but only the one under load uses it.
+            health = compare(
+                quota, env, ("GET /health", "bench.targets:service_with_metrics"),
+                ("bare ASGI app (ceiling)", "bench.targets:bare_app"), path="/health", args=args,
+            )  # fmt: skip
+            item = compare(
+                quota, env, ("GET /api/v1/items/{id}", "bench.targets:service_with_metrics"),
+                ("GET item, metrics off", "bench.targets:service_without_metrics"), path=item_path, args=args,
+            )  # fmt: skip
     finally:
         quota.remove()
 
-    by_case = {result.case: result for result in results}
-    health_share = (
-        by_case["GET /health"].requests_per_second / by_case["bare ASGI app (ceiling)"].requests_per_second
-    )
-    item_on, item_off = by_case["GET /api/v1/items/{id}"], by_case["GET item, metrics off"]
-    metrics_cost = 1 - item_on.requests_per_second / item_off.requests_per_second
-    # Under a fixed CPU quota, throughput is quota / CPU per request: the same cost, with less noise.
-    # Each round pairs two back-to-back runs, so the median of the per-round costs discards most noise.
-    round_costs = sorted(
-        1 - off.cpu_us_per_request / on.cpu_us_per_request for on, off in zip(runs_on, runs_off, strict=True)
-    )
-    metrics_cpu_cost = round_costs[len(round_costs) // 2]
-    print(table(results))
+    print(table([health.b, health.a, post, item.a, item.b]))
     print()
-    verdict = {True: "met", False: "MISSED"}
+    health_share, metrics_cost = health.a_over_b, item.a_over_b.complement()
     print(
-        f"- GET /health = {health_share:.0%} of the bare ceiling "
-        f"(target >= {HEALTH_TARGET:.0%}: {verdict[health_share >= HEALTH_TARGET]})"
+        f"- GET /health = {percent(health_share)} of the bare ceiling; target >= {HEALTH_TARGET:.0%}: "
+        f"{verdict(health_share, at_least=HEALTH_TARGET)}"
     )
     print(
-        f"- metrics middleware: {metrics_cost:.1%} of GET item throughput (medians); "
-        f"{metrics_cpu_cost:.1%} of server CPU per request (median of rounds, range "
-        f"{round_costs[0]:.1%} to {round_costs[-1]:.1%}); target <= {MIDDLEWARE_BUDGET:.0%}: "
-        f"{verdict[metrics_cost <= MIDDLEWARE_BUDGET]} by throughput, "
-        f"{verdict[metrics_cpu_cost <= MIDDLEWARE_BUDGET]} by CPU"
+        f"- metrics middleware: {percent(metrics_cost)} of GET item throughput; target <= "
+        f"{MIDDLEWARE_BUDGET:.0%}: {verdict(metrics_cost, at_most=MIDDLEWARE_BUDGET)}. By server CPU per "
+        f"request: {1 - item.b.cpu_us_per_request / item.a.cpu_us_per_request:.1%}"
     )
     isolated = metrics_middleware_cpu_us()
     print(
         f"- metrics middleware measured alone, in-process: {isolated:.0f} µs CPU per request = "
-        f"{isolated / item_off.cpu_us_per_request:.1%} of GET item's CPU with metrics off"
+        f"{isolated / item.b.cpu_us_per_request:.1%} of GET item's CPU with metrics off"
     )
     print(
-        f"- 0.5 CPU (cgroup quota {CPU_QUOTA_US}/{CPU_PERIOD_US} us), wrk -t1 -c{args.connections} "
-        f"-d{args.duration}s (GET item: median of {args.rounds} alternating runs), PostgreSQL 15 local, "
-        f"{os.cpu_count()} CPUs"
+        f"- 0.5 CPU (cgroup quota {CPU_QUOTA_US}/{CPU_PERIOD_US} us), wrk -t1 -c{args.connections}; each "
+        f"comparison: {args.pairs} fresh server pairs x {args.rounds} alternating {args.round_seconds} s "
+        f"runs per server (requests/s: mean; p50, p99: median of runs; interval: bootstrap over pairs); "
+        f"POST: one {args.duration} s run; PostgreSQL 15 local, {os.cpu_count()} CPUs"
     )
 
 
