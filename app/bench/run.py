@@ -1,8 +1,8 @@
 """Benchmark: the service under a 0.5-CPU cgroup quota (the pod's limit) against a local PostgreSQL.
 
-Run as root from app/:  ../.venv/bin/python bench/run.py [--rounds 20] [--round-seconds 3] [--connections 8]
+Run as root from app/:  ../.venv/bin/python bench/run.py [--pairs 8] [--rounds 4] [--round-seconds 3]
 Prints one Markdown table: requests/s and p50/p99 latency per case, and the two targets, each judged on a
-95 % confidence interval from interleaved rounds (bench/compare.py).
+95 % confidence interval over fresh server pairs running alternately (bench/compare.py).
 """
 
 import argparse
