@@ -6,18 +6,24 @@ export interface NetworkArgs {
     availabilityZones: string[];
     /** One block per availability zone, in the same order. */
     publicSubnetCidrs: string[];
+    /**
+     * One block per availability zone for subnets with no route to the internet (the managed database's);
+     * none are laid out when absent.
+     */
+    isolatedSubnetCidrs?: string[];
     /** The EKS cluster that will use these subnets; its tag lets Kubernetes find them. */
     clusterName: string;
     tags?: Record<string, string>;
 }
 
 /**
- * A VPC with public subnets only: nodes and the load balancer live in them and reach the internet
- * through the internet gateway, so no NAT gateway is paid for.
+ * A VPC whose public subnets hold the nodes and the load balancer, reaching the internet through the internet
+ * gateway, so no NAT gateway is paid for; optionally isolated subnets (no route out at all) for the database.
  */
 export class Network extends pulumi.ComponentResource {
     public readonly vpcId: pulumi.Output<string>;
     public readonly publicSubnetIds: pulumi.Output<string[]>;
+    public readonly isolatedSubnetIds: pulumi.Output<string[]>;
 
     constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("fastapi:index:Network", name, {}, opts);
@@ -35,7 +41,11 @@ export class Network extends pulumi.ComponentResource {
                     "kubernetes.io/role/elb": "1",
                     [`kubernetes.io/cluster/${args.clusterName}`]: "shared",
                 },
-            }],
+            }, ...(args.isolatedSubnetCidrs === undefined ? [] : [{
+                // awsx gives isolated subnets a route table with the VPC's local route only.
+                type: "Isolated" as const,
+                cidrBlocks: args.isolatedSubnetCidrs,
+            }])],
             natGateways: { strategy: "None" },
             enableDnsHostnames: true,
             enableDnsSupport: true,
@@ -44,6 +54,7 @@ export class Network extends pulumi.ComponentResource {
 
         this.vpcId = vpc.vpcId;
         this.publicSubnetIds = vpc.publicSubnetIds;
-        this.registerOutputs({ vpcId: this.vpcId, publicSubnetIds: this.publicSubnetIds });
+        this.isolatedSubnetIds = vpc.isolatedSubnetIds;
+        this.registerOutputs({ vpcId: this.vpcId, publicSubnetIds: this.publicSubnetIds, isolatedSubnetIds: this.isolatedSubnetIds });
     }
 }

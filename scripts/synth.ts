@@ -1,4 +1,5 @@
-// Renders the stack offline with the test mocks: every Kubernetes object it declares as YAML under
+// Renders the stack offline with the test mocks, as a stack without databaseUrl (the managed database, the
+// default deploy) declares it: every Kubernetes object as YAML under
 // build/synth/k8s/, and an inventory of everything else (AWS resources, Helm releases) in
 // build/synth/aws-inventory.json. Secret values are replaced, never written.
 // Usage: npm run synth
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
     // Pulumi runs the program from the project directory.
     process.chdir(path.join(__dirname, ".."));
     installMocks();
-    setStackConfig();
+    setStackConfig({}, false);
     await import("../index");
     await settled();
 
