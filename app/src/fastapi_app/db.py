@@ -121,6 +121,14 @@ def create_probe_engine(settings: Settings) -> AsyncEngine:
 class DatabaseCertificateError(RuntimeError):
     """The database server's TLS certificate failed verification: no connection can succeed until fixed."""
 
+    def __init__(self, url: URL, error: ssl.SSLCertVerificationError) -> None:
+        # The server's host and port only: the URL holds the password.
+        super().__init__(
+            f"the TLS certificate of the database server {url.host}:{url.port or 5432} failed verification: "
+            f"{error.verify_message}. sslrootcert in DATABASE_URL must name the CA bundle that signed it, "
+            "and the host in DATABASE_URL must be a name on the certificate"
+        )
+
 
 class Database:
     """The engine (and its pool) one application instance uses for its whole life."""
@@ -164,12 +172,7 @@ class Database:
         try:
             await self.ping()
         except ssl.SSLCertVerificationError as error:
-            server = f"{self.engine.url.host}:{self.engine.url.port or 5432}"
-            raise DatabaseCertificateError(
-                f"the TLS certificate of the database server {server} failed verification: "
-                f"{error.verify_message}. sslrootcert in DATABASE_URL must name the CA bundle that signed "
-                "it, and the host in DATABASE_URL must be a name on the certificate"
-            ) from None
+            raise DatabaseCertificateError(self.engine.url, error) from None
         except Exception as error:
             # Whatever else fails (refused, timed out, starting up, even refused credentials) is what
             # readiness reports from now on, as it would for a database that fails later.
