@@ -231,3 +231,32 @@ describe("connection budget: every pod at the HPA maximum, a rolling update's su
         assert.ok(budget <= 0.8 * MIN_MAX_CONNECTIONS, `${budget} leaves a fifth of ${MIN_MAX_CONNECTIONS} for operators and monitoring`);
     });
 });
+
+describe("the database settings are documented as they behave", () => {
+    /** The rows of docs/configuration.md's tables, by key: [type, default, validation, effect]. */
+    function documentedRows(): Map<string, string[]> {
+        const text = fs.readFileSync(path.join(PROJECT_DIRECTORY, "docs", "configuration.md"), "utf8");
+        const rows = text.split("\n").filter((line) => /^\| `[^`]+` \|/.test(line)).map((line) => line.split(" | ").map((cell) => cell.replace(/^\| |\s*\|$/g, "")));
+        return new Map(rows.map(([key, ...cells]) => [key.replace(/`/g, ""), cells]));
+    }
+    test("every managed-database key has a row, with the default the stack uses", () => {
+        const rows = documentedRows();
+        const defaults: Record<string, string> = {
+            isolatedSubnetCidrs: '`["10.0.101.0/24","10.0.102.0/24"]`',
+            databaseInstanceClass: `\`${instance().instanceClass}\``,
+            databaseStorageGb: `\`${instance().allocatedStorage}\``,
+            databaseMaxStorageGb: `\`${instance().maxAllocatedStorage}\``,
+            databaseDeletionProtection: `\`${instance().deletionProtection}\``,
+            databaseFinalSnapshot: `\`${!instance().skipFinalSnapshot}\``,
+        };
+        for (const [key, value] of Object.entries(defaults)) {
+            assert.ok(rows.has(key), `docs/configuration.md has a row for ${key}`);
+            assert.equal(rows.get(key)?.[1], value, key);
+        }
+        assert.deepEqual(inputsOf("awsx:ec2:Vpc").subnetSpecs[1].cidrBlocks, ["10.0.101.0/24", "10.0.102.0/24"]);
+    });
+    test("the final snapshot is named as the documentation says", () => {
+        assert.match(documentedRows().get("databaseFinalSnapshot")?.[3] ?? "", /`<namePrefix>-db-final-<8 hex digits>`/);
+        assert.match(instance().finalSnapshotIdentifier, /^fastapi-app-db-final-[0-9a-f]{8}$/);
+    });
+});
