@@ -24,6 +24,25 @@ export interface StackConfig {
     appMaxReplicas: number;
     appTargetCpuPercent: number;
     databaseUrl: pulumi.Output<string>;
+    edge: EdgeConfig;
+    tokens: TokenConfig;
+}
+
+/** How the load balancer faces the internet. */
+export interface EdgeConfig {
+    /** An ACM certificate in the stack's region: TLS on 443 at the load balancer. */
+    certificateArn: string | undefined;
+    /** With a certificate, also serve plain HTTP on 80. */
+    keepHttpPort: boolean;
+    /** Client CIDRs the load balancer admits; empty admits every address. */
+    allowedSourceRanges: string[];
+}
+
+/** Bearer tokens of the service; each list is a secret, undefined when the stack generates one token. */
+export interface TokenConfig {
+    apiTokens: pulumi.Output<string> | undefined;
+    readsNeedToken: boolean;
+    metricsTokens: pulumi.Output<string> | undefined;
 }
 
 const DATABASE_URL_HINT = "pulumi config set --secret databaseUrl postgresql://USER:PASSWORD@HOST:5432/DATABASE";
@@ -86,6 +105,51 @@ function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZon
         if (subnets.slice(0, index).some((earlier) => overlaps(earlier, subnet))) {
             throw new ConfigError("publicSubnetCidrs", `${subnetCidrs[index]} overlaps another subnet`);
         }
+    });
+}
+
+function validateSourceRanges(ranges: string[]): void {
+    ranges.forEach((range) => parseCidr("allowedSourceRanges", range));
+    if (new Set(ranges).size !== ranges.length) {
+        throw new ConfigError("allowedSourceRanges", "lists a range twice");
+    }
+}
+
+const ACM_CERTIFICATE_ARN = /^arn:aws(-[a-z]+)*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]{36}$/;
+
+function readEdge(config: pulumi.Config, region: string): EdgeConfig {
+    const certificateArn = config.get("certificateArn");
+    if (certificateArn !== undefined) {
+        const match = ACM_CERTIFICATE_ARN.exec(certificateArn);
+        if (!match) {
+            throw new ConfigError("certificateArn", `'${certificateArn}' is not an ACM certificate ARN such as arn:aws:acm:${region}:123456789012:certificate/<uuid>`);
+        }
+        if (match[2] !== region) {
+            throw new ConfigError("certificateArn", `the certificate is in ${match[2]}, but the load balancer is in ${region}: request or import it in ${region}`);
+        }
+    }
+    const keepHttpPort = config.getBoolean("keepHttpPort") ?? false;
+    if (keepHttpPort && certificateArn === undefined) {
+        throw new ConfigError("keepHttpPort", "only applies with certificateArn (without one, port 80 is the only port); remove it with: pulumi config rm keepHttpPort");
+    }
+    const allowedSourceRanges = stringList(config, "allowedSourceRanges", [], '["203.0.113.0/24"]');
+    validateSourceRanges(allowedSourceRanges);
+    return { certificateArn, keepHttpPort, allowedSourceRanges };
+}
+
+/** The service's own token rule (app/src/fastapi_app/settings.py): RFC 6750 characters, 16 to 512 of them. */
+const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]{16,512}=*$/;
+
+function readTokens(config: pulumi.Config, key: string): pulumi.Output<string> | undefined {
+    // Checked inside apply, so the secret never leaves its Output; the message names a position, never a value.
+    return config.getSecret(key)?.apply((value) => {
+        const tokens = value.split(",").map((token) => token.trim());
+        tokens.forEach((token, index) => {
+            if (!BEARER_TOKEN.test(token)) {
+                throw new ConfigError(key, `token ${index + 1} of ${tokens.length} is not 16-512 characters of A-Z a-z 0-9 - . _ ~ + /; set a comma-separated list with: pulumi config set --secret ${key} <token>,<token>`);
+            }
+        });
+        return tokens.join(",");
     });
 }
 
@@ -218,5 +282,11 @@ export function loadConfig(): StackConfig {
         appMaxReplicas,
         appTargetCpuPercent: integerIn("appTargetCpuPercent", config.getNumber("appTargetCpuPercent") ?? 70, 10, 100),
         databaseUrl: readDatabaseUrl(config),
+        edge: readEdge(config, region),
+        tokens: {
+            apiTokens: readTokens(config, "apiTokens"),
+            readsNeedToken: config.getBoolean("apiReadsNeedToken") ?? false,
+            metricsTokens: readTokens(config, "metricsTokens"),
+        },
     };
 }

@@ -51,6 +51,8 @@ const workload = new Workload("fastapi", {
     minReplicas: config.appMinReplicas,
     maxReplicas: config.appMaxReplicas,
     targetCpuPercent: config.appTargetCpuPercent,
+    edge: config.edge,
+    tokens: config.tokens,
     loadBalancerDependsOn: [cluster],
 }, { providers: [cluster.provider], dependsOn: [cluster] });
 
@@ -63,3 +65,5 @@ export const image = registry.image;
 export const vpcId = network.vpcId;
 export const publicSubnetIds = network.publicSubnetIds;
 export const namespace = workload.namespace;
+export const apiTokens = workload.apiTokens;
+export const metricsTokens = workload.metricsTokens;

@@ -6,12 +6,13 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    FAKE_DIGEST, Json, dependsOn, ecrImages, inputsOf, installMocks, isSecretInput, resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
+    FAKE_DIGEST, Json, dependsOn, ecrImages, inputsOf, installMocks, isSecretInput, plain, resourceOf, resourcesOfType, setStackConfig, settled,
+    valueOf,
 } from "./mocks";
 import { Network } from "../../vpc";
 import { CLUSTER_AUTOSCALER_IMAGE_TAGS, Cluster, ClusterArgs } from "../../cluster";
 import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../../registry";
-import { Workload, migrationJobName } from "../../workload";
+import { TLS_POLICY, TOKENS_FINGERPRINT_ANNOTATION, Workload, migrationJobName } from "../../workload";
 
 installMocks();
 setStackConfig();
@@ -253,6 +254,67 @@ describe("Workload alone", () => {
         });
         await settled();
         assert.ok(dependsOn(resourceOf("kubernetes:core/v1:Service", "workload-ordered-service"), "test:index:Nodes", "workload-nodes"));
+    });
+    const certificateArn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+    const serviceOf = async (name: string, edge: ConstructorParameters<typeof Workload>[1]["edge"]) => {
+        const workload = new Workload(name, {
+            namespace: `${name}-ns`, image, databaseUrl: "postgresql://u:p@h:5432/d",
+            minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70, loadBalancerDependsOn: [], edge,
+        });
+        const url = await valueOf(workload.url);
+        await settled();
+        return { url, service: inputsOf("kubernetes:core/v1:Service", `${name}-service`) };
+    };
+    test("a certificate: TLS 1.2+ on 443 at the load balancer, plain HTTP to the pods, port 80 dropped, https:// url", async () => {
+        const { url, service } = await serviceOf("edge-tls", { certificateArn });
+        assert.deepEqual(service.spec.ports, [{ name: "https", protocol: "TCP", port: 443, targetPort: 8000 }]);
+        const annotations = service.metadata.annotations;
+        assert.equal(annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"], certificateArn);
+        assert.equal(annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"], "https");
+        assert.equal(annotations["service.beta.kubernetes.io/aws-load-balancer-backend-protocol"], "http");
+        assert.equal(annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy"], TLS_POLICY);
+        assert.match(url, /^https:\/\//);
+    });
+    test("a certificate with port 80 kept: both listeners, TLS on 443 only", async () => {
+        const { service } = await serviceOf("edge-both", { certificateArn, keepHttpPort: true });
+        assert.deepEqual(service.spec.ports.map((port: Json) => [port.name, port.port]), [["https", 443], ["http", 80]]);
+        assert.equal(service.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"], "https");
+    });
+    test("allowed source ranges become the load balancer's source ranges", async () => {
+        const { url, service } = await serviceOf("edge-ranges", { allowedSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"] });
+        assert.deepEqual(service.spec.loadBalancerSourceRanges, ["203.0.113.0/24", "198.51.100.7/32"]);
+        assert.deepEqual(service.spec.ports, [{ name: "http", protocol: "TCP", port: 80, targetPort: 8000 }]);
+        assert.match(url, /^http:\/\//);
+    });
+    test("configured tokens are used as given, and nothing is generated for them", async () => {
+        const before = resourcesOfType("random:index/randomPassword:RandomPassword").length;
+        const workload = new Workload("tokens-given", {
+            namespace: "tokens-ns", image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
+            loadBalancerDependsOn: [], tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)), readsNeedToken: true },
+        });
+        assert.equal(await valueOf(workload.apiTokens), "a".repeat(20));
+        await settled();
+        assert.equal(resourcesOfType("random:index/randomPassword:RandomPassword").length, before);
+        const template = inputsOf("kubernetes:apps/v1:Deployment", "tokens-given-deployment").spec.template;
+        const env = template.spec.containers[0].env;
+        assert.deepEqual(env.find((variable: Json) => variable.name === "API_READS_NEED_TOKEN"), { name: "API_READS_NEED_TOKEN", value: "true" });
+        const fingerprint = plain<string>(template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
+        assert.equal(isSecretInput(template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]), false, "the spec stays readable in previews");
+        assert.match(fingerprint, /^[0-9a-f]{64}$/);
+        assert.equal(JSON.stringify(template).includes("a".repeat(20)), false, "the pod template holds a digest, not the tokens");
+    });
+    test("a changed token list changes the pod template, so the pods restart with it", async () => {
+        const fingerprintFor = async (name: string, apiTokens: string): Promise<string> => {
+            new Workload(name, {
+                namespace: `${name}-ns`, image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
+                loadBalancerDependsOn: [], tokens: { apiTokens: pulumi.secret(apiTokens), metricsTokens: pulumi.secret("m".repeat(20)) },
+            });
+            await settled();
+            return plain<string>(inputsOf("kubernetes:apps/v1:Deployment", `${name}-deployment`).spec.template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
+        };
+        const before = await fingerprintFor("rotation-before", "a".repeat(20));
+        assert.notEqual(await fingerprintFor("rotation-during", `${"a".repeat(20)},${"b".repeat(20)}`), before);
+        assert.equal(await fingerprintFor("rotation-same", "a".repeat(20)), before);
     });
     test("a new image gets a new migration Job name; the same image keeps it", () => {
         const other = `registry.example.com/app@sha256:${"3".repeat(64)}`;

@@ -129,3 +129,50 @@ describe("databaseUrl", () => {
     test("not a URL at all: rejected", () => assert.throws(() => validateDatabaseUrl("s3cret"), /config 'databaseUrl': is not a URL/));
     test("a postgresql:// URL is accepted", () => assert.doesNotThrow(() => validateDatabaseUrl(FAKE_DATABASE_URL)));
 });
+
+describe("edge: HTTPS and who may connect", () => {
+    const certificate = "arn:aws:acm:ap-southeast-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+    test("defaults: plain HTTP, open to every address", () => {
+        assert.deepEqual(loadWith({}).edge, { certificateArn: undefined, keepHttpPort: false, allowedSourceRanges: [] });
+    });
+    test("a certificate in the stack's region, port 80 kept, two source ranges", () => {
+        const edge = loadWith({ certificateArn: certificate, keepHttpPort: "true", allowedSourceRanges: '["203.0.113.0/24","198.51.100.7/32"]' }).edge;
+        assert.deepEqual(edge, { certificateArn: certificate, keepHttpPort: true, allowedSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"] });
+    });
+    test("certificateArn that is not an ACM certificate ARN", () =>
+        assertRejected({ certificateArn: "arn:aws:iam::123456789012:server-certificate/x" }, "certificateArn", /not an ACM certificate ARN/));
+    test("certificateArn in another region than the load balancer", () =>
+        assertRejected({ certificateArn: certificate.replace("ap-southeast-1", "us-east-1") }, "certificateArn", /in us-east-1, but the load balancer is in ap-southeast-1/));
+    test("keepHttpPort without a certificate", () => assertRejected({ keepHttpPort: "true" }, "keepHttpPort", /only applies with certificateArn/));
+    test("allowedSourceRanges entry that is not a CIDR, has host bits set, or repeats", () => {
+        assertRejected({ allowedSourceRanges: '["203.0.113.7"]' }, "allowedSourceRanges", /not an IPv4 CIDR/);
+        assertRejected({ allowedSourceRanges: '["203.0.113.7/24"]' }, "allowedSourceRanges", /host bits set/);
+        assertRejected({ allowedSourceRanges: '["203.0.113.0/24","203.0.113.0/24"]' }, "allowedSourceRanges", /twice/);
+        assertRejected({ allowedSourceRanges: '"203.0.113.0/24"' }, "allowedSourceRanges", /must be a list of strings/);
+    });
+});
+
+describe("bearer tokens", () => {
+    const token = "0123456789abcdef-ROTATE.me~";
+    test("unset: the stack generates them; reads stay public", () => {
+        const tokens = loadWith({}).tokens;
+        assert.deepEqual([tokens.apiTokens, tokens.metricsTokens, tokens.readsNeedToken], [undefined, undefined, false]);
+    });
+    test("configured lists are secrets, spaces around commas dropped", async () => {
+        const tokens = loadWith({ apiTokens: `${token}1 , ${token}2`, metricsTokens: `${token}3`, apiReadsNeedToken: "true" }).tokens;
+        assert.ok(tokens.apiTokens && tokens.metricsTokens);
+        assert.equal(await pulumi.isSecret(tokens.apiTokens), true);
+        assert.equal(await valueOf(tokens.apiTokens), `${token}1,${token}2`);
+        assert.equal(await valueOf(tokens.metricsTokens), `${token}3`);
+        assert.equal(tokens.readsNeedToken, true);
+    });
+    test("a short or empty token is refused by position, never echoed", async () => {
+        for (const apiTokens of [`${token},short`, `${token},`]) {
+            const configured = loadWith({ apiTokens }).tokens.apiTokens;
+            assert.ok(configured);
+            const error = await errorOf(configured);
+            assert.match(error.message, /^config 'apiTokens': token 2 of 2 is not 16-512 characters/);
+            assert.doesNotMatch(error.message, new RegExp(token));
+        }
+    });
+});

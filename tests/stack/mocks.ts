@@ -66,6 +66,8 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
             return { ...inputs, latestVersion: 1 };
         case "aws:iam/role:Role":
             return { ...inputs, arn: `arn:aws:iam::${ACCOUNT_ID}:role/${String(inputs.name ?? name)}` };
+        case "random:index/randomPassword:RandomPassword":
+            return { ...inputs, result: name.replace(/[^A-Za-z0-9]/g, "").padEnd(Number(inputs.length), "0").slice(0, Number(inputs.length)) };
         case "kubernetes:core/v1:Service":
             return { ...inputs, status: { loadBalancer: { ingress: [{ hostname: LOAD_BALANCER_HOSTNAME }] } } };
         default:

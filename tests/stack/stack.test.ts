@@ -47,7 +47,8 @@ before(async () => {
 describe("stack outputs", () => {
     test("exports exactly the documented outputs", () => {
         assert.deepEqual(Object.keys(program).sort(), [
-            "clusterName", "image", "kubeconfig", "loadBalancerHostname", "namespace", "publicSubnetIds", "repositoryUrl", "url", "vpcId",
+            "apiTokens", "clusterName", "image", "kubeconfig", "loadBalancerHostname", "metricsTokens", "namespace", "publicSubnetIds",
+            "repositoryUrl", "url", "vpcId",
         ]);
     });
     test("url is http:// + the load balancer hostname", async () => {
@@ -221,8 +222,8 @@ describe("namespace, Secret and migration Job", () => {
         assert.deepEqual(plain(secret.stringData), { DATABASE_URL: "postgresql://app:not-a-real-password@db.example.internal:5432/app" });
     });
     test("no plain-text DATABASE_URL in any resource but the Secret", () => {
-        const others = recorded.filter((r) => r.type !== "kubernetes:core/v1:Secret");
-        assert.equal(others.length, recorded.length - 1, "only the Secret is left out");
+        const others = recorded.filter((r) => !(r.type === "kubernetes:core/v1:Secret" && r.name === "fastapi-database"));
+        assert.equal(others.length, recorded.length - 1, "only the database Secret is left out");
         const leaks = others.filter((r) => JSON.stringify(r.inputs).includes(FAKE_DATABASE_URL)).map((r) => `${r.type}::${r.name}`);
         assert.deepEqual(leaks, []);
     });
@@ -290,9 +291,12 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
     test("migrations complete before the Deployment rolls: the engine is told the Deployment depends on the Job", () =>
         // Pulumi updates a resource only after its dependencies are ready, and a Job is ready once it has completed.
         assert.ok(dependsOn(resourceOf("kubernetes:apps/v1:Deployment"), "kubernetes:batch/v1:Job", "fastapi-migrate")));
-    test("environment: DATABASE_URL from the Secret, HOST, PORT, POD_NAME from the downward API", () =>
+    test("environment: DATABASE_URL and the tokens from their Secrets, HOST, PORT, POD_NAME from the downward API", () =>
         assert.deepEqual(appContainer().env, [
             { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "fastapi-database", key: "DATABASE_URL" } } },
+            { name: "API_TOKENS", valueFrom: { secretKeyRef: { name: "fastapi-tokens", key: "API_TOKENS" } } },
+            { name: "METRICS_TOKENS", valueFrom: { secretKeyRef: { name: "fastapi-tokens", key: "METRICS_TOKENS" } } },
+            { name: "API_READS_NEED_TOKEN", value: "false" },
             { name: "HOST", value: "0.0.0.0" },
             { name: "PORT", value: "8000" },
             { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
@@ -336,6 +340,26 @@ describe("Service, HPA, PDB, NetworkPolicy", () => {
         assert.equal(service.spec.type, "LoadBalancer");
         assert.deepEqual(service.spec.ports, [{ name: "http", protocol: "TCP", port: 80, targetPort: 8000 }]);
         assert.deepEqual(service.spec.selector, { app: "fastapi" });
+    });
+    test("by default: plain HTTP, no TLS annotations, open to every address (no certificate configured)", () => {
+        const service = k8s("core/v1:Service", "fastapi-service");
+        assert.equal("loadBalancerSourceRanges" in service.spec, false);
+        assert.deepEqual(Object.keys(service.metadata.annotations).filter((key) => key.includes("ssl") || key.includes("backend-protocol")), []);
+    });
+    test("writes and /metrics need tokens the stack generates: 48 letters and digits, kept in state as secrets", async () => {
+        const generated = resourcesOfType("random:index/randomPassword:RandomPassword").map((r) => [r.name, r.inputs.length, r.inputs.special]);
+        assert.deepEqual(generated, [["fastapi-api-token", 48, false], ["fastapi-metrics-token", 48, false]]);
+        const secret = k8s("core/v1:Secret", "fastapi-tokens");
+        assert.equal(isSecretInput(secret.stringData), true);
+        const data = plain<Record<string, string>>(secret.stringData);
+        assert.deepEqual(Object.keys(data).sort(), ["API_TOKENS", "METRICS_TOKENS"]);
+        assert.notEqual(data.API_TOKENS, data.METRICS_TOKENS);
+        assert.equal(await pulumi.isSecret(program.apiTokens), true);
+        assert.equal(await pulumi.isSecret(program.metricsTokens), true);
+        assert.equal(await valueOf(program.apiTokens), data.API_TOKENS);
+        const leaks = recorded.filter((r) => r.name !== "fastapi-tokens" && !r.type.startsWith("random:"))
+            .filter((r) => [data.API_TOKENS, data.METRICS_TOKENS].some((token) => JSON.stringify(r.inputs).includes(token)));
+        assert.deepEqual(leaks.map((r) => r.name), [], "tokens reach the pods only through the Secret");
     });
     test("load balancer health check is HTTP GET /health (seed)", () => {
         const annotations = k8s("core/v1:Service", "fastapi-service").metadata.annotations;
