@@ -1,6 +1,7 @@
 // Each ComponentResource on its own, with fake inputs instead of the other parts of the stack.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -110,6 +111,14 @@ describe("Cluster alone", () => {
             "arn:aws:iam::123456789012:user/deploy"].map(accessEntryKey);
         assert.equal(new Set(keys).size, keys.length);
         assert.ok(keys.every((key) => /^admin-[A-Za-z0-9-]+$/.test(key)), keys.join(" "));
+    });
+    test("docs/operating.md computes the same access-entry keys in bash, for renaming position-keyed entries", () => {
+        const guide = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "operating.md"), "utf8");
+        const lines = ["name=${arn##*/}", guide.split("\n").map((line) => line.trim()).find((line) => line.startsWith("key=")) ?? "", 'printf "%s" "$key"'];
+        for (const arn of ["arn:aws:iam::123456789012:role/github-deploy", "arn:aws:iam::123456789012:user/team/bob.smith@example.com"]) {
+            const result = spawnSync("bash", ["-c", lines.join("\n")], { env: { PATH: process.env.PATH, arn }, encoding: "utf8" });
+            assert.equal(result.stdout, accessEntryKey(arn), arn);
+        }
     });
     test("kubeconfig output is a secret", async () => {
         const cluster = new Cluster("cluster-kubeconfig", { ...clusterArgs, clusterName: "other-cluster" });
