@@ -106,3 +106,18 @@ describe("editing clusterAdmins touches only the edited admin's access entry", (
         }
     });
 });
+
+describe("a Kubernetes upgrade of more than one minor is refused before EKS is asked for anything", () => {
+    test("the program stops with the way to upgrade, naming the running and the next version", async () => {
+        await assert.rejects(render({ config: { kubernetesVersion: "1.36" }, eksClusters: { "fastapi-app-cluster": "1.34" } }), (error: Error & { stderr?: string }) => {
+            assert.match(error.stderr ?? "", /config 'kubernetesVersion': the cluster runs 1\.34; EKS upgrades one minor version at a time\. Set 1\.35, run pulumi up, then set 1\.36/);
+            return true;
+        });
+    });
+    test("one minor up from the running version renders, cluster and nodes at the new version", async () => {
+        const upgrade = await render({ config: { kubernetesVersion: "1.36" }, eksClusters: { "fastapi-app-cluster": "1.35" } });
+        const inputs = (type: string): Json => (upgrade.find((r) => r.type === type)?.inputs ?? {}) as Json;
+        assert.equal(inputs("eks:index:Cluster").version, "1.36");
+        assert.equal(inputs("eks:index:ManagedNodeGroup").version, "1.36");
+    });
+});
