@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as ipaddr from "ipaddr.js";
-import { CLUSTER_AUTOSCALER_IMAGE_TAGS, KubernetesVersion } from "./cluster";
+import { DEFAULT_KUBERNETES_VERSION, KUBERNETES_RELEASES, KubernetesVersion, minorOf } from "./versions";
 
 /** Every setting of the stack, validated, with the seed architecture's values as defaults. */
 export interface StackConfig {
@@ -11,6 +11,10 @@ export interface StackConfig {
     availabilityZones: string[];
     publicSubnetCidrs: string[];
     kubernetesVersion: KubernetesVersion;
+    /** What EKS does when the version leaves standard support: STANDARD upgrades it, EXTENDED bills extended support. */
+    kubernetesSupportType: KubernetesSupportType;
+    /** Days CloudWatch keeps the control-plane logs (api, audit, authenticator). */
+    controlPlaneLogRetentionDays: number;
     nodeInstanceType: string;
     nodeDesiredSize: number;
     nodeMinSize: number;
@@ -44,6 +48,8 @@ export interface TokenConfig {
     readsNeedToken: boolean;
     metricsTokens: pulumi.Output<string> | undefined;
 }
+
+export type KubernetesSupportType = "STANDARD" | "EXTENDED";
 
 const DATABASE_URL_HINT = "pulumi config set --secret databaseUrl postgresql://USER:PASSWORD@HOST:5432/DATABASE";
 
@@ -190,11 +196,49 @@ const IAM_PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@\
 const IMAGE_BY_DIGEST = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._\/-]+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
 
 function supportedKubernetesVersion(version: string): KubernetesVersion {
-    const supported = Object.keys(CLUSTER_AUTOSCALER_IMAGE_TAGS);
-    if (!(version in CLUSTER_AUTOSCALER_IMAGE_TAGS)) {
-        throw new ConfigError("kubernetesVersion", `'${version}' is not supported; use one of ${supported.join(", ")} (each has a matching cluster-autoscaler release)`);
+    if (!(version in KUBERNETES_RELEASES)) {
+        const supported = Object.entries(KUBERNETES_RELEASES)
+            .map(([minor, release]) => `${minor} (standard support until ${release.endOfStandardSupport})`).join(", ");
+        throw new ConfigError("kubernetesVersion", `'${version}' is not supported; use one of ${supported}: the versions in EKS standard support, each with add-ons pinned for it`);
     }
     return version as KubernetesVersion;
+}
+
+/**
+ * EKS upgrades the control plane one minor at a time, and only once the nodes run its minor. The stack upgrades the
+ * nodes in the same update, right after the control plane, so each update may move one minor and no more.
+ */
+export function checkUpgradeStep(runningVersion: string | undefined, wanted: KubernetesVersion): void {
+    if (runningVersion === undefined) {
+        return;
+    }
+    const step = minorOf(wanted) - minorOf(runningVersion);
+    if (step > 1) {
+        const next = `1.${minorOf(runningVersion) + 1}`;
+        throw new ConfigError("kubernetesVersion", `the cluster runs ${runningVersion}; EKS upgrades one minor version at a time. Set ${next}, run pulumi up, then set ${wanted} and run pulumi up again (see docs/operating.md)`);
+    }
+    if (step < 0) {
+        throw new ConfigError("kubernetesVersion", `the cluster runs ${runningVersion}; EKS cannot downgrade to ${wanted}. Set ${runningVersion} (or a later minor)`);
+    }
+}
+
+const SUPPORT_TYPES: readonly KubernetesSupportType[] = ["STANDARD", "EXTENDED"];
+
+function supportType(value: string): KubernetesSupportType {
+    if (!SUPPORT_TYPES.includes(value as KubernetesSupportType)) {
+        throw new ConfigError("kubernetesSupportType", `must be STANDARD (EKS upgrades the cluster when its version leaves standard support) or EXTENDED (it stays, billed $0.60 instead of $0.10 per hour), got '${value}'`);
+    }
+    return value as KubernetesSupportType;
+}
+
+/** The retention periods CloudWatch Logs accepts (PutRetentionPolicy). */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+function logRetentionDays(days: number): number {
+    if (!LOG_RETENTION_DAYS.includes(days)) {
+        throw new ConfigError("controlPlaneLogRetentionDays", `must be one of the periods CloudWatch Logs accepts (${LOG_RETENTION_DAYS.join(", ")}), got ${days}`);
+    }
+    return days;
 }
 
 /** A list setting: JSON in the stack configuration, so anything but an array of strings is refused by name. */
@@ -259,6 +303,10 @@ export function loadConfig(): StackConfig {
 
     const clusterAdmins = stringList(config, "clusterAdmins", [], '["arn:aws:iam::123456789012:role/github-deploy"]');
     clusterAdmins.forEach((arn) => requireMatch("clusterAdmins", arn, IAM_PRINCIPAL_ARN, "arn:aws:iam::123456789012:role/github-deploy"));
+    const repeated = clusterAdmins.filter((arn, index) => clusterAdmins.indexOf(arn) !== index);
+    if (repeated.length > 0) {
+        throw new ConfigError("clusterAdmins", `${repeated.join(", ")} is listed twice; EKS takes one access entry per principal, remove the repetition`);
+    }
     const image = config.get("image");
     if (image !== undefined) {
         requireMatch("image", image, IMAGE_BY_DIGEST, "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@sha256:<64 hex digits>");
@@ -270,7 +318,9 @@ export function loadConfig(): StackConfig {
         vpcCidr,
         availabilityZones,
         publicSubnetCidrs,
-        kubernetesVersion: supportedKubernetesVersion(config.get("kubernetesVersion") ?? "1.36"),
+        kubernetesVersion: supportedKubernetesVersion(config.get("kubernetesVersion") ?? DEFAULT_KUBERNETES_VERSION),
+        kubernetesSupportType: supportType(config.get("kubernetesSupportType") ?? "STANDARD"),
+        controlPlaneLogRetentionDays: logRetentionDays(config.getNumber("controlPlaneLogRetentionDays") ?? 30),
         nodeInstanceType: requireMatch("nodeInstanceType", config.get("nodeInstanceType") ?? "t3.medium", /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/, "t3.medium"),
         nodeDesiredSize,
         nodeMinSize,

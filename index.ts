@@ -27,6 +27,8 @@ const cluster = new Cluster(config.namePrefix, {
     nodeGroupSize: { desired: config.nodeDesiredSize, min: config.nodeMinSize, max: config.nodeMaxSize },
     nodeDiskSizeGb: config.nodeDiskSizeGb,
     clusterAdmins: config.clusterAdmins,
+    supportType: config.kubernetesSupportType,
+    logRetentionDays: config.controlPlaneLogRetentionDays,
     tags,
 });
 

@@ -82,9 +82,17 @@ const containerSecurityContext: kinputs.core.v1.SecurityContext = {
 // from the registry (rather than reuse a copy cached by another pod), as checkov's CKV_K8S_15 requires.
 const imagePullPolicy = "Always";
 
+/**
+ * Ephemeral storage is what the pod writes to the node's disk: its stdout (container logs, which the kubelet rotates
+ * at 10 MiB x 5 files = 50 MiB at most) and the /tmp emptyDir (capped at 64 MiB); the root filesystem is read-only,
+ * so nothing else. The limit covers both with room to spare and caps a pod at about 1 % of a node's 20 GB disk; the
+ * request lets the scheduler count it, and a pod within its request is evicted last under disk pressure.
+ */
+export const EPHEMERAL_STORAGE = { request: "128Mi", limit: "256Mi" };
+
 const resources: kinputs.core.v1.ResourceRequirements = {
-    requests: { cpu: "250m", memory: "256Mi" },
-    limits: { cpu: "500m", memory: "512Mi" },
+    requests: { cpu: "250m", memory: "256Mi", "ephemeral-storage": EPHEMERAL_STORAGE.request },
+    limits: { cpu: "500m", memory: "512Mi", "ephemeral-storage": EPHEMERAL_STORAGE.limit },
 };
 
 const databaseUrlEnv: kinputs.core.v1.EnvVar = {
@@ -95,7 +103,8 @@ const databaseUrlEnv: kinputs.core.v1.EnvVar = {
 const tokenEnv = (name: string): kinputs.core.v1.EnvVar => ({ name, valueFrom: { secretKeyRef: { name: TOKENS_SECRET, key: name } } });
 
 // The root filesystem is read-only; Python and the service write temporary files here only.
-const tmpVolume: kinputs.core.v1.Volume = { name: "tmp", emptyDir: { sizeLimit: "64Mi" } };
+export const TMP_SIZE_LIMIT = "64Mi";
+const tmpVolume: kinputs.core.v1.Volume = { name: "tmp", emptyDir: { sizeLimit: TMP_SIZE_LIMIT } };
 const tmpMount: kinputs.core.v1.VolumeMount = { name: "tmp", mountPath: "/tmp" };
 
 /** Hardening shared by the service's pods and the migration Job's pod. */
@@ -335,6 +344,9 @@ export class Workload extends pulumi.ComponentResource {
                     "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/health",
                     "service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled": "true",
                     "service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout": "30",
+                    // Off by default on a Classic Load Balancer: each zone's load balancer node would send its half of
+                    // the traffic to that zone's nodes only, so with three nodes the lone node of one zone takes half.
+                    "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
                     ...tls,
                 },
             },
