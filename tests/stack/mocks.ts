@@ -21,7 +21,11 @@ export const FAKE_DATABASE_URL = "postgresql://app:not-a-real-password@db.exampl
 export const ISOLATED_SUBNET_IDS = ["subnet-0ccccccccccccccc3", "subnet-0ddddddddddddddd4"];
 export const CLUSTER_SECURITY_GROUP_ID = "sg-0e1k5c1u5t3r00001";
 export const DATABASE_HOST_SUFFIX = "c9akciq32.ap-southeast-1.rds.amazonaws.com";
-export const GENERATED_PASSWORD = "GeneratedByRandomPassword0123456789abcdef";
+
+/** What the fake RandomPassword of that name and length generates: its name's letters and digits, padded with 0. */
+export function generatedPassword(name: string, length: number): string {
+    return name.replace(/[^A-Za-z0-9]/g, "").padEnd(length, "0").slice(0, length);
+}
 const OIDC_ISSUER = `oidc.eks.${REGION}.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE`;
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -57,7 +61,7 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
             return {
                 ...inputs,
                 kubeconfigJson: kubeconfigFor(clusterName),
-                eksCluster: { name: clusterName, arn: `arn:aws:eks:${REGION}:${ACCOUNT_ID}:cluster/${clusterName}` },
+                eksCluster: { name: clusterName, arn: `arn:aws:eks:${REGION}:${ACCOUNT_ID}:cluster/${clusterName}`, version: inputs.version },
                 oidcIssuer: OIDC_ISSUER,
                 oidcProviderArn: `arn:aws:iam::${ACCOUNT_ID}:oidc-provider/${OIDC_ISSUER}`,
                 clusterSecurityGroupId: CLUSTER_SECURITY_GROUP_ID,
@@ -65,8 +69,11 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
         }
         case "aws:ecr/repository:Repository":
             return { ...inputs, registryId: ACCOUNT_ID, repositoryUrl: `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/${String(inputs.name)}` };
-        case "docker:index/image:Image":
-            return { ...inputs, repoDigest: `${String(inputs.imageName).replace(/:[^:/]+$/, "")}@${FAKE_DIGEST}` };
+        case "command:local:Command": {
+            // scripts/push-image's one line: the image by digest.
+            const environment = inputs.environment as Record<string, string>;
+            return { ...inputs, stdout: `${environment.IMAGE_REPOSITORY}@${FAKE_DIGEST}\n`, stderr: "" };
+        }
         case "aws:ec2/launchTemplate:LaunchTemplate":
             return { ...inputs, latestVersion: 1 };
         case "aws:iam/role:Role":
@@ -76,7 +83,7 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
         case "aws:rds/instance:Instance":
             return { ...inputs, address: `${String(inputs.identifier)}.${DATABASE_HOST_SUFFIX}`, port: inputs.port ?? 5432 };
         case "random:index/randomPassword:RandomPassword":
-            return { ...inputs, result: GENERATED_PASSWORD };
+            return { ...inputs, result: generatedPassword(name, Number(inputs.length)) };
         case "random:index/randomId:RandomId":
             return { ...inputs, hex: "0a1b2c3d" };
         case "kubernetes:core/v1:Service":
@@ -86,8 +93,14 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
     }
 }
 
-/** Images already in the fake ECR, by repository name; empty unless a test pushes some. */
+/**
+ * Images already in the fake ECR, by repository name; empty unless a test pushes some. The program must render the
+ * same whatever it holds: a run after a push sees the pushed tag.
+ */
 export const ecrImages = new Map<string, { imageTag: string; imageDigest: string }[]>();
+
+/** Clusters already running in the fake EKS, name -> Kubernetes version; empty unless a test deploys one. */
+export const eksClusters = new Map<string, string>();
 
 function callResult(token: string, args: Record<string, unknown>): Record<string, unknown> {
     switch (token) {
@@ -95,8 +108,10 @@ function callResult(token: string, args: Record<string, unknown>): Record<string
             return { names: [...ecrImages.keys()] };
         case "aws:ecr/getImages:getImages":
             return { repositoryName: args.repositoryName, imageIds: ecrImages.get(String(args.repositoryName)) ?? [] };
-        case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            return { userName: "AWS", password: "fake-registry-token", proxyEndpoint: `https://${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com` };
+        case "aws:eks/getClusters:getClusters":
+            return { names: [...eksClusters.keys()] };
+        case "aws:eks/getCluster:getCluster":
+            return { name: args.name, version: eksClusters.get(String(args.name)) };
         default:
             return args;
     }
