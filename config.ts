@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CLUSTER_AUTOSCALER_IMAGE_TAGS, KubernetesVersion } from "./cluster";
+import { CLUSTER_AUTOSCALER_IMAGE_TAGS, KubernetesVersion, NodeCapacityType, spotInstanceFamilies, spotInstanceTypes } from "./cluster";
 
 /** Every setting of the stack, validated, with the seed architecture's values as defaults. */
 export interface StackConfig {
@@ -7,10 +7,12 @@ export interface StackConfig {
     namePrefix: string;
     region: string;
     vpcCidr: string;
-    availabilityZones: string[];
+    /** Undefined: the Network takes the region's first zones that can host EKS, one per public subnet, at deploy time. */
+    availabilityZones: string[] | undefined;
     publicSubnetCidrs: string[];
     kubernetesVersion: KubernetesVersion;
     nodeInstanceType: string;
+    nodeCapacityType: NodeCapacityType;
     nodeDesiredSize: number;
     nodeMinSize: number;
     nodeMaxSize: number;
@@ -70,7 +72,7 @@ function overlaps(a: Cidr, b: Cidr): boolean {
     return contains(a, b) || contains(b, a);
 }
 
-function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZones: string[]): void {
+function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZones: string[] | undefined): void {
     const vpc = parseCidr("vpcCidr", vpcCidr);
     if (vpc.prefix < 16 || vpc.prefix > 28) {
         throw new ConfigError("vpcCidr", `AWS VPCs take a prefix between /16 and /28, got /${vpc.prefix}`);
@@ -81,7 +83,10 @@ function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZon
             throw new ConfigError("publicSubnetCidrs", `${subnetCidrs[index]}: AWS subnets take a prefix between /16 and /28`);
         }
     });
-    if (subnets.length !== availabilityZones.length) {
+    if (availabilityZones === undefined && subnets.length < 2) {
+        throw new ConfigError("publicSubnetCidrs", `needs at least two blocks, one per availability zone (EKS needs two zones), got ${subnets.length}`);
+    }
+    if (availabilityZones !== undefined && subnets.length !== availabilityZones.length) {
         throw new ConfigError("publicSubnetCidrs", `needs one block per availability zone (${availabilityZones.length}), got ${subnets.length}`);
     }
     subnets.forEach((subnet, index) => {
@@ -94,7 +99,10 @@ function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZon
     });
 }
 
-function validateAvailabilityZones(region: string, zones: string[]): void {
+function validateAvailabilityZones(region: string, zones: string[] | undefined): void {
+    if (zones === undefined) {
+        return;
+    }
     if (zones.length < 2) {
         throw new ConfigError("availabilityZones", "EKS needs subnets in at least two availability zones");
     }
@@ -138,8 +146,20 @@ function supportedKubernetesVersion(version: string): KubernetesVersion {
     return version as KubernetesVersion;
 }
 
+function capacityType(value: string, instanceType: string): NodeCapacityType {
+    if (value !== "ON_DEMAND" && value !== "SPOT") {
+        throw new ConfigError("nodeCapacityType", `'${value}' is not valid, expected ON_DEMAND or SPOT`);
+    }
+    if (value === "SPOT" && spotInstanceTypes(instanceType) === undefined) {
+        throw new ConfigError("nodeCapacityType", `SPOT needs instance types of the same shape as nodeInstanceType to choose from, and none are known for ${instanceType}; use a type from ${spotInstanceFamilies()}, or ON_DEMAND`);
+    }
+    return value;
+}
+
 /** A list setting: JSON in the stack configuration, so anything but an array of strings is refused by name. */
-function stringList(config: pulumi.Config, key: string, fallback: string[], example: string): string[] {
+function stringList(config: pulumi.Config, key: string, fallback: string[], example: string): string[];
+function stringList(config: pulumi.Config, key: string, fallback: undefined, example: string): string[] | undefined;
+function stringList(config: pulumi.Config, key: string, fallback: string[] | undefined, example: string): string[] | undefined {
     const value: unknown = config.getObject<unknown>(key);
     if (value === undefined) {
         return fallback;
@@ -178,7 +198,7 @@ function readDatabaseUrl(config: pulumi.Config): pulumi.Output<string> {
 export function loadConfig(): StackConfig {
     const config = new pulumi.Config();
     const region = new pulumi.Config("aws").get("region") ?? "ap-southeast-1";
-    const availabilityZones = stringList(config, "availabilityZones", [`${region}a`, `${region}b`], `["${region}a","${region}b"]`);
+    const availabilityZones = stringList(config, "availabilityZones", undefined, `["${region}a","${region}b"]`);
     const vpcCidr = config.get("vpcCidr") ?? "10.0.0.0/16";
     const publicSubnetCidrs = stringList(config, "publicSubnetCidrs", ["10.0.1.0/24", "10.0.2.0/24"], '["10.0.1.0/24","10.0.2.0/24"]');
     validateAvailabilityZones(region, availabilityZones);
@@ -198,6 +218,10 @@ export function loadConfig(): StackConfig {
     const appMaxReplicas = integerIn("appMaxReplicas", config.getNumber("appMaxReplicas") ?? 10, 1, 100);
     validateOrder(["appMinReplicas", "appMaxReplicas"], [appMinReplicas, appMaxReplicas]);
 
+    const nodeInstanceType = requireMatch("nodeInstanceType", config.get("nodeInstanceType") ?? "t3.medium",
+        /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/, "t3.medium");
+    const nodeCapacityType = capacityType(config.get("nodeCapacityType") ?? "ON_DEMAND", nodeInstanceType);
+
     const clusterAdmins = stringList(config, "clusterAdmins", [], '["arn:aws:iam::123456789012:role/github-deploy"]');
     clusterAdmins.forEach((arn) => requireMatch("clusterAdmins", arn, IAM_PRINCIPAL_ARN, "arn:aws:iam::123456789012:role/github-deploy"));
     const image = config.get("image");
@@ -212,7 +236,8 @@ export function loadConfig(): StackConfig {
         availabilityZones,
         publicSubnetCidrs,
         kubernetesVersion: supportedKubernetesVersion(config.get("kubernetesVersion") ?? "1.36"),
-        nodeInstanceType: requireMatch("nodeInstanceType", config.get("nodeInstanceType") ?? "t3.medium", /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/, "t3.medium"),
+        nodeInstanceType,
+        nodeCapacityType,
         nodeDesiredSize,
         nodeMinSize,
         nodeMaxSize,
