@@ -1,0 +1,89 @@
+// Estimates the stack's monthly AWS bill: renders the program offline (as npm run synth does) with the stack's
+// configuration and prices what it declares (cost/estimate.ts). No AWS access and no secret are needed.
+// Usage: npm run cost -- [--stack NAME] [--config KEY=VALUE ...] [--json]
+import * as fs from "fs";
+import * as path from "path";
+import YAML from "yaml";
+import { FAKE_DATABASE_URL, setStackConfig } from "../tests/stack/mocks";
+import { PricingError, estimate } from "../cost/estimate";
+import { markdownReport } from "../cost/report";
+import { renderProgram } from "./render";
+
+const PROJECT = "fastapi-app";
+const USAGE = "usage: npm run cost -- [--stack NAME] [--config KEY=VALUE ...] [--json]";
+
+interface Options {
+    stack: string;
+    overrides: [string, string][];
+    json: boolean;
+}
+
+class UsageError extends Error {}
+
+function parseArguments(argv: string[]): Options {
+    const options: Options = { stack: "dev", overrides: [], json: false };
+    for (let index = 0; index < argv.length; index++) {
+        const argument = argv[index];
+        if (argument === "--json") {
+            options.json = true;
+        } else if (argument === "--stack" && index + 1 < argv.length) {
+            options.stack = argv[++index];
+        } else if (argument === "--config" && index + 1 < argv.length) {
+            const pair = argv[++index];
+            const separator = pair.indexOf("=");
+            if (separator <= 0) {
+                throw new UsageError(`--config takes KEY=VALUE, got '${pair}'`);
+            }
+            options.overrides.push([pair.slice(0, separator), pair.slice(separator + 1)]);
+        } else {
+            throw new UsageError(`unexpected argument '${argument}'`);
+        }
+    }
+    return options;
+}
+
+/** Keys as `pulumi config set` spells them: the project's own bare, other namespaces in full. */
+function namespaced(key: string): string {
+    return key.includes(":") ? key : `${PROJECT}:${key}`;
+}
+
+/**
+ * The stack's configuration as the program would read it. Secrets stay encrypted in the stack file and the
+ * estimate never needs them: a configured databaseUrl only tells that the database is external.
+ */
+function stackConfig(stack: string): Record<string, string> {
+    const file = path.join(__dirname, "..", `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) {
+        throw new UsageError(`no ${path.basename(file)}: create the stack (pulumi stack init ${stack}) or name another with --stack`);
+    }
+    const entries = Object.entries((YAML.parse(fs.readFileSync(file, "utf8"))?.config ?? {}) as Record<string, unknown>);
+    return Object.fromEntries(entries.map(([key, value]) => {
+        const secure = typeof value === "object" && value !== null && "secure" in value;
+        if (secure && key !== `${PROJECT}:databaseUrl`) {
+            throw new UsageError(`${key} is a secret in ${path.basename(file)}; give the estimate a value with --config ${key}=...`);
+        }
+        const text = secure ? FAKE_DATABASE_URL : typeof value === "object" ? JSON.stringify(value) : String(value);
+        return [key, text];
+    }));
+}
+
+async function main(): Promise<void> {
+    const options = parseArguments(process.argv.slice(2));
+    const config = stackConfig(options.stack);
+    for (const [key, value] of options.overrides) {
+        config[namespaced(key)] = value;
+    }
+    const inventory = await renderProgram(() => setStackConfig(config, false));
+    const region = config["aws:region"] ?? "ap-southeast-1";
+    const result = estimate(inventory, region);
+    console.log(options.json ? JSON.stringify(result, null, 2) : markdownReport(result));
+}
+
+main().catch((error: unknown) => {
+    if (error instanceof UsageError || error instanceof PricingError || (error instanceof Error && error.name === "ConfigError")) {
+        console.error(`cost: ${error.message}${error instanceof UsageError ? `\n${USAGE}` : ""}`);
+    } else {
+        console.error(error);
+    }
+    process.exit(1);
+});
