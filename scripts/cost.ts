@@ -3,7 +3,9 @@
 // Usage: npm run cost -- [--stack NAME] [--config KEY=VALUE ...] [--json]
 import * as fs from "fs";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
+import { ConfigError } from "../config";
 import { FAKE_DATABASE_URL, setStackConfig } from "../tests/stack/mocks";
 import { PricingError, estimate } from "../cost/estimate";
 import { markdownReport } from "../cost/report";
@@ -74,16 +76,19 @@ async function main(): Promise<void> {
         config[namespaced(key)] = value;
     }
     const inventory = await renderProgram(() => setStackConfig(config, false));
-    const region = config["aws:region"] ?? "ap-southeast-1";
-    const result = estimate(inventory, region);
+    const result = estimate(inventory, new pulumi.Config("aws").require("region"));
     console.log(options.json ? JSON.stringify(result, null, 2) : markdownReport(result));
 }
 
-main().catch((error: unknown) => {
-    if (error instanceof UsageError || error instanceof PricingError || (error instanceof Error && error.name === "ConfigError")) {
+function fail(error: unknown): never {
+    if (error instanceof UsageError || error instanceof PricingError || error instanceof ConfigError) {
         console.error(`cost: ${error.message}${error instanceof UsageError ? `\n${USAGE}` : ""}`);
     } else {
         console.error(error);
     }
     process.exit(1);
-});
+}
+
+// A setting validated inside an Output (databaseUrl) fails outside main's promise chain.
+process.on("unhandledRejection", fail);
+main().catch(fail);
