@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as ipaddr from "ipaddr.js";
 import { CLUSTER_AUTOSCALER_IMAGE_TAGS, KubernetesVersion, NodeCapacityType, spotInstanceFamilies, spotInstanceTypes } from "./cluster";
 
 /** Every setting of the stack, validated, with the seed architecture's values as defaults. */
@@ -36,36 +37,30 @@ export class ConfigError extends Error {
     }
 }
 
-const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+const PREFIX_LENGTH = /^\d{1,2}$/;
 
 interface Cidr {
-    network: number;
+    network: ipaddr.IPv4;
     prefix: number;
 }
 
 function parseCidr(key: string, value: string): Cidr {
-    const match = IPV4_CIDR.exec(value);
-    const octets = match ? match.slice(1, 5).map(Number) : [];
-    const prefix = match ? Number(match[5]) : -1;
-    if (!match || octets.some((octet) => octet > 255) || prefix > 32) {
+    const [address, prefixLength, ...extra] = value.split("/");
+    // Four plain decimal octets only: ipaddr.js alone would also read "10.1" or octal "010.0.0.0" as addresses.
+    if (extra.length > 0 || prefixLength === undefined || !PREFIX_LENGTH.test(prefixLength)
+        || !ipaddr.IPv4.isValidFourPartDecimal(address) || !ipaddr.IPv4.isValidCIDR(value)) {
         throw new ConfigError(key, `'${value}' is not an IPv4 CIDR block such as 10.0.0.0/16`);
     }
-    const address = octets.reduce((acc, octet) => acc * 256 + octet, 0);
-    const size = 2 ** (32 - prefix);
-    if (address % size !== 0) {
-        throw new ConfigError(key, `'${value}' has host bits set; the network address is ${formatAddress(address - (address % size))}/${prefix}`);
+    const prefix = Number(prefixLength);
+    const network = ipaddr.IPv4.networkAddressFromCIDR(value);
+    if (network.toString() !== address) {
+        throw new ConfigError(key, `'${value}' has host bits set; the network address is ${network.toString()}/${prefix}`);
     }
-    return { network: address, prefix };
-}
-
-function formatAddress(address: number): string {
-    return [24, 16, 8, 0].map((shift) => Math.floor(address / 2 ** shift) % 256).join(".");
+    return { network, prefix };
 }
 
 function contains(outer: Cidr, inner: Cidr): boolean {
-    const outerSize = 2 ** (32 - outer.prefix);
-    const innerSize = 2 ** (32 - inner.prefix);
-    return inner.prefix >= outer.prefix && inner.network >= outer.network && inner.network + innerSize <= outer.network + outerSize;
+    return inner.prefix >= outer.prefix && inner.network.match(outer.network, outer.prefix);
 }
 
 function overlaps(a: Cidr, b: Cidr): boolean {

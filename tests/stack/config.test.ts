@@ -76,7 +76,13 @@ describe("overrides are honoured", () => {
 describe("bad values fail with a message naming the key", () => {
     test("vpcCidr not a CIDR", () => assertRejected({ vpcCidr: "10.0.0.0" }, "vpcCidr", /not an IPv4 CIDR/));
     test("vpcCidr with an octet above 255", () => assertRejected({ vpcCidr: "10.300.0.0/16" }, "vpcCidr", /not an IPv4 CIDR/));
-    test("vpcCidr with host bits set", () => assertRejected({ vpcCidr: "10.0.0.1/16" }, "vpcCidr", /host bits/));
+    test("vpcCidr with host bits set names the network address", () => assertRejected({ vpcCidr: "10.0.0.1/16" }, "vpcCidr", /host bits set; the network address is 10\.0\.0\.0\/16/));
+    test("vpcCidr in a short, octal or hexadecimal spelling", () => {
+        for (const vpcCidr of ["10.1/16", "010.0.0.0/16", "0xa.0.0.0/16", "10.0.0.0/16/16"]) {
+            assertRejected({ vpcCidr }, "vpcCidr", /not an IPv4 CIDR/);
+        }
+    });
+    test("vpcCidr with a prefix beyond /32", () => assertRejected({ vpcCidr: "10.0.0.0/33" }, "vpcCidr", /not an IPv4 CIDR/));
     test("vpcCidr larger than AWS allows", () => assertRejected({ vpcCidr: "10.0.0.0/8" }, "vpcCidr", /\/16 and \/28/));
     test("subnet outside the VPC", () => assertRejected({ publicSubnetCidrs: '["10.0.1.0/24","10.1.2.0/24"]' }, "publicSubnetCidrs", /not inside vpcCidr/));
     test("overlapping subnets", () => assertRejected({ publicSubnetCidrs: '["10.0.0.0/23","10.0.1.0/24"]' }, "publicSubnetCidrs", /overlaps/));
