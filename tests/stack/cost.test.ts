@@ -151,6 +151,14 @@ describe("lines appear exactly when their resources do", () => {
         ]);
         assert.equal(result.monthlyTotal > estimate(inventory, "ap-southeast-1").monthlyTotal, true);
     });
+    test("RDS-managed password: its Secrets Manager secret is priced", () => {
+        const lines = linesOf(estimate([...inventory, ...managedDatabase({ manageMasterUserPassword: true })], "eu-west-1"), "aws:rds/instance:Instance::fastapi-app-db");
+        assert.deepEqual(lines.filter((l) => l.item.startsWith("Secrets Manager")).map((l) => [l.quantity, l.unit, l.monthly]), [[1, "month", 0.4]]);
+    });
+    test("a KMS key costs its monthly fee", () => {
+        const result = estimate([...inventory, { type: "aws:kms/key:Key", name: "logs", inputs: {} }], "us-east-1");
+        assert.deepEqual(linesOf(result, "aws:kms/key:Key::logs").map((l) => [l.item, l.monthly]), [["KMS customer managed key", 1]]);
+    });
     test("Multi-AZ database: instance and storage twice", () => {
         const lines = linesOf(estimate([...inventory, ...managedDatabase({ multiAz: true })], "us-east-1"), "aws:rds/instance:Instance::fastapi-app-db");
         assert.deepEqual(lines.slice(0, 2).map((l) => l.quantity), [2 * 730, 2 * 20]);
