@@ -20,7 +20,7 @@ interface Options {
     json: boolean;
 }
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 function parseArguments(argv: string[]): Options {
     const options: Options = { stack: "dev", overrides: [], json: false };
@@ -53,8 +53,8 @@ function namespaced(key: string): string {
  * The stack's configuration as the program would read it. Secrets stay encrypted in the stack file and the
  * estimate never needs them: a configured databaseUrl only tells that the database is external.
  */
-function stackConfig(stack: string): Record<string, string> {
-    const file = path.join(__dirname, "..", `Pulumi.${stack}.yaml`);
+function stackConfig(directory: string, stack: string): Record<string, string> {
+    const file = path.join(directory, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) {
         throw new UsageError(`no ${path.basename(file)}: create the stack (pulumi stack init ${stack}) or name another with --stack`);
     }
@@ -69,15 +69,27 @@ function stackConfig(stack: string): Record<string, string> {
     }));
 }
 
-async function main(): Promise<void> {
-    const options = parseArguments(process.argv.slice(2));
-    const config = stackConfig(options.stack);
+export interface CostRequest {
+    /** Every setting, namespaced (`fastapi-app:nodeMaxSize`, `aws:region`), as setStackConfig takes it. */
+    config: Record<string, string>;
+    json: boolean;
+}
+
+/** What to estimate: the stack file in `directory` named by the arguments, with their overrides applied. */
+export function costRequest(argv: string[], directory: string): CostRequest {
+    const options = parseArguments(argv);
+    const config = stackConfig(directory, options.stack);
     for (const [key, value] of options.overrides) {
         config[namespaced(key)] = value;
     }
-    const inventory = await renderProgram(() => setStackConfig(config, false));
+    return { config, json: options.json };
+}
+
+async function main(): Promise<void> {
+    const request = costRequest(process.argv.slice(2), path.join(__dirname, ".."));
+    const inventory = await renderProgram(() => setStackConfig(request.config, false));
     const result = estimate(inventory, new pulumi.Config("aws").require("region"));
-    console.log(options.json ? JSON.stringify(result, null, 2) : markdownReport(result));
+    console.log(request.json ? JSON.stringify(result, null, 2) : markdownReport(result));
 }
 
 function fail(error: unknown): never {
@@ -89,6 +101,8 @@ function fail(error: unknown): never {
     process.exit(1);
 }
 
-// A setting validated inside an Output (databaseUrl) fails outside main's promise chain.
-process.on("unhandledRejection", fail);
-main().catch(fail);
+if (require.main === module) {
+    // A setting validated inside an Output (databaseUrl) fails outside main's promise chain.
+    process.on("unhandledRejection", fail);
+    main().catch(fail);
+}

@@ -2,13 +2,16 @@
 // comes from a declared resource, and a region, instance type or resource type without a price is an error naming it.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
-import { RecordedResource, installMocks, recorded, setStackConfig, settled } from "./mocks";
+import { FAKE_DATABASE_URL, RecordedResource, installMocks, recorded, setStackConfig, settled } from "./mocks";
 import {
     CostLine, Estimate, FREE_TYPES, InventoryResource, PRICED_TYPES, PRICES, PricingError, USAGE, estimate, isStructure,
 } from "../../cost/estimate";
 import { markdownReport } from "../../cost/report";
 import { spotInstanceTypes } from "../../cluster";
+import { UsageError, costRequest } from "../../scripts/cost";
 
 installMocks();
 setStackConfig();
@@ -220,5 +223,51 @@ describe("the price and usage data", () => {
         for (const [key, assumption] of Object.entries(USAGE)) {
             assert.ok((assumption as { basis: string }).basis.length > 40, key);
         }
+    });
+});
+
+describe("npm run cost's arguments and stack file", () => {
+    function stackDirectory(yaml: string): string {
+        const directory = fs.mkdtempSync(path.join(os.tmpdir(), "cost-stack-"));
+        fs.writeFileSync(path.join(directory, "Pulumi.dev.yaml"), yaml);
+        return directory;
+    }
+    const STACK = [
+        "config:",
+        "  aws:region: eu-west-1",
+        "  fastapi-app:nodeMaxSize: 4",
+        "  fastapi-app:availabilityZones:",
+        "    - eu-west-1b",
+        "    - eu-west-1c",
+        "  fastapi-app:databaseUrl:",
+        "    secure: v1:AAAAAAAAAAAAAAAA:encrypted",
+        "",
+    ].join("\n");
+
+    test("the stack file's settings, lists as JSON, and an encrypted databaseUrl only marking the database external", () => {
+        assert.deepEqual(costRequest([], stackDirectory(STACK)), {
+            config: {
+                "aws:region": "eu-west-1",
+                "fastapi-app:nodeMaxSize": "4",
+                "fastapi-app:availabilityZones": '["eu-west-1b","eu-west-1c"]',
+                "fastapi-app:databaseUrl": FAKE_DATABASE_URL,
+            },
+            json: false,
+        });
+    });
+    test("--config overrides, keys spelled as in pulumi config set; --json", () => {
+        const request = costRequest(["--config", "nodeCapacityType=SPOT", "--config", "aws:region=us-east-1", "--config", "nodeMaxSize=6", "--json"], stackDirectory(STACK));
+        assert.equal(request.config["fastapi-app:nodeCapacityType"], "SPOT");
+        assert.equal(request.config["aws:region"], "us-east-1");
+        assert.equal(request.config["fastapi-app:nodeMaxSize"], "6");
+        assert.equal(request.json, true);
+    });
+    test("another secret in the stack file: refused, naming it and the override that replaces it", () =>
+        assert.throws(() => costRequest([], stackDirectory(`${STACK}  fastapi-app:apiToken:\n    secure: v1:BBBB\n`)),
+            (error: Error) => error instanceof UsageError && /fastapi-app:apiToken is a secret in Pulumi\.dev\.yaml; .*--config fastapi-app:apiToken=/.test(error.message)));
+    test("a stack without its file, and arguments it does not know, are usage errors", () => {
+        assert.throws(() => costRequest(["--stack", "prod"], stackDirectory(STACK)), /no Pulumi\.prod\.yaml: create the stack \(pulumi stack init prod\)/);
+        assert.throws(() => costRequest(["--config", "nodeMaxSize"], stackDirectory(STACK)), /--config takes KEY=VALUE, got 'nodeMaxSize'/);
+        assert.throws(() => costRequest(["--region", "us-east-1"], stackDirectory(STACK)), /unexpected argument '--region'/);
     });
 });
