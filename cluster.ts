@@ -1,20 +1,11 @@
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as eks from "@pulumi/eks";
 import * as k8s from "@pulumi/kubernetes";
+import { KubernetesSupportType, checkUpgradeStep } from "./config";
+import { CLUSTER_AUTOSCALER_CHART_VERSION, KUBERNETES_RELEASES, KubernetesRelease, KubernetesVersion } from "./versions";
 
-/**
- * Kubernetes versions this stack supports, each with the cluster-autoscaler release built for it
- * (the autoscaler's minor version must match the control plane's).
- */
-export const CLUSTER_AUTOSCALER_IMAGE_TAGS = {
-    "1.34": "v1.34.5",
-    "1.35": "v1.35.2",
-    "1.36": "v1.36.1",
-} as const;
-/** Only a version with a cluster-autoscaler release type-checks; config.ts turns the configured string into one. */
-export type KubernetesVersion = keyof typeof CLUSTER_AUTOSCALER_IMAGE_TAGS;
-const CLUSTER_AUTOSCALER_CHART_VERSION = "9.59.0";
 const CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
 
 const CLUSTER_ROLE_POLICIES = [
@@ -76,7 +67,31 @@ export interface ClusterArgs {
     nodeDiskSizeGb: number;
     /** IAM principals (besides the identity that creates the cluster) that get cluster-admin. */
     clusterAdmins: string[];
+    /** What EKS does when the version leaves standard support (STANDARD: upgrade it; EXTENDED: bill extended support). */
+    supportType: KubernetesSupportType;
+    /** Days CloudWatch keeps the control-plane logs. */
+    logRetentionDays: number;
     tags?: Record<string, string>;
+}
+
+/**
+ * The access-entry key of a principal: stable for that principal wherever it sits in the list, so adding, removing
+ * or reordering admins touches only their own entries (EKS refuses a second entry for the same principal, which a
+ * position-based key would create while moving a principal to another position).
+ */
+export function accessEntryKey(principalArn: string): string {
+    const name = principalArn.split("/").pop() ?? principalArn;
+    const hash = createHash("sha256").update(principalArn).digest("hex").slice(0, 8);
+    return `admin-${name.replace(/[^A-Za-z0-9-]/g, "-")}-${hash}`;
+}
+
+/** The version EKS runs for this cluster today, or undefined before the first deploy. */
+async function runningVersion(clusterName: string, parent: pulumi.Resource): Promise<string | undefined> {
+    const { names } = await aws.eks.getClusters({}, { parent });
+    if (!names.includes(clusterName)) {
+        return undefined;
+    }
+    return (await aws.eks.getCluster({ name: clusterName }, { parent })).version;
 }
 
 interface RoleWithPolicies {
@@ -164,19 +179,35 @@ export class Cluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("fastapi:index:Cluster", name, {}, opts);
-        const autoscalerImageTag = CLUSTER_AUTOSCALER_IMAGE_TAGS[args.kubernetesVersion];
+        const release: KubernetesRelease = KUBERNETES_RELEASES[args.kubernetesVersion];
+        // Checked against the running cluster before EKS is asked for anything: a jump of two minors would upgrade
+        // the control plane and then fail on the nodes.
+        const version = pulumi.output(runningVersion(args.clusterName, this)).apply((running) => {
+            checkUpgradeStep(running, args.kubernetesVersion);
+            return args.kubernetesVersion;
+        });
+
+        // EKS creates this group on first use with no retention and leaves it behind on deletion; owned here, it has a
+        // retention and goes with the stack. The cluster depends on it, so it exists before EKS writes to it.
+        const logGroup = new aws.cloudwatch.LogGroup(`${name}-control-plane-logs`, {
+            name: `/aws/eks/${args.clusterName}/cluster`,
+            retentionInDays: args.logRetentionDays,
+            tags: args.tags,
+        }, { parent: this });
 
         // pulumi-eks waits only for the policies of roles it creates itself. Ours are attached before the control plane
         // starts and, on destroy, detached only after it is gone (it needs them to clean up its network interfaces).
         const controlPlane = this.role(`${args.clusterName}-control-plane`, "eks.amazonaws.com", CLUSTER_ROLE_POLICIES, args.tags);
         const cluster = new eks.Cluster(name, {
             name: args.clusterName,
-            version: args.kubernetesVersion,
+            version,
+            // Without it EKS keeps a cluster whose version leaves standard support and bills extended support.
+            upgradePolicy: { supportType: args.supportType },
             vpcId: args.vpcId,
             publicSubnetIds: args.subnetIds,
             serviceRole: controlPlane.role,
             authenticationMode: eks.AuthenticationMode.Api,
-            accessEntries: Object.fromEntries(args.clusterAdmins.map((principalArn, index) => [`admin-${index}`, {
+            accessEntries: Object.fromEntries(args.clusterAdmins.map((principalArn) => [accessEntryKey(principalArn), {
                 principalArn,
                 accessPolicies: { clusterAdmin: { policyArn: CLUSTER_ADMIN_ACCESS_POLICY, accessScope: { type: "cluster" } } },
             }])),
@@ -187,27 +218,42 @@ export class Cluster extends pulumi.ComponentResource {
             // The managed node group below is the only compute; it uses the security group EKS creates.
             skipDefaultNodeGroup: true,
             skipDefaultSecurityGroups: true,
-            // Without it the VPC CNI ignores NetworkPolicy objects.
-            vpcCniOptions: { enableNetworkPolicy: true },
+            // Without it the VPC CNI ignores NetworkPolicy objects. Pinned, like kube-proxy: unpinned, each run resolves
+            // the most recent version, and an unrelated deploy rolls the networking of every node.
+            vpcCniOptions: { enableNetworkPolicy: true, addonVersion: release.addons.vpcCni },
+            kubeProxyAddonOptions: { version: release.addons.kubeProxy },
             tags: args.tags,
-        }, { parent: this, dependsOn: controlPlane.attachments });
+        }, { parent: this, dependsOn: [...controlPlane.attachments, logGroup] });
 
         const nodeGroup = this.nodeGroup(name, cluster, args);
-        this.provider = new k8s.Provider(name, { kubeconfig: cluster.kubeconfigJson }, { parent: this });
+        this.provider = new k8s.Provider(name, {
+            kubeconfig: cluster.kubeconfigJson,
+            // Once the cluster is gone (an interrupted destroy), its Kubernetes objects and Helm release are dropped
+            // from the state instead of failing every later destroy on an unreachable API server.
+            deleteUnreachable: true,
+        }, { parent: this });
 
-        new aws.eks.Addon(`${name}-metrics-server`, {
-            clusterName: cluster.eksCluster.name,
-            addonName: "metrics-server",
-            resolveConflictsOnCreate: "OVERWRITE",
-            resolveConflictsOnUpdate: "OVERWRITE",
-            tags: args.tags,
-        }, { parent: this, dependsOn: [nodeGroup] });
+        // CoreDNS is not created by pulumi-eks without its default node group; EKS installed it self-managed, and
+        // this managed add-on adopts it (OVERWRITE) once there are nodes to run it, so it is upgraded with the pins.
+        this.addon(name, cluster, nodeGroup, "coredns", release.addons.coreDns, args.tags);
+        this.addon(name, cluster, nodeGroup, "metrics-server", release.addons.metricsServer, args.tags);
 
-        this.clusterAutoscaler(name, cluster, nodeGroup, args, autoscalerImageTag);
+        this.clusterAutoscaler(name, cluster, nodeGroup, args, release.clusterAutoscalerImage);
 
         this.clusterName = cluster.eksCluster.name;
         this.kubeconfig = pulumi.secret(cluster.kubeconfigJson);
         this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
+    }
+
+    private addon(name: string, cluster: eks.Cluster, nodeGroup: eks.ManagedNodeGroup, addonName: string, addonVersion: string, tags?: Record<string, string>): aws.eks.Addon {
+        return new aws.eks.Addon(`${name}-${addonName}`, {
+            clusterName: cluster.eksCluster.name,
+            addonName,
+            addonVersion,
+            resolveConflictsOnCreate: "OVERWRITE",
+            resolveConflictsOnUpdate: "OVERWRITE",
+            tags,
+        }, { parent: this, dependsOn: [nodeGroup] });
     }
 
     private role(roleName: string, service: string, policyArns: string[], tags?: Record<string, string>): RoleWithPolicies {
@@ -256,6 +302,9 @@ export class Cluster extends pulumi.ComponentResource {
             instanceTypes: nodeInstanceTypes(args.nodeInstanceType, args.nodeCapacityType),
             capacityType: args.nodeCapacityType,
             amiType: "AL2023_x86_64_STANDARD",
+            // pulumi-eks leaves the version unset with a launch template of our own, so nodes would stay behind a control
+            // plane upgrade. The control plane's own version output makes EKS upgrade the nodes right after it.
+            version: cluster.eksCluster.version,
             scalingConfig: {
                 desiredSize: args.nodeGroupSize.desired,
                 minSize: args.nodeGroupSize.min,

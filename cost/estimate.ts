@@ -109,7 +109,7 @@ export const FREE_TYPES: Record<string, string> = {
     "aws:eks/accessEntry:AccessEntry": "EKS access entries are free",
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "EKS access entries are free",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": "free; it bounds the images the repository line prices",
-    "docker:index/image:Image": "built where `pulumi up` runs; its storage is the repository's line",
+    "command:local:Command": "scripts/push-image, run where `pulumi up` runs; the image it pushes is the repository's storage line",
     "aws:rds/subnetGroup:SubnetGroup": "DB subnet groups are free",
     "aws:ec2/subnet:Subnet": "subnets are free",
     "aws:ec2/routeTable:RouteTable": "route tables are free",
@@ -419,12 +419,12 @@ const logGroup: Rule = (group, context) => {
 /** Declared resource types with a recurring cost, each with the rule that prices it. */
 export const PRICED_TYPES: Record<string, Rule> = {
     [TYPES.cluster]: controlPlane,
+    [TYPES.logGroup]: logGroup,
     [TYPES.nodeGroup]: nodeGroup,
     [TYPES.service]: service,
     [TYPES.repository]: repository,
     [TYPES.vpc]: vpc,
     [TYPES.database]: database,
-    [TYPES.logGroup]: logGroup,
     "aws:kms/key:Key": kmsKey,
 };
 

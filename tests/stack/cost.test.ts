@@ -27,7 +27,7 @@ before(async () => {
 });
 
 const NODE_GROUP = "eks:index:ManagedNodeGroup";
-const CLUSTER_LOG_GROUP = "/aws/eks/fastapi-app-cluster/cluster";
+const LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup";
 
 function items(result: Estimate): string[] {
     return result.lines.map((costLine) => costLine.item);
@@ -87,7 +87,7 @@ describe("the estimate follows the rendered stack", () => {
         assert.deepEqual(items(estimate(inventory, "ap-southeast-1")), [
             "EKS control plane (standard support)",
             "CloudWatch Logs ingestion, control-plane logs (api, audit, authenticator)",
-            "CloudWatch Logs storage, control-plane logs (api, audit, authenticator), no retention: 12 months' worth",
+            "CloudWatch Logs storage, control-plane logs (api, audit, authenticator), kept 30 days",
             "Nodes: 2 × t3.medium on-demand",
             "Node root volumes: 2 × 20 GB gp3",
             "Public IPv4 addresses of the nodes: 2",
@@ -168,13 +168,23 @@ describe("lines appear exactly when their resources do", () => {
     });
     test("external database (today's render): no database line", () =>
         assert.deepEqual(estimate(inventory, "ap-southeast-1").lines.filter((l) => /RDS|database/.test(l.item)), []));
-    test("control-plane log group with retention: storage priced for that many days, on the log group", () => {
-        const result = estimate([...inventory, logGroup(CLUSTER_LOG_GROUP, 30)], "ap-southeast-1");
-        const storage = result.lines.filter((l) => l.item.startsWith("CloudWatch Logs storage"));
+    test("the stack's control-plane log group: storage for its retention, on the log group", () => {
+        const storage = estimate(inventory, "ap-southeast-1").lines.filter((l) => l.item.startsWith("CloudWatch Logs storage"));
         assert.deepEqual(storage.map((l) => [l.resource, l.item]), [
-            ["aws:cloudwatch/logGroup:LogGroup::control-plane-logs", "CloudWatch Logs storage, control-plane logs (api, audit, authenticator), kept 30 days"],
+            ["aws:cloudwatch/logGroup:LogGroup::fastapi-app-control-plane-logs", "CloudWatch Logs storage, control-plane logs (api, audit, authenticator), kept 30 days"],
         ]);
         assert.equal(storage[0].quantity, Math.round(4.5 * 30 / (365 / 12) * 100) / 100);
+    });
+    test("another retention changes the storage line", () => {
+        const result = estimate(withInputs(LOG_GROUP, (inputs) => ({ ...inputs, retentionInDays: 365 })), "ap-southeast-1");
+        assert.deepEqual(result.lines.filter((l) => l.item.startsWith("CloudWatch Logs storage")).map((l) => [l.item, l.quantity]),
+            [["CloudWatch Logs storage, control-plane logs (api, audit, authenticator), kept 365 days", 54]]);
+    });
+    test("without a log group of the stack's own, EKS's group keeps the logs forever: priced on the cluster", () => {
+        const result = estimate(inventory.filter((resource) => resource.type !== LOG_GROUP), "ap-southeast-1");
+        assert.deepEqual(result.lines.filter((l) => l.item.startsWith("CloudWatch Logs storage")).map((l) => [l.resource, l.item]), [
+            ["eks:index:Cluster::fastapi-app", "CloudWatch Logs storage, control-plane logs (api, audit, authenticator), no retention: 12 months' worth"],
+        ]);
     });
     test("a NAT gateway strategy adds gateways, their traffic and their addresses", () => {
         const result = estimate(withInputs("awsx:ec2:Vpc", (inputs) => ({ ...inputs, natGateways: { strategy: "OnePerAz" } })), "eu-west-1");

@@ -55,19 +55,24 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
             return {
                 ...inputs,
                 kubeconfigJson: kubeconfigFor(clusterName),
-                eksCluster: { name: clusterName, arn: `arn:aws:eks:${REGION}:${ACCOUNT_ID}:cluster/${clusterName}` },
+                eksCluster: { name: clusterName, arn: `arn:aws:eks:${REGION}:${ACCOUNT_ID}:cluster/${clusterName}`, version: inputs.version },
                 oidcIssuer: OIDC_ISSUER,
                 oidcProviderArn: `arn:aws:iam::${ACCOUNT_ID}:oidc-provider/${OIDC_ISSUER}`,
             };
         }
         case "aws:ecr/repository:Repository":
             return { ...inputs, registryId: ACCOUNT_ID, repositoryUrl: `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/${String(inputs.name)}` };
-        case "docker:index/image:Image":
-            return { ...inputs, repoDigest: `${String(inputs.imageName).replace(/:[^:/]+$/, "")}@${FAKE_DIGEST}` };
+        case "command:local:Command": {
+            // scripts/push-image's one line: the image by digest.
+            const environment = inputs.environment as Record<string, string>;
+            return { ...inputs, stdout: `${environment.IMAGE_REPOSITORY}@${FAKE_DIGEST}\n`, stderr: "" };
+        }
         case "aws:ec2/launchTemplate:LaunchTemplate":
             return { ...inputs, latestVersion: 1 };
         case "aws:iam/role:Role":
             return { ...inputs, arn: `arn:aws:iam::${ACCOUNT_ID}:role/${String(inputs.name ?? name)}` };
+        case "random:index/randomPassword:RandomPassword":
+            return { ...inputs, result: name.replace(/[^A-Za-z0-9]/g, "").padEnd(Number(inputs.length), "0").slice(0, Number(inputs.length)) };
         case "kubernetes:core/v1:Service":
             return { ...inputs, status: { loadBalancer: { ingress: [{ hostname: LOAD_BALANCER_HOSTNAME }] } } };
         default:
@@ -114,8 +119,14 @@ function availabilityZones(args: Record<string, unknown>): Record<string, unknow
     return { id: region, names: zones.map((zone) => zone.name), zoneIds: zones.map((zone) => zone.zoneId), groupNames: [region] };
 }
 
-/** Images already in the fake ECR, by repository name; empty unless a test pushes some. */
+/**
+ * Images already in the fake ECR, by repository name; empty unless a test pushes some. The program must render the
+ * same whatever it holds: a run after a push sees the pushed tag.
+ */
 export const ecrImages = new Map<string, { imageTag: string; imageDigest: string }[]>();
+
+/** Clusters already running in the fake EKS, name -> Kubernetes version; empty unless a test deploys one. */
+export const eksClusters = new Map<string, string>();
 
 function callResult(token: string, args: Record<string, unknown>): Record<string, unknown> {
     switch (token) {
@@ -125,8 +136,10 @@ function callResult(token: string, args: Record<string, unknown>): Record<string
             return { repositoryName: args.repositoryName, imageIds: ecrImages.get(String(args.repositoryName)) ?? [] };
         case "aws:index/getAvailabilityZones:getAvailabilityZones":
             return availabilityZones(args);
-        case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            return { userName: "AWS", password: "fake-registry-token", proxyEndpoint: `https://${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com` };
+        case "aws:eks/getClusters:getClusters":
+            return { names: [...eksClusters.keys()] };
+        case "aws:eks/getCluster:getCluster":
+            return { name: args.name, version: eksClusters.get(String(args.name)) };
         default:
             return args;
     }
