@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as ipaddr from "ipaddr.js";
+import { NodeCapacityType, spotInstanceFamilies, spotInstanceTypes } from "./cluster";
 import { DEFAULT_KUBERNETES_VERSION, KUBERNETES_RELEASES, KubernetesVersion, minorOf } from "./versions";
 
 /** Every setting of the stack, validated, with the seed architecture's values as defaults. */
@@ -8,7 +9,8 @@ export interface StackConfig {
     namePrefix: string;
     region: string;
     vpcCidr: string;
-    availabilityZones: string[];
+    /** Undefined: the Network takes the region's first zones that can host EKS, one per public subnet, at deploy time. */
+    availabilityZones: string[] | undefined;
     publicSubnetCidrs: string[];
     kubernetesVersion: KubernetesVersion;
     /** What EKS does when the version leaves standard support: STANDARD upgrades it, EXTENDED bills extended support. */
@@ -16,6 +18,7 @@ export interface StackConfig {
     /** Days CloudWatch keeps the control-plane logs (api, audit, authenticator). */
     controlPlaneLogRetentionDays: number;
     nodeInstanceType: string;
+    nodeCapacityType: NodeCapacityType;
     nodeDesiredSize: number;
     nodeMinSize: number;
     nodeMaxSize: number;
@@ -90,7 +93,7 @@ function overlaps(a: Cidr, b: Cidr): boolean {
     return contains(a, b) || contains(b, a);
 }
 
-function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZones: string[]): void {
+function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZones: string[] | undefined): void {
     const vpc = parseCidr("vpcCidr", vpcCidr);
     if (vpc.prefix < 16 || vpc.prefix > 28) {
         throw new ConfigError("vpcCidr", `AWS VPCs take a prefix between /16 and /28, got /${vpc.prefix}`);
@@ -101,7 +104,10 @@ function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZon
             throw new ConfigError("publicSubnetCidrs", `${subnetCidrs[index]}: AWS subnets take a prefix between /16 and /28`);
         }
     });
-    if (subnets.length !== availabilityZones.length) {
+    if (availabilityZones === undefined && subnets.length < 2) {
+        throw new ConfigError("publicSubnetCidrs", `needs at least two blocks, one per availability zone (EKS needs two zones), got ${subnets.length}`);
+    }
+    if (availabilityZones !== undefined && subnets.length !== availabilityZones.length) {
         throw new ConfigError("publicSubnetCidrs", `needs one block per availability zone (${availabilityZones.length}), got ${subnets.length}`);
     }
     subnets.forEach((subnet, index) => {
@@ -159,7 +165,10 @@ function readTokens(config: pulumi.Config, key: string): pulumi.Output<string> |
     });
 }
 
-function validateAvailabilityZones(region: string, zones: string[]): void {
+function validateAvailabilityZones(region: string, zones: string[] | undefined): void {
+    if (zones === undefined) {
+        return;
+    }
     if (zones.length < 2) {
         throw new ConfigError("availabilityZones", "EKS needs subnets in at least two availability zones");
     }
@@ -204,6 +213,16 @@ function supportedKubernetesVersion(version: string): KubernetesVersion {
     return version as KubernetesVersion;
 }
 
+function capacityType(value: string, instanceType: string): NodeCapacityType {
+    if (value !== "ON_DEMAND" && value !== "SPOT") {
+        throw new ConfigError("nodeCapacityType", `'${value}' is not valid, expected ON_DEMAND or SPOT`);
+    }
+    if (value === "SPOT" && spotInstanceTypes(instanceType) === undefined) {
+        throw new ConfigError("nodeCapacityType", `SPOT needs instance types of the same shape as nodeInstanceType to choose from, and none are known for ${instanceType}; use a type from ${spotInstanceFamilies()}, or ON_DEMAND`);
+    }
+    return value;
+}
+
 /**
  * EKS upgrades the control plane one minor at a time, and only once the nodes run its minor. The stack upgrades the
  * nodes in the same update, right after the control plane, so each update may move one minor and no more.
@@ -242,7 +261,9 @@ function logRetentionDays(days: number): number {
 }
 
 /** A list setting: JSON in the stack configuration, so anything but an array of strings is refused by name. */
-function stringList(config: pulumi.Config, key: string, fallback: string[], example: string): string[] {
+function stringList(config: pulumi.Config, key: string, fallback: string[], example: string): string[];
+function stringList(config: pulumi.Config, key: string, fallback: undefined, example: string): string[] | undefined;
+function stringList(config: pulumi.Config, key: string, fallback: string[] | undefined, example: string): string[] | undefined {
     const value: unknown = config.getObject<unknown>(key);
     if (value === undefined) {
         return fallback;
@@ -281,7 +302,7 @@ function readDatabaseUrl(config: pulumi.Config): pulumi.Output<string> {
 export function loadConfig(): StackConfig {
     const config = new pulumi.Config();
     const region = new pulumi.Config("aws").get("region") ?? "ap-southeast-1";
-    const availabilityZones = stringList(config, "availabilityZones", [`${region}a`, `${region}b`], `["${region}a","${region}b"]`);
+    const availabilityZones = stringList(config, "availabilityZones", undefined, `["${region}a","${region}b"]`);
     const vpcCidr = config.get("vpcCidr") ?? "10.0.0.0/16";
     const publicSubnetCidrs = stringList(config, "publicSubnetCidrs", ["10.0.1.0/24", "10.0.2.0/24"], '["10.0.1.0/24","10.0.2.0/24"]');
     validateAvailabilityZones(region, availabilityZones);
@@ -300,6 +321,10 @@ export function loadConfig(): StackConfig {
     }
     const appMaxReplicas = integerIn("appMaxReplicas", config.getNumber("appMaxReplicas") ?? 10, 1, 100);
     validateOrder(["appMinReplicas", "appMaxReplicas"], [appMinReplicas, appMaxReplicas]);
+
+    const nodeInstanceType = requireMatch("nodeInstanceType", config.get("nodeInstanceType") ?? "t3.medium",
+        /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/, "t3.medium");
+    const nodeCapacityType = capacityType(config.get("nodeCapacityType") ?? "ON_DEMAND", nodeInstanceType);
 
     const clusterAdmins = stringList(config, "clusterAdmins", [], '["arn:aws:iam::123456789012:role/github-deploy"]');
     clusterAdmins.forEach((arn) => requireMatch("clusterAdmins", arn, IAM_PRINCIPAL_ARN, "arn:aws:iam::123456789012:role/github-deploy"));
@@ -321,7 +346,8 @@ export function loadConfig(): StackConfig {
         kubernetesVersion: supportedKubernetesVersion(config.get("kubernetesVersion") ?? DEFAULT_KUBERNETES_VERSION),
         kubernetesSupportType: supportType(config.get("kubernetesSupportType") ?? "STANDARD"),
         controlPlaneLogRetentionDays: logRetentionDays(config.getNumber("controlPlaneLogRetentionDays") ?? 30),
-        nodeInstanceType: requireMatch("nodeInstanceType", config.get("nodeInstanceType") ?? "t3.medium", /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/, "t3.medium"),
+        nodeInstanceType,
+        nodeCapacityType,
         nodeDesiredSize,
         nodeMinSize,
         nodeMaxSize,
