@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as ipaddr from "ipaddr.js";
+import { NodeCapacityType, spotInstanceFamilies, spotInstanceTypes } from "./cluster";
 import { DEFAULT_KUBERNETES_VERSION, KUBERNETES_RELEASES, KubernetesVersion, minorOf } from "./versions";
 
 /** Every setting of the stack, validated, with the seed architecture's values as defaults. */
@@ -8,7 +9,8 @@ export interface StackConfig {
     namePrefix: string;
     region: string;
     vpcCidr: string;
-    availabilityZones: string[];
+    /** Undefined: the Network takes the region's first zones that can host EKS, one per public subnet, at deploy time. */
+    availabilityZones: string[] | undefined;
     publicSubnetCidrs: string[];
     kubernetesVersion: KubernetesVersion;
     /** What EKS does when the version leaves standard support: STANDARD upgrades it, EXTENDED bills extended support. */
@@ -16,6 +18,7 @@ export interface StackConfig {
     /** Days CloudWatch keeps the control-plane logs (api, audit, authenticator). */
     controlPlaneLogRetentionDays: number;
     nodeInstanceType: string;
+    nodeCapacityType: NodeCapacityType;
     nodeDesiredSize: number;
     nodeMinSize: number;
     nodeMaxSize: number;
@@ -118,10 +121,13 @@ function overlaps(a: Cidr, b: Cidr): boolean {
 }
 
 /**
- * Checks one list of subnet blocks (one per zone) against the VPC and against the blocks already laid out;
- * `context` (the database mode) prefixes the problem when the list belongs to one mode only.
+ * Checks one list of subnet blocks (one per zone; at least two when the zones come from the region) against the
+ * VPC and against the blocks already laid out; `context` (the database mode) prefixes the problem when the list
+ * belongs to one mode only.
  */
-function validateSubnets(key: string, vpcCidr: string, subnetCidrs: string[], availabilityZones: string[], laidOut: string[] = [], context = ""): void {
+function validateSubnets(
+    key: string, vpcCidr: string, subnetCidrs: string[], availabilityZones: string[] | undefined, laidOut: string[] = [], context = "",
+): void {
     const fail = (problem: string): never => {
         throw new ConfigError(key, `${context}${problem}`);
     };
@@ -135,7 +141,10 @@ function validateSubnets(key: string, vpcCidr: string, subnetCidrs: string[], av
             fail(`${subnetCidrs[index]}: AWS subnets take a prefix between /16 and /28`);
         }
     });
-    if (subnets.length !== availabilityZones.length) {
+    if (availabilityZones === undefined && subnets.length < 2) {
+        fail(`needs at least two blocks, one per availability zone (EKS needs two zones), got ${subnets.length}`);
+    }
+    if (availabilityZones !== undefined && subnets.length !== availabilityZones.length) {
         fail(`needs one block per availability zone (${availabilityZones.length}), got ${subnets.length}`);
     }
     const earlierLists = laidOut.map((cidr) => ({ cidr, block: parseCidr(key, cidr) }));
@@ -198,7 +207,10 @@ function readTokens(config: pulumi.Config, key: string): pulumi.Output<string> |
     });
 }
 
-function validateAvailabilityZones(region: string, zones: string[]): void {
+function validateAvailabilityZones(region: string, zones: string[] | undefined): void {
+    if (zones === undefined) {
+        return;
+    }
     if (zones.length < 2) {
         throw new ConfigError("availabilityZones", "EKS needs subnets in at least two availability zones");
     }
@@ -243,6 +255,16 @@ function supportedKubernetesVersion(version: string): KubernetesVersion {
     return version as KubernetesVersion;
 }
 
+function capacityType(value: string, instanceType: string): NodeCapacityType {
+    if (value !== "ON_DEMAND" && value !== "SPOT") {
+        throw new ConfigError("nodeCapacityType", `'${value}' is not valid, expected ON_DEMAND or SPOT`);
+    }
+    if (value === "SPOT" && spotInstanceTypes(instanceType) === undefined) {
+        throw new ConfigError("nodeCapacityType", `SPOT needs instance types of the same shape as nodeInstanceType to choose from, and none are known for ${instanceType}; use a type from ${spotInstanceFamilies()}, or ON_DEMAND`);
+    }
+    return value;
+}
+
 /**
  * EKS upgrades the control plane one minor at a time, and only once the nodes run its minor. The stack upgrades the
  * nodes in the same update, right after the control plane, so each update may move one minor and no more.
@@ -281,7 +303,9 @@ function logRetentionDays(days: number): number {
 }
 
 /** A list setting: JSON in the stack configuration, so anything but an array of strings is refused by name. */
-function stringList(config: pulumi.Config, key: string, fallback: string[], example: string): string[] {
+function stringList(config: pulumi.Config, key: string, fallback: string[], example: string): string[];
+function stringList(config: pulumi.Config, key: string, fallback: undefined, example: string): string[] | undefined;
+function stringList(config: pulumi.Config, key: string, fallback: string[] | undefined, example: string): string[] | undefined {
     const value: unknown = config.getObject<unknown>(key);
     if (value === undefined) {
         return fallback;
@@ -319,7 +343,7 @@ function booleanSetting(config: pulumi.Config, key: string, fallback: boolean, c
  * Without databaseUrl the stack makes its own PostgreSQL (managed mode); with it, it uses that one as it always
  * has (external mode). Each mode refuses the other's settings, so a setting is never silently ignored.
  */
-function readDatabase(config: pulumi.Config, vpcCidr: string, availabilityZones: string[], publicSubnetCidrs: string[]): DatabaseConfig {
+function readDatabase(config: pulumi.Config, vpcCidr: string, availabilityZones: string[] | undefined, publicSubnetCidrs: string[]): DatabaseConfig {
     const databaseUrl = config.getSecret("databaseUrl");
     if (databaseUrl !== undefined) {
         const misplaced = MANAGED_DATABASE_KEYS.find((key) => config.get(key) !== undefined);
@@ -338,6 +362,10 @@ function readDatabase(config: pulumi.Config, vpcCidr: string, availabilityZones:
 
     const context = `${MANAGED_MODE}: `;
     const isolatedSubnetCidrs = stringList(config, "isolatedSubnetCidrs", ["10.0.101.0/24", "10.0.102.0/24"], '["10.0.101.0/24","10.0.102.0/24"]');
+    // In the public subnets' zones: as many blocks as there are public subnets, whether the zones are configured or not.
+    if (isolatedSubnetCidrs.length !== publicSubnetCidrs.length) {
+        throw new ConfigError("isolatedSubnetCidrs", `${context}needs one block per availability zone (${publicSubnetCidrs.length}), got ${isolatedSubnetCidrs.length}`);
+    }
     validateSubnets("isolatedSubnetCidrs", vpcCidr, isolatedSubnetCidrs, availabilityZones, publicSubnetCidrs, context);
     const instanceClass = config.get("databaseInstanceClass") ?? "db.t4g.micro";
     if (!/^db\.[a-z][a-z0-9-]*\d[a-z0-9-]*\.(micro|small|medium|large|\d*xlarge)$/.test(instanceClass)) {
@@ -363,7 +391,7 @@ function readDatabase(config: pulumi.Config, vpcCidr: string, availabilityZones:
 export function loadConfig(): StackConfig {
     const config = new pulumi.Config();
     const region = new pulumi.Config("aws").get("region") ?? "ap-southeast-1";
-    const availabilityZones = stringList(config, "availabilityZones", [`${region}a`, `${region}b`], `["${region}a","${region}b"]`);
+    const availabilityZones = stringList(config, "availabilityZones", undefined, `["${region}a","${region}b"]`);
     const vpcCidr = config.get("vpcCidr") ?? "10.0.0.0/16";
     const publicSubnetCidrs = stringList(config, "publicSubnetCidrs", ["10.0.1.0/24", "10.0.2.0/24"], '["10.0.1.0/24","10.0.2.0/24"]');
     validateAvailabilityZones(region, availabilityZones);
@@ -382,6 +410,10 @@ export function loadConfig(): StackConfig {
     }
     const appMaxReplicas = integerIn("appMaxReplicas", config.getNumber("appMaxReplicas") ?? 10, 1, 100);
     validateOrder(["appMinReplicas", "appMaxReplicas"], [appMinReplicas, appMaxReplicas]);
+
+    const nodeInstanceType = requireMatch("nodeInstanceType", config.get("nodeInstanceType") ?? "t3.medium",
+        /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/, "t3.medium");
+    const nodeCapacityType = capacityType(config.get("nodeCapacityType") ?? "ON_DEMAND", nodeInstanceType);
 
     const clusterAdmins = stringList(config, "clusterAdmins", [], '["arn:aws:iam::123456789012:role/github-deploy"]');
     clusterAdmins.forEach((arn) => requireMatch("clusterAdmins", arn, IAM_PRINCIPAL_ARN, "arn:aws:iam::123456789012:role/github-deploy"));
@@ -403,7 +435,8 @@ export function loadConfig(): StackConfig {
         kubernetesVersion: supportedKubernetesVersion(config.get("kubernetesVersion") ?? DEFAULT_KUBERNETES_VERSION),
         kubernetesSupportType: supportType(config.get("kubernetesSupportType") ?? "STANDARD"),
         controlPlaneLogRetentionDays: logRetentionDays(config.getNumber("controlPlaneLogRetentionDays") ?? 30),
-        nodeInstanceType: requireMatch("nodeInstanceType", config.get("nodeInstanceType") ?? "t3.medium", /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/, "t3.medium"),
+        nodeInstanceType,
+        nodeCapacityType,
         nodeDesiredSize,
         nodeMinSize,
         nodeMaxSize,

@@ -26,6 +26,7 @@ const cluster = new Cluster(config.namePrefix, {
     vpcId: network.vpcId,
     subnetIds: network.publicSubnetIds,
     nodeInstanceType: config.nodeInstanceType,
+    nodeCapacityType: config.nodeCapacityType,
     nodeGroupSize: { desired: config.nodeDesiredSize, min: config.nodeMinSize, max: config.nodeMaxSize },
     nodeDiskSizeGb: config.nodeDiskSizeGb,
     clusterAdmins: config.clusterAdmins,

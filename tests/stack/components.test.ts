@@ -1,5 +1,5 @@
 // Each ComponentResource on its own, with fake inputs instead of the other parts of the stack.
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -10,7 +10,7 @@ import {
     FAKE_DIGEST, Json, dependsOn, eksClusters, inputsOf, installMocks, isSecretInput, plain, resourceOf, resourcesOfType, setStackConfig,
     settled, valueOf,
 } from "./mocks";
-import { Network } from "../../vpc";
+import { Network, zonesForEks } from "../../vpc";
 import { Cluster, ClusterArgs, accessEntryKey } from "../../cluster";
 import { KUBERNETES_RELEASES } from "../../versions";
 import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../../registry";
@@ -28,6 +28,7 @@ const clusterArgs: ClusterArgs = {
     vpcId: "vpc-fake",
     subnetIds: ["subnet-1", "subnet-2", "subnet-3"],
     nodeInstanceType: "m6i.large",
+    nodeCapacityType: "ON_DEMAND",
     nodeGroupSize: { desired: 3, min: 2, max: 6 },
     nodeDiskSizeGb: 50,
     clusterAdmins: ["arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:role/github-deploy"],
@@ -91,6 +92,29 @@ describe("Database alone", () => {
     });
 });
 
+describe("Network alone, zones from the region", () => {
+    // Zone lookups answer for the configured aws:region; each test sets its own and the seed's comes back after.
+    after(() => setStackConfig());
+
+    test("without configured zones: the first zones EKS accepts, skipping the refused zone ID and a Local Zone", async () => {
+        setStackConfig({ "aws:region": "us-east-1" });
+        new Network("net-us-east-1", { cidrBlock: "10.0.0.0/16", publicSubnetCidrs: ["10.0.1.0/24", "10.0.2.0/24"], clusterName: "demo-cluster" });
+        await settled();
+        assert.deepEqual(inputsOf("awsx:ec2:Vpc", "net-us-east-1").availabilityZoneNames, ["us-east-1a", "us-east-1c"]);
+    });
+    test("one zone per public subnet", async () => {
+        setStackConfig({ "aws:region": "eu-west-1" });
+        new Network("net-three", { cidrBlock: "10.0.0.0/16", publicSubnetCidrs: ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"], clusterName: "demo-cluster" });
+        await settled();
+        assert.deepEqual(inputsOf("awsx:ec2:Vpc", "net-three").availabilityZoneNames, ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+    });
+    test("more subnets than usable zones: fails naming the zones and the settings to change", async () => {
+        setStackConfig({ "aws:region": "eu-west-1" });
+        await assert.rejects(zonesForEks(4),
+            /3 availability zones that can host EKS \(eu-west-1a, eu-west-1b, eu-west-1c\), 4 are needed.*configure availabilityZones and publicSubnetCidrs/);
+    });
+});
+
 describe("Cluster alone", () => {
     test("sizes, version, disk and instance type come from its arguments", async () => {
         const cluster = new Cluster("cluster-alone", clusterArgs);
@@ -105,6 +129,18 @@ describe("Cluster alone", () => {
         const release = inputsOf("kubernetes:helm.sh/v3:Release", "cluster-alone-cluster-autoscaler");
         assert.equal(release.values.image.tag, "v1.35.2");
         assert.equal(release.values.awsRegion, "eu-west-1");
+    });
+    test("spot: the node group offers every type of the same shape, configured type first", async () => {
+        new Cluster("cluster-spot", { ...clusterArgs, clusterName: "spot-cluster", nodeInstanceType: "t3.medium", nodeCapacityType: "SPOT" });
+        await settled();
+        const nodeGroup = inputsOf("eks:index:ManagedNodeGroup", "cluster-spot-nodes");
+        assert.equal(nodeGroup.capacityType, "SPOT");
+        assert.deepEqual(nodeGroup.instanceTypes, ["t3.medium", "t3a.medium", "t2.medium"]);
+        assert.equal(inputsOf("aws:ec2/launchTemplate:LaunchTemplate", "cluster-spot-nodes").instanceType, undefined, "the types are the node group's alone");
+    });
+    test("on-demand: exactly the configured type", async () => {
+        await settled();
+        assert.equal(inputsOf("eks:index:ManagedNodeGroup", "cluster-alone-nodes").capacityType, "ON_DEMAND");
     });
     test("every add-on at the version pinned for its Kubernetes minor (1.35 here)", async () => {
         new Cluster("cluster-pins", { ...clusterArgs, clusterName: "pins-cluster" });

@@ -38,18 +38,18 @@ function assertRejected(values: Record<string, string>, key: string, detail: Reg
 }
 
 describe("defaults are the seed's values", () => {
-    test("network: 10.0.0.0/16, ap-southeast-1a/b, 10.0.1.0/24 + 10.0.2.0/24", () => {
+    test("network: 10.0.0.0/16 in ap-southeast-1, 10.0.1.0/24 + 10.0.2.0/24; zones left to the deploy-time lookup", () => {
         const config = loadWith({});
         assert.equal(config.region, "ap-southeast-1");
         assert.equal(config.vpcCidr, "10.0.0.0/16");
-        assert.deepEqual(config.availabilityZones, ["ap-southeast-1a", "ap-southeast-1b"]);
+        assert.equal(config.availabilityZones, undefined);
         assert.deepEqual(config.publicSubnetCidrs, ["10.0.1.0/24", "10.0.2.0/24"]);
     });
-    test("nodes: t3.medium, desired 2, min 1, max 3, 20 GB; Kubernetes 1.36", () => {
+    test("nodes: t3.medium on-demand, desired 2, min 1, max 3, 20 GB; Kubernetes 1.36", () => {
         const config = loadWith({});
         assert.deepEqual(
-            [config.nodeInstanceType, config.nodeDesiredSize, config.nodeMinSize, config.nodeMaxSize, config.nodeDiskSizeGb, config.kubernetesVersion],
-            ["t3.medium", 2, 1, 3, 20, "1.36"]);
+            [config.nodeInstanceType, config.nodeCapacityType, config.nodeDesiredSize, config.nodeMinSize, config.nodeMaxSize, config.nodeDiskSizeGb, config.kubernetesVersion],
+            ["t3.medium", "ON_DEMAND", 2, 1, 3, 20, "1.36"]);
     });
     test("standard support only, control-plane logs kept 30 days", () => {
         const config = loadWith({});
@@ -87,6 +87,14 @@ describe("overrides are honoured", () => {
         assert.deepEqual([config.nodeInstanceType, config.nodeMinSize, config.nodeDesiredSize, config.nodeMaxSize, config.kubernetesVersion],
             ["m6i.large", 2, 3, 5, "1.35"]);
     });
+    test("only aws:region set to another region: accepted, zones chosen at deploy time", () => {
+        const config = loadWith({ "aws:region": "us-east-1" });
+        assert.equal(config.region, "us-east-1");
+        assert.equal(config.availabilityZones, undefined);
+    });
+    test("availability zones named explicitly", () =>
+        assert.deepEqual(loadWith({ availabilityZones: '["ap-southeast-1b","ap-southeast-1c"]' }).availabilityZones, ["ap-southeast-1b", "ap-southeast-1c"]));
+    test("spot capacity", () => assert.equal(loadWith({ nodeCapacityType: "SPOT" }).nodeCapacityType, "SPOT"));
     test("cluster admins: a laptop user and the GitHub deploy role", () => {
         const admins = ["arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:role/github-deploy"];
         assert.deepEqual(loadWith({ clusterAdmins: JSON.stringify(admins) }).clusterAdmins, admins);
@@ -127,9 +135,14 @@ describe("bad values fail with a message naming the key", () => {
         assertRejected({ publicSubnetCidrs: '["10.0.1.0/24","10.0.2.0/30"]' }, "publicSubnetCidrs", /10\.0\.2\.0\/30: AWS subnets take a prefix between \/16 and \/28/));
     test("subnet larger than AWS allows", () =>
         assertRejected({ vpcCidr: "10.0.0.0/16", publicSubnetCidrs: '["10.0.0.0/15","10.2.0.0/24"]' }, "publicSubnetCidrs", /\/16 and \/28/));
-    test("subnet count differs from the AZ count", () => assertRejected({ publicSubnetCidrs: '["10.0.1.0/24"]' }, "publicSubnetCidrs", /one block per availability zone/));
+    test("subnet count differs from the AZ count", () => assertRejected({ availabilityZones: '["ap-southeast-1a","ap-southeast-1b"]', publicSubnetCidrs: '["10.0.1.0/24"]' }, "publicSubnetCidrs", /one block per availability zone \(2\), got 1/));
     test("fewer than two availability zones", () => assertRejected({ availabilityZones: '["ap-southeast-1a"]', publicSubnetCidrs: '["10.0.1.0/24"]' }, "availabilityZones", /at least two/));
     test("availability zone from another region", () => assertRejected({ availabilityZones: '["ap-southeast-1a","us-east-1b"]' }, "availabilityZones", /us-east-1b not in region ap-southeast-1/));
+    test("a single public subnet when zones are looked up", () =>
+        assertRejected({ publicSubnetCidrs: '["10.0.1.0/24"]' }, "publicSubnetCidrs", /at least two blocks/));
+    test("nodeCapacityType not ON_DEMAND or SPOT", () => assertRejected({ nodeCapacityType: "spot" }, "nodeCapacityType", /'spot' is not valid, expected ON_DEMAND or SPOT/));
+    test("spot with an instance type that has no interchangeable types", () =>
+        assertRejected({ nodeCapacityType: "SPOT", nodeInstanceType: "m6g.large" }, "nodeCapacityType", /none are known for m6g\.large; use a type from t3\/t3a micro\|small/));
     test("nodeMinSize greater than nodeMaxSize", () => assertRejected({ nodeMinSize: "4", nodeMaxSize: "3", nodeDesiredSize: "3" }, "nodeMinSize", /must not exceed nodeMaxSize/));
     test("nodeDesiredSize above nodeMaxSize", () => assertRejected({ nodeDesiredSize: "4" }, "nodeDesiredSize", /must not exceed nodeMaxSize/));
     test("nodeDesiredSize below nodeMinSize", () => assertRejected({ nodeDesiredSize: "0" }, "nodeMinSize", /must not exceed nodeDesiredSize/));

@@ -8,6 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 export interface RecordedResource {
     type: string;
     name: string;
+    /** The id the mock gave it: other resources refer to it by this id (e.g. a node group to its launch template). */
+    id: string;
     inputs: Record<string, unknown>;
     /** URNs of every resource the engine was told this one depends on (explicit dependsOn and inputs). */
     dependencies: string[];
@@ -93,6 +95,45 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
     }
 }
 
+interface Zone {
+    name: string;
+    zoneId: string;
+    optInStatus: "opt-in-not-required" | "opted-in";
+}
+
+/**
+ * The zones one account sees, per region. In this us-east-1 the name us-east-1b is the zone EKS refuses (use1-az3)
+ * and a Local Zone is opted in: a lookup that ignored either would pick the wrong zones.
+ */
+const ZONES: Record<string, Zone[]> = {
+    "us-east-1": [
+        { name: "us-east-1-bos-1a", zoneId: "use1-bos1-az1", optInStatus: "opted-in" },
+        ...["use1-az4", "use1-az3", "use1-az6", "use1-az1", "use1-az2", "use1-az5"].map((zoneId, index) =>
+            ({ name: `us-east-1${"abcdef"[index]}`, zoneId, optInStatus: "opt-in-not-required" as const })),
+    ],
+};
+
+function zonesOf(region: string): Zone[] {
+    return ZONES[region] ?? ["az2", "az1", "az3"].map((suffix, index) =>
+        ({ name: `${region}${"abc"[index]}`, zoneId: `${region.replace(/-/g, "")}-${suffix}`, optInStatus: "opt-in-not-required" }));
+}
+
+/** DescribeAvailabilityZones as the provider's region answers it, with the two selectors the program uses. */
+function availabilityZones(args: Record<string, unknown>): Record<string, unknown> {
+    const region = new pulumi.Config("aws").get("region") ?? REGION;
+    const excluded = (args.excludeZoneIds as string[] | undefined) ?? [];
+    const filters = (args.filters as { name: string; values: string[] }[] | undefined) ?? [];
+    const unsupported = filters.filter((filter) => filter.name !== "opt-in-status");
+    if (unsupported.length > 0) {
+        throw new Error(`mock getAvailabilityZones: unsupported filter ${unsupported[0].name}`);
+    }
+    const zones = zonesOf(region)
+        .filter((zone) => !excluded.includes(zone.zoneId))
+        .filter((zone) => filters.every((filter) => filter.values.includes(zone.optInStatus)))
+        .sort((a, b) => a.name.localeCompare(b.name));
+    return { id: region, names: zones.map((zone) => zone.name), zoneIds: zones.map((zone) => zone.zoneId), groupNames: [region] };
+}
+
 /**
  * Images already in the fake ECR, by repository name; empty unless a test pushes some. The program must render the
  * same whatever it holds: a run after a push sees the pushed tag.
@@ -108,6 +149,8 @@ function callResult(token: string, args: Record<string, unknown>): Record<string
             return { names: [...ecrImages.keys()] };
         case "aws:ecr/getImages:getImages":
             return { repositoryName: args.repositoryName, imageIds: ecrImages.get(String(args.repositoryName)) ?? [] };
+        case "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return availabilityZones(args);
         case "aws:eks/getClusters:getClusters":
             return { names: [...eksClusters.keys()] };
         case "aws:eks/getCluster:getCluster":
@@ -124,8 +167,9 @@ export function installMocks(): void {
         newResource: (args: pulumi.runtime.MockResourceArgs) => {
             const inputs = args.inputs as Record<string, unknown>;
             const dependencies = dependenciesSent.get(`${args.type}::${args.name}`) ?? [];
-            recorded.push({ type: args.type, name: args.name, inputs, dependencies });
-            return { id: `${args.name}-id`, state: outputsOf(args.type, args.name, inputs) };
+            const id = `${args.name}-id`;
+            recorded.push({ type: args.type, name: args.name, id, inputs, dependencies });
+            return { id, state: outputsOf(args.type, args.name, inputs) };
         },
         call: (args: pulumi.runtime.MockCallArgs) => callResult(args.token, args.inputs as Record<string, unknown>),
     }, "fastapi-app", "dev", false);
@@ -157,16 +201,19 @@ export function dependsOn(dependent: RecordedResource, type: string, name: strin
     return dependent.dependencies.some((urn) => urn.endsWith(`${type}::${name}`));
 }
 
-/** The seed's configuration: only the required secret, everything else at its default. */
+/**
+ * The seed's configuration: only the required secret, everything else at its default. Keys are the project's own,
+ * or namespaced as in `pulumi config set` (`aws:region`).
+ */
 export function setStackConfig(values: Record<string, string> = {}, withDatabaseUrl = true): void {
     const config: Record<string, string> = { "aws:region": REGION };
     if (withDatabaseUrl) {
         config["fastapi-app:databaseUrl"] = FAKE_DATABASE_URL;
     }
     for (const [key, value] of Object.entries(values)) {
-        config[`fastapi-app:${key}`] = value;
+        config[key.includes(":") ? key : `fastapi-app:${key}`] = value;
     }
-    pulumi.runtime.setAllConfig(config, withDatabaseUrl ? ["fastapi-app:databaseUrl"] : []);
+    pulumi.runtime.setAllConfig(config, "fastapi-app:databaseUrl" in config ? ["fastapi-app:databaseUrl"] : []);
 }
 
 export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {

@@ -2,8 +2,8 @@
 // (type, name, inputs, dependencies): one run of `pulumi up`, as the engine would receive it.
 // Usage: node --import tsx tests/stack/render.ts '<world as JSON>'
 //   world: { config?: {key: value}, ecrImages?: {repository: [{imageTag, imageDigest}]}, eksClusters?: {name: version} }
-import * as path from "path";
-import { ecrImages, eksClusters, installMocks, recorded, setStackConfig, settled } from "./mocks";
+import { ecrImages, eksClusters, setStackConfig } from "./mocks";
+import { renderProgram } from "../../scripts/render";
 
 interface World {
     config?: Record<string, string>;
@@ -13,17 +13,15 @@ interface World {
 
 async function main(): Promise<void> {
     const world = JSON.parse(process.argv[2] ?? "{}") as World;
-    process.chdir(path.join(__dirname, "..", ".."));
-    for (const [repository, images] of Object.entries(world.ecrImages ?? {})) {
-        ecrImages.set(repository, images);
-    }
-    for (const [cluster, version] of Object.entries(world.eksClusters ?? {})) {
-        eksClusters.set(cluster, version);
-    }
-    installMocks();
-    setStackConfig(world.config ?? {});
-    await import("../../index");
-    await settled();
+    const recorded = await renderProgram(() => {
+        for (const [repository, images] of Object.entries(world.ecrImages ?? {})) {
+            ecrImages.set(repository, images);
+        }
+        for (const [cluster, version] of Object.entries(world.eksClusters ?? {})) {
+            eksClusters.set(cluster, version);
+        }
+        setStackConfig(world.config ?? {});
+    });
     process.stdout.write(JSON.stringify(recorded));
 }
 

@@ -130,7 +130,10 @@ describe("EKS cluster (seed: fastapi-app-cluster, logs api/audit/authenticator, 
 describe("managed node group (seed: t3.medium, desired 2, min 1, max 3, EKS AMI, 20 GB gp3)", () => {
     const nodeGroup = (): Json => inputsOf("eks:index:ManagedNodeGroup");
     const launchTemplate = (): Json => inputsOf("aws:ec2/launchTemplate:LaunchTemplate");
-    test("instance type t3.medium", () => assert.deepEqual(nodeGroup().instanceTypes, ["t3.medium"]));
+    test("instance type t3.medium, on-demand", () => {
+        assert.deepEqual(nodeGroup().instanceTypes, ["t3.medium"]);
+        assert.equal(nodeGroup().capacityType, "ON_DEMAND");
+    });
     test("desired 2, min 1, max 3", () => assert.deepEqual(nodeGroup().scalingConfig, { desiredSize: 2, minSize: 1, maxSize: 3 }));
     test("Amazon EKS-optimized AMI (AL2023 x86_64)", () => assert.equal(nodeGroup().amiType, "AL2023_x86_64_STANDARD"));
     test("desired size left to the cluster autoscaler after creation", () => assert.equal(nodeGroup().ignoreScalingChanges, true));
