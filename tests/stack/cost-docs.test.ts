@@ -3,6 +3,7 @@
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "fs";
+import * as path from "path";
 import { COST_DOC, DocumentedEstimate, costOutput, currentOutputs, documentedEstimates } from "../../scripts/cost-docs";
 import { PRICES } from "../../cost/estimate";
 import { PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
@@ -55,6 +56,16 @@ describe("docs/cost.md (npm run cost's tables)", () => {
                 regionOf(documented.args) === region && documented.args.includes(SPOT) === isSpot)]));
             assert.ok(spot < onDemand, `${region}: spot $${spot}, on-demand $${onDemand}`);
         }
+    });
+});
+
+describe("README.md", () => {
+    test("its monthly figures are the command's, rounded to the dollar", () => {
+        const external = (isSpot: boolean): number => total(outputs[estimates.findIndex((documented) => regionOf(documented.args) === "ap-southeast-1"
+            && documented.args.includes(SPOT) === isSpot && documented.args.some((arg) => arg.startsWith("databaseUrl=")))]);
+        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8").replace(/\s+/g, " ");
+        assert.match(readme, new RegExp(
+            `about \\*\\*\\$${Math.round(external(false))} a month\\*\\* in ap-southeast-1 with two on-demand nodes, \\*\\*\\$${Math.round(external(true))}\\*\\* with spot nodes`));
     });
 });
 
