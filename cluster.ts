@@ -176,6 +176,14 @@ export class Cluster extends pulumi.ComponentResource {
     public readonly clusterName: pulumi.Output<string>;
     public readonly kubeconfig: pulumi.Output<string>;
     public readonly provider: k8s.Provider;
+    /**
+     * The security group that pod traffic leaves from: the cluster security group EKS creates. Our launch template
+     * names no security group, so EKS puts the nodes' primary network interfaces in that group; the VPC CNI gives
+     * pods secondary IPs on the node's interfaces (or on extra interfaces it creates with the primary's groups),
+     * and traffic to addresses inside the VPC keeps the pod's IP. Security groups for pods (per-pod branch
+     * interfaces) are not enabled, so no pod leaves from any other group.
+     */
+    public readonly podSecurityGroupId: pulumi.Output<string>;
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("fastapi:index:Cluster", name, {}, opts);
@@ -242,7 +250,9 @@ export class Cluster extends pulumi.ComponentResource {
 
         this.clusterName = cluster.eksCluster.name;
         this.kubeconfig = pulumi.secret(cluster.kubeconfigJson);
-        this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
+        // With skipDefaultSecurityGroups, pulumi-eks reports the group EKS created for the cluster.
+        this.podSecurityGroupId = cluster.clusterSecurityGroupId;
+        this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig, podSecurityGroupId: this.podSecurityGroupId });
     }
 
     private addon(name: string, cluster: eks.Cluster, nodeGroup: eks.ManagedNodeGroup, addonName: string, addonVersion: string, tags?: Record<string, string>): aws.eks.Addon {

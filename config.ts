@@ -30,9 +30,30 @@ export interface StackConfig {
     appMinReplicas: number;
     appMaxReplicas: number;
     appTargetCpuPercent: number;
-    databaseUrl: pulumi.Output<string>;
+    database: DatabaseConfig;
     edge: EdgeConfig;
     tokens: TokenConfig;
+}
+
+/** External: the PostgreSQL named by databaseUrl, exactly as before. Managed: RDS inside the VPC, made by the stack. */
+export type DatabaseConfig = ExternalDatabaseConfig | ManagedDatabaseConfig;
+
+export interface ExternalDatabaseConfig {
+    mode: "external";
+    url: pulumi.Output<string>;
+}
+
+export interface ManagedDatabaseConfig {
+    mode: "managed";
+    /** One block per availability zone, in the same order; subnets with no route to the internet. */
+    isolatedSubnetCidrs: string[];
+    instanceClass: string;
+    storageGb: number;
+    /** Ceiling for RDS storage autoscaling. */
+    maxStorageGb: number;
+    deletionProtection: boolean;
+    /** Keep a named snapshot when the instance is deleted (pulumi destroy, replacement). */
+    finalSnapshot: boolean;
 }
 
 /** How the load balancer faces the internet. */
@@ -55,6 +76,12 @@ export interface TokenConfig {
 export type KubernetesSupportType = "STANDARD" | "EXTENDED";
 
 const DATABASE_URL_HINT = "pulumi config set --secret databaseUrl postgresql://USER:PASSWORD@HOST:5432/DATABASE";
+const EXTERNAL_MODE = "external database mode (databaseUrl is set)";
+const MANAGED_MODE = "managed database mode (no databaseUrl)";
+/** Keys that only the managed database reads; setting one next to databaseUrl is a mistake, not a no-op. */
+const MANAGED_DATABASE_KEYS = [
+    "isolatedSubnetCidrs", "databaseInstanceClass", "databaseStorageGb", "databaseMaxStorageGb", "databaseDeletionProtection", "databaseFinalSnapshot",
+];
 
 export class ConfigError extends Error {
     constructor(key: string, problem: string) {
@@ -93,29 +120,44 @@ function overlaps(a: Cidr, b: Cidr): boolean {
     return contains(a, b) || contains(b, a);
 }
 
-function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZones: string[] | undefined): void {
+/**
+ * Checks one list of subnet blocks (one per zone; at least two when the zones come from the region) against the
+ * VPC and against the blocks already laid out; `context` (the database mode) prefixes the problem when the list
+ * belongs to one mode only.
+ */
+function validateSubnets(
+    key: string, vpcCidr: string, subnetCidrs: string[], availabilityZones: string[] | undefined, laidOut: string[] = [], context = "",
+): void {
+    const fail = (problem: string): never => {
+        throw new ConfigError(key, `${context}${problem}`);
+    };
     const vpc = parseCidr("vpcCidr", vpcCidr);
     if (vpc.prefix < 16 || vpc.prefix > 28) {
         throw new ConfigError("vpcCidr", `AWS VPCs take a prefix between /16 and /28, got /${vpc.prefix}`);
     }
-    const subnets = subnetCidrs.map((cidr) => parseCidr("publicSubnetCidrs", cidr));
+    const subnets = subnetCidrs.map((cidr) => parseCidr(key, cidr));
     subnets.forEach((subnet, index) => {
         if (subnet.prefix < 16 || subnet.prefix > 28) {
-            throw new ConfigError("publicSubnetCidrs", `${subnetCidrs[index]}: AWS subnets take a prefix between /16 and /28`);
+            fail(`${subnetCidrs[index]}: AWS subnets take a prefix between /16 and /28`);
         }
     });
     if (availabilityZones === undefined && subnets.length < 2) {
-        throw new ConfigError("publicSubnetCidrs", `needs at least two blocks, one per availability zone (EKS needs two zones), got ${subnets.length}`);
+        fail(`needs at least two blocks, one per availability zone (EKS needs two zones), got ${subnets.length}`);
     }
     if (availabilityZones !== undefined && subnets.length !== availabilityZones.length) {
-        throw new ConfigError("publicSubnetCidrs", `needs one block per availability zone (${availabilityZones.length}), got ${subnets.length}`);
+        fail(`needs one block per availability zone (${availabilityZones.length}), got ${subnets.length}`);
     }
+    const earlierLists = laidOut.map((cidr) => ({ cidr, block: parseCidr(key, cidr) }));
     subnets.forEach((subnet, index) => {
         if (!contains(vpc, subnet)) {
-            throw new ConfigError("publicSubnetCidrs", `${subnetCidrs[index]} is not inside vpcCidr ${vpcCidr}`);
+            fail(`${subnetCidrs[index]} is not inside vpcCidr ${vpcCidr}`);
         }
         if (subnets.slice(0, index).some((earlier) => overlaps(earlier, subnet))) {
-            throw new ConfigError("publicSubnetCidrs", `${subnetCidrs[index]} overlaps another subnet`);
+            fail(`${subnetCidrs[index]} overlaps another subnet`);
+        }
+        const clash = earlierLists.find((earlier) => overlaps(earlier.block, subnet));
+        if (clash !== undefined) {
+            fail(`${subnetCidrs[index]} overlaps public subnet ${clash.cidr}`);
         }
     });
 }
@@ -279,23 +321,70 @@ export function validateDatabaseUrl(url: string): void {
     try {
         parsed = new URL(url);
     } catch {
-        throw new ConfigError("databaseUrl", `is not a URL; set it with: ${DATABASE_URL_HINT}`);
+        throw new ConfigError("databaseUrl", `${EXTERNAL_MODE}: is not a URL; set it with: ${DATABASE_URL_HINT}`);
     }
     if (parsed.protocol !== "postgresql:" || parsed.hostname === "") {
-        throw new ConfigError("databaseUrl", `must look like postgresql://USER:PASSWORD@HOST:5432/DATABASE; set it with: ${DATABASE_URL_HINT}`);
+        throw new ConfigError("databaseUrl", `${EXTERNAL_MODE}: must look like postgresql://USER:PASSWORD@HOST:5432/DATABASE; set it with: ${DATABASE_URL_HINT}`);
     }
 }
 
-function readDatabaseUrl(config: pulumi.Config): pulumi.Output<string> {
-    const databaseUrl = config.getSecret("databaseUrl");
-    if (databaseUrl === undefined) {
-        throw new ConfigError("databaseUrl", `is required (the external PostgreSQL URL). Set it with: ${DATABASE_URL_HINT}`);
+function booleanSetting(config: pulumi.Config, key: string, fallback: boolean, context: string): boolean {
+    const value = config.get(key);
+    if (value === undefined) {
+        return fallback;
     }
-    // The check runs inside apply so the secret never leaves its Output; the message never echoes it.
-    return databaseUrl.apply((url) => {
-        validateDatabaseUrl(url);
-        return url;
-    });
+    if (value !== "true" && value !== "false") {
+        throw new ConfigError(key, `${context}must be true or false, got '${value}'`);
+    }
+    return value === "true";
+}
+
+/**
+ * Without databaseUrl the stack makes its own PostgreSQL (managed mode); with it, it uses that one as it always
+ * has (external mode). Each mode refuses the other's settings, so a setting is never silently ignored.
+ */
+function readDatabase(config: pulumi.Config, vpcCidr: string, availabilityZones: string[] | undefined, publicSubnetCidrs: string[]): DatabaseConfig {
+    const databaseUrl = config.getSecret("databaseUrl");
+    if (databaseUrl !== undefined) {
+        const misplaced = MANAGED_DATABASE_KEYS.find((key) => config.get(key) !== undefined);
+        if (misplaced !== undefined) {
+            throw new ConfigError(misplaced, `${EXTERNAL_MODE}: applies only to the managed database; remove it (pulumi config rm ${misplaced}) or remove databaseUrl to let the stack create the database`);
+        }
+        // The check runs inside apply so the secret never leaves its Output; the message never echoes it.
+        return {
+            mode: "external",
+            url: databaseUrl.apply((url) => {
+                validateDatabaseUrl(url);
+                return url;
+            }),
+        };
+    }
+
+    const context = `${MANAGED_MODE}: `;
+    const isolatedSubnetCidrs = stringList(config, "isolatedSubnetCidrs", ["10.0.101.0/24", "10.0.102.0/24"], '["10.0.101.0/24","10.0.102.0/24"]');
+    // In the public subnets' zones: as many blocks as there are public subnets, whether the zones are configured or not.
+    if (isolatedSubnetCidrs.length !== publicSubnetCidrs.length) {
+        throw new ConfigError("isolatedSubnetCidrs", `${context}needs one block per availability zone (${publicSubnetCidrs.length}), got ${isolatedSubnetCidrs.length}`);
+    }
+    validateSubnets("isolatedSubnetCidrs", vpcCidr, isolatedSubnetCidrs, availabilityZones, publicSubnetCidrs, context);
+    const instanceClass = config.get("databaseInstanceClass") ?? "db.t4g.micro";
+    if (!/^db\.[a-z][a-z0-9-]*\d[a-z0-9-]*\.(micro|small|medium|large|\d*xlarge)$/.test(instanceClass)) {
+        throw new ConfigError("databaseInstanceClass", `${context}'${instanceClass}' is not valid, expected something like db.t4g.micro`);
+    }
+    const storageGb = integerIn("databaseStorageGb", config.getNumber("databaseStorageGb") ?? 20, 20, 65536);
+    const maxStorageGb = integerIn("databaseMaxStorageGb", config.getNumber("databaseMaxStorageGb") ?? 100, 21, 65536);
+    if (maxStorageGb <= storageGb) {
+        throw new ConfigError("databaseMaxStorageGb", `${context}the storage autoscaling ceiling (${maxStorageGb} GB) must be above databaseStorageGb (${storageGb} GB)`);
+    }
+    return {
+        mode: "managed",
+        isolatedSubnetCidrs,
+        instanceClass,
+        storageGb,
+        maxStorageGb,
+        deletionProtection: booleanSetting(config, "databaseDeletionProtection", false, context),
+        finalSnapshot: booleanSetting(config, "databaseFinalSnapshot", true, context),
+    };
 }
 
 /** Reads and validates the stack configuration. Throws ConfigError naming the offending key. */
@@ -306,7 +395,7 @@ export function loadConfig(): StackConfig {
     const vpcCidr = config.get("vpcCidr") ?? "10.0.0.0/16";
     const publicSubnetCidrs = stringList(config, "publicSubnetCidrs", ["10.0.1.0/24", "10.0.2.0/24"], '["10.0.1.0/24","10.0.2.0/24"]');
     validateAvailabilityZones(region, availabilityZones);
-    validateSubnets(vpcCidr, publicSubnetCidrs, availabilityZones);
+    validateSubnets("publicSubnetCidrs", vpcCidr, publicSubnetCidrs, availabilityZones);
 
     const nodeDesiredSize = integerIn("nodeDesiredSize", config.getNumber("nodeDesiredSize") ?? 2, 0, 100);
     const nodeMinSize = integerIn("nodeMinSize", config.getNumber("nodeMinSize") ?? 1, 0, 100);
@@ -357,7 +446,7 @@ export function loadConfig(): StackConfig {
         appMinReplicas,
         appMaxReplicas,
         appTargetCpuPercent: integerIn("appTargetCpuPercent", config.getNumber("appTargetCpuPercent") ?? 70, 10, 100),
-        databaseUrl: readDatabaseUrl(config),
+        database: readDatabase(config, vpcCidr, availabilityZones, publicSubnetCidrs),
         edge: readEdge(config, region),
         tokens: {
             apiTokens: readTokens(config, "apiTokens"),

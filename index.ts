@@ -4,6 +4,7 @@ import { Network } from "./vpc";
 import { Cluster } from "./cluster";
 import { Registry } from "./registry";
 import { Workload } from "./workload";
+import { DATABASE_PORT, Database } from "./database";
 
 const config = loadConfig();
 const eksClusterName = `${config.namePrefix}-cluster`;
@@ -13,6 +14,7 @@ const network = new Network(config.namePrefix, {
     cidrBlock: config.vpcCidr,
     availabilityZones: config.availabilityZones,
     publicSubnetCidrs: config.publicSubnetCidrs,
+    isolatedSubnetCidrs: config.database.mode === "managed" ? config.database.isolatedSubnetCidrs : undefined,
     clusterName: eksClusterName,
     tags,
 });
@@ -33,6 +35,20 @@ const cluster = new Cluster(config.namePrefix, {
     tags,
 });
 
+// Managed mode only: with databaseUrl set, the stack is what it was before it could make its own database.
+const database = config.database.mode === "managed" ? new Database(config.namePrefix, {
+    namePrefix: config.namePrefix,
+    vpcId: network.vpcId,
+    subnetIds: network.isolatedSubnetIds,
+    clientSecurityGroupId: cluster.podSecurityGroupId,
+    instanceClass: config.database.instanceClass,
+    storageGb: config.database.storageGb,
+    maxStorageGb: config.database.maxStorageGb,
+    deletionProtection: config.database.deletionProtection,
+    finalSnapshot: config.database.finalSnapshot,
+    tags,
+}) : undefined;
+
 const registry = new Registry(config.namePrefix, {
     repositoryName: config.namePrefix,
     // Relative: Pulumi runs the program from the project directory, and the state must not hold a checkout's path.
@@ -50,13 +66,14 @@ const registry = new Registry(config.namePrefix, {
 const workload = new Workload("fastapi", {
     namespace: "fastapi-app",
     image: registry.image,
-    databaseUrl: config.databaseUrl,
+    databaseUrl: config.database.mode === "external" ? config.database.url : database!.url,
     minReplicas: config.appMinReplicas,
     maxReplicas: config.appMaxReplicas,
     targetCpuPercent: config.appTargetCpuPercent,
     edge: config.edge,
     tokens: config.tokens,
     loadBalancerDependsOn: [cluster],
+    databaseEgress: config.database.mode === "managed" ? { cidrs: config.database.isolatedSubnetCidrs, port: DATABASE_PORT } : undefined,
 }, { providers: [cluster.provider], dependsOn: [cluster] });
 
 export const url = workload.url;
@@ -70,3 +87,5 @@ export const publicSubnetIds = network.publicSubnetIds;
 export const namespace = workload.namespace;
 export const apiTokens = workload.apiTokens;
 export const metricsTokens = workload.metricsTokens;
+export const databaseMode = config.database.mode;
+export const databaseEndpoint = database?.endpoint;

@@ -17,6 +17,11 @@ export interface NetworkArgs {
     availabilityZones?: string[];
     /** One block per availability zone, in the same order. */
     publicSubnetCidrs: string[];
+    /**
+     * One block per availability zone for subnets with no route to the internet (the managed database's);
+     * none are laid out when absent.
+     */
+    isolatedSubnetCidrs?: string[];
     /** The EKS cluster that will use these subnets; its tag lets Kubernetes find them. */
     clusterName: string;
     tags?: Record<string, string>;
@@ -42,19 +47,21 @@ export async function zonesForEks(count: number, parent?: pulumi.Resource): Prom
 }
 
 /**
- * A VPC with public subnets only: nodes and the load balancer live in them and reach the internet
- * through the internet gateway, so no NAT gateway is paid for.
+ * A VPC whose public subnets hold the nodes and the load balancer, reaching the internet through the internet
+ * gateway, so no NAT gateway is paid for; optionally isolated subnets (no route out at all) for the database.
  */
 export class Network extends pulumi.ComponentResource<awsx.ec2.Vpc> {
     public readonly vpcId: pulumi.Output<string>;
     public readonly publicSubnetIds: pulumi.Output<string[]>;
+    public readonly isolatedSubnetIds: pulumi.Output<string[]>;
 
     constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("fastapi:index:Network", name, args, opts);
         const vpc = pulumi.output(this.getData());
         this.vpcId = vpc.apply((created) => created.vpcId);
         this.publicSubnetIds = vpc.apply((created) => created.publicSubnetIds);
-        this.registerOutputs({ vpcId: this.vpcId, publicSubnetIds: this.publicSubnetIds });
+        this.isolatedSubnetIds = vpc.apply((created) => created.isolatedSubnetIds);
+        this.registerOutputs({ vpcId: this.vpcId, publicSubnetIds: this.publicSubnetIds, isolatedSubnetIds: this.isolatedSubnetIds });
     }
 
     // Runs from ComponentResource's constructor: awsx needs the zone names as plain strings, and without
@@ -76,7 +83,11 @@ export class Network extends pulumi.ComponentResource<awsx.ec2.Vpc> {
                     "kubernetes.io/role/elb": "1",
                     [`kubernetes.io/cluster/${args.clusterName}`]: "shared",
                 },
-            }],
+            }, ...(args.isolatedSubnetCidrs === undefined ? [] : [{
+                // awsx gives isolated subnets a route table with the VPC's local route only.
+                type: "Isolated" as const,
+                cidrBlocks: args.isolatedSubnetCidrs,
+            }])],
             natGateways: { strategy: "None" },
             enableDnsHostnames: true,
             enableDnsSupport: true,

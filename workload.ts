@@ -22,6 +22,16 @@ export interface WorkloadArgs {
      * load balancer only while the cluster runs; the Service depends on them so Pulumi deletes it first.
      */
     loadBalancerDependsOn: pulumi.Resource[];
+    /**
+     * Where the database is, when the stack knows it (the managed database): the service's pods and the migration
+     * Job may then reach nothing but DNS and these blocks on this port.
+     */
+    databaseEgress?: DatabaseEgress;
+}
+
+export interface DatabaseEgress {
+    cidrs: string[];
+    port: number;
 }
 
 export interface EdgeArgs {
@@ -210,6 +220,9 @@ export class Workload extends pulumi.ComponentResource {
         }, child);
 
         this.networkPolicies(name, ns);
+        if (args.databaseEgress !== undefined) {
+            this.egressPolicy(name, ns, args.databaseEgress);
+        }
 
         this.namespace = ns;
         this.loadBalancerHostname = service.status.loadBalancer.ingress[0].hostname;
@@ -370,6 +383,30 @@ export class Workload extends pulumi.ComponentResource {
                 podSelector: { matchLabels: APP_LABELS },
                 policyTypes: ["Ingress"],
                 ingress: [{ ports: [{ protocol: "TCP", port: CONTAINER_PORT }] }],
+            },
+        }, { parent: this });
+    }
+
+    /** A compromised pod can resolve names and talk to its database, and nothing else. */
+    private egressPolicy(name: string, ns: pulumi.Output<string>, database: DatabaseEgress): void {
+        new k8s.networking.v1.NetworkPolicy(`${name}-egress`, {
+            metadata: { name: "fastapi-egress", namespace: ns, labels: APP_LABELS },
+            spec: {
+                podSelector: { matchExpressions: [{ key: "app", operator: "In", values: [APP_LABELS.app, MIGRATION_LABELS.app] }] },
+                policyTypes: ["Egress"],
+                egress: [
+                    {
+                        to: [{
+                            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+                            podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+                        }],
+                        ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+                    },
+                    {
+                        to: database.cidrs.map((cidr) => ({ ipBlock: { cidr } })),
+                        ports: [{ protocol: "TCP", port: database.port }],
+                    },
+                ],
             },
         }, { parent: this });
     }

@@ -342,17 +342,20 @@ describe("stack-config", () => {
         }
     }
 
-    test("a deploy without DATABASE_URL nor databaseUrl in the stack file fails, naming both fixes", () => {
+    test("a deploy without DATABASE_URL nor databaseUrl in the stack file goes ahead with the managed database, and says so", () => {
         const { status, out } = run("check-deploy", saltOnly, {});
-        assert.equal(status, 1);
-        assert.match(out, /^::error title=databaseUrl missing::/m);
-        assert.match(out, /gh secret set DATABASE_URL --env dev/);
-        assert.match(out, /pulumi config set --secret --stack dev databaseUrl' and commit Pulumi\.dev\.yaml/);
+        assert.equal(status, 0);
+        assert.match(out, /^Managed database: no databaseUrl .* the stack creates and uses its own PostgreSQL/m);
     });
 
-    test("a deploy passes the check with either source of databaseUrl", () => {
-        assert.equal(run("check-deploy", saltOnly, { DATABASE_URL: secretUrl }).status, 0);
-        assert.equal(run("check-deploy", withUrl, {}).status, 0);
+    test("a deploy with either source of databaseUrl uses the external database, and says which source", () => {
+        const fromSecret = run("check-deploy", saltOnly, { DATABASE_URL: secretUrl });
+        assert.equal(fromSecret.status, 0);
+        assert.match(fromSecret.out, /^External database: databaseUrl comes from the environment secret DATABASE_URL\./m);
+        assert.doesNotMatch(fromSecret.out, /s3cr3t/);
+        const fromFile = run("check-deploy", withUrl, {});
+        assert.equal(fromFile.status, 0);
+        assert.match(fromFile.out, /^External database: databaseUrl comes from Pulumi\.dev\.yaml\./m);
     });
 
     test("a self-managed backend needs the committed encryptionsalt", () => {

@@ -1,13 +1,14 @@
 """Alembic environment: migrates the database in DATABASE_URL, one migrator at a time."""
 
 import asyncio
+import ssl
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from fastapi_app.db import MIGRATION_LOCK_KEY, create_engine
+from fastapi_app.db import MIGRATION_LOCK_KEY, DatabaseCertificateError, create_engine
 from fastapi_app.models import metadata
 from fastapi_app.settings import Settings
 
@@ -30,6 +31,8 @@ async def _migrate_online() -> None:
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_migrate)
+    except ssl.SSLCertVerificationError as error:
+        raise DatabaseCertificateError(engine.url, error) from None
     finally:
         await engine.dispose()
 

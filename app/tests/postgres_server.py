@@ -5,6 +5,9 @@
         server.stop()   # simulate an outage ...
         server.start()  # ... and recovery, on the same port
 
+    with PostgresServer(tls=ServerCertificate(chain_pem, key_pem)) as server:
+        ...             # TLS only, as RDS with rds.force_ssl=1: plain connections are refused
+
 PostgreSQL refuses to run as root, so as root every server command runs as the `postgres` user.
 """
 
@@ -16,12 +19,17 @@ import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import NamedTuple, Self
 
 POSTGRES_BIN = Path(os.environ.get("POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
 _SERVER_USER = "postgres"
 _DATABASE = "app"
 _ROLE = "app"
+
+
+class ServerCertificate(NamedTuple):
+    chain_pem: bytes
+    key_pem: bytes
 
 
 def free_port() -> int:
@@ -40,7 +48,8 @@ def _as_server_user(command: list[str]) -> list[str]:
 class PostgresServer:
     """Runs initdb into a temporary directory and starts postgres on 127.0.0.1 only."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ServerCertificate | None = None) -> None:
+        self.tls = tls
         self.port = free_port()
         self.password = secrets.token_urlsafe(16)
         self.url = f"postgresql://{_ROLE}:{self.password}@127.0.0.1:{self.port}/{_DATABASE}"
@@ -83,6 +92,8 @@ class PostgresServer:
             ]
         )
         password_file.unlink()
+        if self.tls is not None:
+            self._require_tls(self.tls)
         self.start()
         self._run(
             [
@@ -94,12 +105,25 @@ class PostgresServer:
             ]
         )
 
+    def _require_tls(self, tls: ServerCertificate) -> None:
+        # PostgreSQL refuses a key file that others can read.
+        for name, content in (("server.crt", tls.chain_pem), ("server.key", tls.key_pem)):
+            path = self._data / name
+            path.write_bytes(content)
+            path.chmod(0o600)
+            if os.geteuid() == 0:
+                shutil.chown(path, _SERVER_USER)
+        hba = self._data / "pg_hba.conf"
+        hba.write_text(hba.read_text().replace("\nhost ", "\nhostssl "))
+
     def start(self) -> None:
         # Durability settings are off: the data lives as long as one test run.
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self._socket_dir} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
+        if self.tls is not None:
+            options += " -c ssl=on"
         self._run(
             [
                 str(POSTGRES_BIN / "pg_ctl"),

@@ -23,7 +23,10 @@ POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
     [
         ("postgresql://u:p@db:5432/app", "postgresql+asyncpg://u:p@db:5432/app"),
         ("postgres://u:p@db/app", "postgresql+asyncpg://u:p@db/app"),
-        ("postgresql://u:p@db/app?sslmode=require", "postgresql+asyncpg://u:p@db/app?ssl=require"),
+        (
+            "postgresql://u:p@db/app?sslmode=verify-full&sslrootcert=/ca.pem",
+            "postgresql+asyncpg://u:p@db/app",
+        ),
     ],
 )
 def test_plain_urls_get_the_async_driver(given: str, expected: str) -> None:

@@ -15,6 +15,7 @@ import { Cluster, ClusterArgs, accessEntryKey } from "../../cluster";
 import { KUBERNETES_RELEASES } from "../../versions";
 import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../../registry";
 import { TLS_POLICY, TOKENS_FINGERPRINT_ANNOTATION, Workload, migrationJobName } from "../../workload";
+import { Database, DatabaseArgs } from "../../database";
 
 installMocks();
 setStackConfig();
@@ -50,6 +51,44 @@ describe("Network alone", () => {
         assert.equal(vpc.cidrBlock, "172.16.0.0/20");
         assert.deepEqual(vpc.subnetSpecs[0].cidrBlocks, ["172.16.0.0/24", "172.16.1.0/24", "172.16.2.0/24"]);
         assert.equal(vpc.subnetSpecs[0].tags["kubernetes.io/cluster/demo-cluster"], "shared");
+    });
+});
+
+describe("Network with isolated subnets", () => {
+    test("lays out the isolated blocks after the public ones and hands out their ids", async () => {
+        const network = new Network("net-isolated", {
+            cidrBlock: "172.16.0.0/20",
+            availabilityZones: ["eu-west-1a", "eu-west-1b"],
+            publicSubnetCidrs: ["172.16.0.0/24", "172.16.1.0/24"],
+            isolatedSubnetCidrs: ["172.16.8.0/24", "172.16.9.0/24"],
+            clusterName: "demo-cluster",
+        });
+        assert.equal((await valueOf(network.isolatedSubnetIds)).length, 2);
+        await settled();
+        const specs = inputsOf("awsx:ec2:Vpc", "net-isolated").subnetSpecs.map((spec: Json) => [spec.type, spec.cidrBlocks, spec.tags]);
+        assert.deepEqual(specs[1], ["Isolated", ["172.16.8.0/24", "172.16.9.0/24"], undefined], "no load-balancer or cluster tags");
+    });
+});
+
+describe("Database alone", () => {
+    const databaseArgs: DatabaseArgs = {
+        namePrefix: "demo", vpcId: "vpc-fake", subnetIds: ["subnet-a", "subnet-b"], clientSecurityGroupId: "sg-pods",
+        instanceClass: "db.m7g.large", storageGb: 50, maxStorageGb: 200, deletionProtection: true, finalSnapshot: false,
+    };
+    test("class, storage and destroy-time settings come from its arguments", async () => {
+        const database = new Database("db-alone", databaseArgs);
+        assert.match(await valueOf(database.endpoint), /^demo-db\..+:5432$/);
+        await settled();
+        const instance = inputsOf("aws:rds/instance:Instance", "db-alone");
+        assert.deepEqual([instance.identifier, instance.instanceClass, instance.allocatedStorage, instance.maxAllocatedStorage], ["demo-db", "db.m7g.large", 50, 200]);
+        assert.equal(instance.deletionProtection, true);
+        assert.equal(instance.skipFinalSnapshot, true, "a throwaway stack keeps no snapshot");
+        assert.equal(instance.finalSnapshotIdentifier, undefined);
+        assert.equal(inputsOf("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "db-alone-from-pods").referencedSecurityGroupId, "sg-pods");
+    });
+    test("the URL is a secret", async () => {
+        const database = new Database("db-secret", { ...databaseArgs, namePrefix: "secret" });
+        assert.equal(await pulumi.isSecret(database.url), true);
     });
 });
 
@@ -161,6 +200,14 @@ describe("Cluster alone", () => {
         const cluster = new Cluster("cluster-kubeconfig", { ...clusterArgs, clusterName: "other-cluster" });
         assert.equal(await pulumi.isSecret(cluster.kubeconfig), true);
     });
+    test("pods' security group is the cluster security group EKS creates (no groups of pulumi-eks's own)", async () => {
+        const cluster = new Cluster("cluster-pod-sg", { ...clusterArgs, clusterName: "sg-cluster" });
+        assert.equal(await valueOf(cluster.podSecurityGroupId), "sg-0e1k5c1u5t3r00001");
+        await settled();
+        assert.equal(inputsOf("eks:index:Cluster", "cluster-pod-sg").skipDefaultSecurityGroups, true);
+        assert.equal(inputsOf("aws:ec2/launchTemplate:LaunchTemplate", "cluster-pod-sg-nodes").vpcSecurityGroupIds, undefined,
+            "a launch template naming groups would take the nodes out of the cluster security group");
+    });
     test("takes only a Kubernetes version with pinned add-ons (the compiler refuses others)", () => {
         // @ts-expect-error 1.20 has no pinned add-ons here; tsc fails if the type ever accepts any string.
         const unsupported: ClusterArgs["kubernetesVersion"] = "1.20";
@@ -261,7 +308,7 @@ describe("Registry alone", () => {
     test("the service's build context holds only what its Dockerfile copies", () => {
         const files = buildContextFiles(path.join(__dirname, "..", "..", "app"));
         assert.ok(files.some((file) => file.startsWith("src/")), "sources admitted");
-        const outside = files.filter((file) => !/^(src\/|migrations\/|alembic\.ini$|pyproject\.toml$|requirements\.txt$)/.test(file));
+        const outside = files.filter((file) => !/^(src\/|migrations\/|certs\/|alembic\.ini$|pyproject\.toml$|requirements\.txt$)/.test(file));
         assert.deepEqual(outside, []);
     });
     test(".dockerignore syntax the hash cannot honour is refused, not guessed", () =>
@@ -377,7 +424,7 @@ describe("Workload alone", () => {
 });
 
 describe("components receive everything through their arguments", () => {
-    for (const file of ["vpc.ts", "cluster.ts", "registry.ts", "workload.ts"]) {
+    for (const file of ["vpc.ts", "cluster.ts", "registry.ts", "workload.ts", "database.ts"]) {
         test(`${file} never reads Pulumi configuration`, () => {
             const source = fs.readFileSync(path.join(__dirname, "..", "..", file), "utf8");
             assert.doesNotMatch(source, /\bConfig\s*\(|getConfig|requireSecret|getSecret/);

@@ -3,7 +3,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { FAKE_DATABASE_URL, errorOf, installMocks, setStackConfig, valueOf } from "./mocks";
-import { ConfigError, checkUpgradeStep, loadConfig, validateDatabaseUrl } from "../../config";
+import {
+    ConfigError, DatabaseConfig, ExternalDatabaseConfig, ManagedDatabaseConfig, checkUpgradeStep, loadConfig, validateDatabaseUrl,
+} from "../../config";
 import { KUBERNETES_RELEASES, minorOf } from "../../versions";
 
 installMocks();
@@ -13,8 +15,21 @@ function loadWith(values: Record<string, string>) {
     return loadConfig();
 }
 
-function assertRejected(values: Record<string, string>, key: string, detail: RegExp): void {
-    assert.throws(() => loadWith(values), (error: Error) => {
+function external(database: DatabaseConfig): ExternalDatabaseConfig {
+    assert.equal(database.mode, "external");
+    return database as ExternalDatabaseConfig;
+}
+
+function managed(values: Record<string, string>): ManagedDatabaseConfig {
+    setStackConfig(values, false);
+    const database = loadConfig().database;
+    assert.equal(database.mode, "managed");
+    return database as ManagedDatabaseConfig;
+}
+
+function assertRejected(values: Record<string, string>, key: string, detail: RegExp, withDatabaseUrl = true): void {
+    setStackConfig(values, withDatabaseUrl);
+    assert.throws(() => loadConfig(), (error: Error) => {
         assert.ok(error instanceof ConfigError, `a ConfigError, not ${error.name}`);
         assert.match(error.message, new RegExp(`^config '${key}'`));
         assert.match(error.message, detail);
@@ -49,9 +64,20 @@ describe("defaults are the seed's values", () => {
         assert.deepEqual(config.clusterAdmins, []);
     });
     test("databaseUrl is read as a secret", async () => {
-        const config = loadWith({});
-        assert.equal(await pulumi.isSecret(config.databaseUrl), true);
-        assert.equal(await valueOf(config.databaseUrl), FAKE_DATABASE_URL);
+        const database = external(loadWith({}).database);
+        assert.equal(await pulumi.isSecret(database.url), true);
+        assert.equal(await valueOf(database.url), FAKE_DATABASE_URL);
+    });
+    test("managed database: isolated subnets 10.0.101.0/24 + 10.0.102.0/24, db.t4g.micro, 20 GB up to 100 GB, final snapshot, no deletion protection", () => {
+        assert.deepEqual(managed({}), {
+            mode: "managed",
+            isolatedSubnetCidrs: ["10.0.101.0/24", "10.0.102.0/24"],
+            instanceClass: "db.t4g.micro",
+            storageGb: 20,
+            maxStorageGb: 100,
+            deletionProtection: false,
+            finalSnapshot: true,
+        });
     });
 });
 
@@ -72,6 +98,15 @@ describe("overrides are honoured", () => {
     test("cluster admins: a laptop user and the GitHub deploy role", () => {
         const admins = ["arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:role/github-deploy"];
         assert.deepEqual(loadWith({ clusterAdmins: JSON.stringify(admins) }).clusterAdmins, admins);
+    });
+    test("managed database: subnets, class, storage and destroy-time settings", () => {
+        const database = managed({
+            isolatedSubnetCidrs: '["10.0.201.0/24","10.0.202.0/24"]', databaseInstanceClass: "db.m7g.large", databaseStorageGb: "50",
+            databaseMaxStorageGb: "500", databaseDeletionProtection: "true", databaseFinalSnapshot: "false",
+        });
+        assert.deepEqual(database.isolatedSubnetCidrs, ["10.0.201.0/24", "10.0.202.0/24"]);
+        assert.deepEqual([database.instanceClass, database.storageGb, database.maxStorageGb, database.deletionProtection, database.finalSnapshot],
+            ["db.m7g.large", 50, 500, true, false]);
     });
     test("extended support and a longer log retention, when chosen", () => {
         const config = loadWith({ kubernetesSupportType: "EXTENDED", controlPlaneLogRetentionDays: "365" });
@@ -142,23 +177,41 @@ describe("bad values fail with a message naming the key", () => {
     test("namePrefix with upper case", () => assertRejected({ namePrefix: "FastAPI" }, "namePrefix", /not valid/));
 });
 
-describe("databaseUrl", () => {
-    test("missing: the message gives the exact command to set it", () => {
-        setStackConfig({}, false);
-        assert.throws(() => loadConfig(), /config 'databaseUrl': is required.*pulumi config set --secret databaseUrl postgresql:\/\//);
-    });
+describe("managed database mode (no databaseUrl): bad values fail naming the key and the mode", () => {
+    const rejected = (values: Record<string, string>, key: string, detail: RegExp): void =>
+        assertRejected(values, key, new RegExp(`managed database mode \\(no databaseUrl\\): .*${detail.source}`), false);
+    test("isolated subnet outside the VPC", () =>
+        rejected({ isolatedSubnetCidrs: '["10.0.101.0/24","10.1.102.0/24"]' }, "isolatedSubnetCidrs", /10\.1\.102\.0\/24 is not inside vpcCidr/));
+    test("isolated subnet overlapping a public subnet", () =>
+        rejected({ isolatedSubnetCidrs: '["10.0.0.0/23","10.0.102.0/24"]' }, "isolatedSubnetCidrs", /10\.0\.0\.0\/23 overlaps public subnet 10\.0\.1\.0\/24/));
+    test("isolated subnets overlapping each other", () =>
+        rejected({ isolatedSubnetCidrs: '["10.0.100.0/22","10.0.102.0/24"]' }, "isolatedSubnetCidrs", /overlaps another subnet/));
+    test("one isolated subnet for two zones", () =>
+        rejected({ isolatedSubnetCidrs: '["10.0.101.0/24"]' }, "isolatedSubnetCidrs", /one block per availability zone \(2\), got 1/));
+    test("instance class that is not an RDS class", () => rejected({ databaseInstanceClass: "t4g.micro" }, "databaseInstanceClass", /expected something like db\.t4g\.micro/));
+    test("storage ceiling not above the storage", () =>
+        rejected({ databaseStorageGb: "100", databaseMaxStorageGb: "100" }, "databaseMaxStorageGb", /must be above databaseStorageGb \(100 GB\)/));
+    test("final snapshot setting that is not a boolean", () => rejected({ databaseFinalSnapshot: "yes" }, "databaseFinalSnapshot", /must be true or false/));
+    test("storage below the 20 GB gp3 minimum", () =>
+        assertRejected({ databaseStorageGb: "10" }, "databaseStorageGb", /from 20 to 65536/, false));
+});
+
+describe("external database mode (databaseUrl is set)", () => {
+    test("a managed-database setting next to databaseUrl is refused, not silently ignored", () =>
+        assertRejected({ databaseInstanceClass: "db.t4g.small" }, "databaseInstanceClass",
+            /^config 'databaseInstanceClass': external database mode \(databaseUrl is set\): applies only to the managed database; remove it \(pulumi config rm databaseInstanceClass\)/));
     test("loadConfig validates the configured URL: a mysql:// URL is rejected", async () => {
-        const config = loadWith({ databaseUrl: "mysql://u:p@h/d" });
-        assert.match((await errorOf(config.databaseUrl)).message, /^config 'databaseUrl': must look like postgresql:\/\//);
+        const database = external(loadWith({ databaseUrl: "mysql://u:p@h/d" }).database);
+        assert.match((await errorOf(database.url)).message, /^config 'databaseUrl': external database mode \(databaseUrl is set\): must look like postgresql:\/\//);
     });
     test("not a postgresql:// URL: rejected without echoing the value", () => {
         assert.throws(() => validateDatabaseUrl("mysql://u:s3cret@h/db"), (error: Error) => {
-            assert.match(error.message, /^config 'databaseUrl': must look like postgresql:\/\//);
+            assert.match(error.message, /^config 'databaseUrl': external database mode \(databaseUrl is set\): must look like postgresql:\/\//);
             assert.doesNotMatch(error.message, /s3cret/);
             return true;
         });
     });
-    test("not a URL at all: rejected", () => assert.throws(() => validateDatabaseUrl("s3cret"), /config 'databaseUrl': is not a URL/));
+    test("not a URL at all: rejected", () => assert.throws(() => validateDatabaseUrl("s3cret"), /config 'databaseUrl': external database mode \(databaseUrl is set\): is not a URL/));
     test("a postgresql:// URL is accepted", () => assert.doesNotThrow(() => validateDatabaseUrl(FAKE_DATABASE_URL)));
 });
 

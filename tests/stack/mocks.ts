@@ -20,6 +20,14 @@ const REGION = "ap-southeast-1";
 export const FAKE_DIGEST = `sha256:${"ab".repeat(32)}`;
 export const LOAD_BALANCER_HOSTNAME = "a1b2c3d4e5f6-1234567890.ap-southeast-1.elb.amazonaws.com";
 export const FAKE_DATABASE_URL = "postgresql://app:not-a-real-password@db.example.internal:5432/app";
+export const ISOLATED_SUBNET_IDS = ["subnet-0ccccccccccccccc3", "subnet-0ddddddddddddddd4"];
+export const CLUSTER_SECURITY_GROUP_ID = "sg-0e1k5c1u5t3r00001";
+export const DATABASE_HOST_SUFFIX = "c9akciq32.ap-southeast-1.rds.amazonaws.com";
+
+/** What the fake RandomPassword of that name and length generates: its name's letters and digits, padded with 0. */
+export function generatedPassword(name: string, length: number): string {
+    return name.replace(/[^A-Za-z0-9]/g, "").padEnd(length, "0").slice(0, length);
+}
 const OIDC_ISSUER = `oidc.eks.${REGION}.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE`;
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -49,7 +57,7 @@ function kubeconfigFor(clusterName: string): string {
 function outputsOf(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     switch (type) {
         case "awsx:ec2:Vpc":
-            return { ...inputs, vpcId: "vpc-0a1b2c3d4e5f60718", publicSubnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"] };
+            return { ...inputs, vpcId: "vpc-0a1b2c3d4e5f60718", publicSubnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"], isolatedSubnetIds: ISOLATED_SUBNET_IDS };
         case "eks:index:Cluster": {
             const clusterName = String(inputs.name ?? name);
             return {
@@ -58,6 +66,7 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
                 eksCluster: { name: clusterName, arn: `arn:aws:eks:${REGION}:${ACCOUNT_ID}:cluster/${clusterName}`, version: inputs.version },
                 oidcIssuer: OIDC_ISSUER,
                 oidcProviderArn: `arn:aws:iam::${ACCOUNT_ID}:oidc-provider/${OIDC_ISSUER}`,
+                clusterSecurityGroupId: CLUSTER_SECURITY_GROUP_ID,
             };
         }
         case "aws:ecr/repository:Repository":
@@ -71,8 +80,14 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
             return { ...inputs, latestVersion: 1 };
         case "aws:iam/role:Role":
             return { ...inputs, arn: `arn:aws:iam::${ACCOUNT_ID}:role/${String(inputs.name ?? name)}` };
+        case "aws:ec2/securityGroup:SecurityGroup":
+            return { ...inputs, arn: `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:security-group/${name}-id` };
+        case "aws:rds/instance:Instance":
+            return { ...inputs, address: `${String(inputs.identifier)}.${DATABASE_HOST_SUFFIX}`, port: inputs.port ?? 5432 };
         case "random:index/randomPassword:RandomPassword":
-            return { ...inputs, result: name.replace(/[^A-Za-z0-9]/g, "").padEnd(Number(inputs.length), "0").slice(0, Number(inputs.length)) };
+            return { ...inputs, result: generatedPassword(name, Number(inputs.length)) };
+        case "random:index/randomId:RandomId":
+            return { ...inputs, hex: "0a1b2c3d" };
         case "kubernetes:core/v1:Service":
             return { ...inputs, status: { loadBalancer: { ingress: [{ hostname: LOAD_BALANCER_HOSTNAME }] } } };
         default:

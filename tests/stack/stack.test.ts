@@ -11,6 +11,7 @@ import {
 import { contentHash } from "../../registry";
 import { EPHEMERAL_STORAGE, PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
 import { CLUSTER_AUTOSCALER_CHART_VERSION, KUBERNETES_RELEASES } from "../../versions";
+import { rendering } from "./rendering";
 
 installMocks();
 setStackConfig();
@@ -48,9 +49,13 @@ before(async () => {
 describe("stack outputs", () => {
     test("exports exactly the documented outputs", () => {
         assert.deepEqual(Object.keys(program).sort(), [
-            "apiTokens", "clusterName", "image", "kubeconfig", "loadBalancerHostname", "metricsTokens", "namespace", "publicSubnetIds",
-            "repositoryUrl", "url", "vpcId",
+            "apiTokens", "clusterName", "databaseEndpoint", "databaseMode", "image", "kubeconfig", "loadBalancerHostname", "metricsTokens",
+            "namespace", "publicSubnetIds", "repositoryUrl", "url", "vpcId",
         ]);
+    });
+    test("databaseMode is external and there is no databaseEndpoint: the database is not the stack's", () => {
+        assert.equal(program.databaseMode as unknown, "external");
+        assert.equal(program.databaseEndpoint as unknown, undefined);
     });
     test("url is http:// + the load balancer hostname", async () => {
         assert.equal(await valueOf(program.loadBalancerHostname), LOAD_BALANCER_HOSTNAME);
@@ -451,5 +456,18 @@ describe("Service, HPA, PDB, NetworkPolicy", () => {
                 "policy/v1:PodDisruptionBudget", "networking.k8s.io/v1:NetworkPolicy"].map((kind) => resourcesOfType(`kubernetes:${kind}`)));
         assert.ok(namespaced.length >= 9);
         assert.ok(namespaced.every((r) => (r.inputs as Json).metadata.namespace === "fastapi-app"));
+    });
+});
+
+describe("external database mode renders what the stack rendered before it could make its own database", () => {
+    // external-mode.rendering.json was rendered by the stack as it stood before the managed database existed.
+    // A deliberate change to what external mode declares is recorded there again with:
+    //   UPDATE_EXTERNAL_RENDERING=1 node --import tsx --test tests/stack/stack.test.ts
+    const file = path.join(__dirname, "external-mode.rendering.json");
+    test("every resource, input and dependency is the same", () => {
+        if (process.env.UPDATE_EXTERNAL_RENDERING === "1") {
+            fs.writeFileSync(file, `${JSON.stringify(rendering(), null, 2)}\n`);
+        }
+        assert.deepEqual(rendering(), JSON.parse(fs.readFileSync(file, "utf8")));
     });
 });

@@ -1,12 +1,14 @@
 """The database engine: driver selection, pool bounds and timeouts."""
 
 import logging
+import ssl
 
 from sqlalchemy import URL, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fastapi_app.models import metadata
 from fastapi_app.settings import Settings
+from fastapi_app.tls import TLS_PARAMETERS, tls_argument
 
 logger = logging.getLogger(__name__)
 
@@ -23,23 +25,27 @@ def async_url(plain_url: str) -> URL:
         raise ValueError(f"DATABASE_URL must start with postgresql://, not {url.drivername}://")
     # Whatever else the URL's query holds would reach asyncpg.connect() as a keyword argument and fail
     # every request; refuse it at start-up instead. The timeouts are settings of their own (DB_*).
-    unsupported = sorted(set(url.query) - {"sslmode"})
+    unsupported = sorted(set(url.query) - TLS_PARAMETERS)
     if unsupported:
         raise ValueError(
-            f"DATABASE_URL has unsupported query parameter(s) {', '.join(unsupported)}: only sslmode is "
-            "understood; timeouts and pool sizes are DB_* settings"
+            f"DATABASE_URL has unsupported query parameter(s) {', '.join(unsupported)}: only sslmode and "
+            "sslrootcert are understood; timeouts and pool sizes are DB_* settings"
         )
-    query = dict(url.query)
-    # libpq spells it sslmode; asyncpg takes the same values as `ssl`.
-    if "sslmode" in query:
-        query["ssl"] = query.pop("sslmode")
-    return url.set(drivername="postgresql+asyncpg", query=query)
+    # The TLS parameters become asyncpg's `ssl` argument (database_tls), not part of the URL.
+    return url.set(drivername="postgresql+asyncpg", query={})
 
 
 def database_url(settings: Settings) -> URL:
     if settings.database_url is None:
         return URL.create("sqlite+aiosqlite", database=str(settings.sqlite_path))
     return async_url(settings.database_url.get_secret_value())
+
+
+def database_tls(settings: Settings) -> ssl.SSLContext | str | None:
+    """How the connections to PostgreSQL use TLS, from DATABASE_URL's sslmode and sslrootcert."""
+    if settings.database_url is None:
+        return None
+    return tls_argument(make_url(settings.database_url.get_secret_value()).query)
 
 
 def database_password(settings: Settings) -> str:
@@ -76,6 +82,7 @@ def _engine(
             "timeout": connect_timeout,
             "command_timeout": command_timeout,
             "server_settings": server_settings,
+            "ssl": database_tls(settings),
         },
     )
 
@@ -111,10 +118,23 @@ def create_probe_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+class DatabaseCertificateError(RuntimeError):
+    """The database server's TLS certificate failed verification: no connection can succeed until fixed."""
+
+    def __init__(self, url: URL, error: ssl.SSLCertVerificationError) -> None:
+        # The server's host and port only: the URL holds the password.
+        super().__init__(
+            f"the TLS certificate of the database server {url.host}:{url.port or 5432} failed verification: "
+            f"{error.verify_message}. sslrootcert in DATABASE_URL must name the CA bundle that signed it, "
+            "and the host in DATABASE_URL must be a name on the certificate"
+        )
+
+
 class Database:
     """The engine (and its pool) one application instance uses for its whole life."""
 
     def __init__(self, settings: Settings) -> None:
+        self.verifies_certificate = isinstance(database_tls(settings), ssl.SSLContext)
         self.engine = create_engine(settings)
         # Readiness has a connection of its own: requests that exhaust their pool under load must not
         # turn every pod unready at once while the database is healthy.
@@ -140,6 +160,25 @@ class Database:
                 await connection.run_sync(metadata.create_all)
         else:
             logger.info("database %s", url)
+            if self.verifies_certificate:
+                await self._check_certificate()
+
+    async def _check_certificate(self) -> None:
+        """A certificate that fails verification fails every connection for good: stop and say why.
+
+        An unreachable database is an outage, not a misconfiguration: the service starts anyway and
+        stays unready until the database is back.
+        """
+        try:
+            await self.ping()
+        except ssl.SSLCertVerificationError as error:
+            raise DatabaseCertificateError(self.engine.url, error) from None
+        except Exception as error:
+            # Whatever else fails (refused, timed out, starting up, even refused credentials) is what
+            # readiness reports from now on, as it would for a database that fails later.
+            logger.warning(
+                "database check at start-up failed, staying unready until it passes: %s", type(error).__name__
+            )
 
     async def ping(self) -> None:
         async with self.probe_engine.connect() as connection:
