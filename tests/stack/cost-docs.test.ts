@@ -15,6 +15,8 @@ const SPOT = "nodeCapacityType=SPOT";
 let estimates: DocumentedEstimate[];
 let outputs: string[];
 
+const isExternal = (documented: DocumentedEstimate): boolean => documented.args.some((arg) => arg.startsWith("databaseUrl="));
+
 function regionOf(args: string[]): string {
     return args.find((arg) => arg.startsWith("aws:region="))?.split("=")[1] ?? "ap-southeast-1";
 }
@@ -31,9 +33,10 @@ before(async () => {
 });
 
 describe("docs/cost.md (npm run cost's tables)", () => {
-    test("shows the default and the spot profile in every priced region", () => {
+    test("shows the managed-database default, and the on-demand and spot profiles with an external database in every priced region", () => {
+        assert.deepEqual(estimates[0].args, [], "the first table is plain npm run cost: the managed database");
         for (const region of Object.keys(PRICES.regions)) {
-            const inRegion = estimates.filter((documented) => regionOf(documented.args) === region);
+            const inRegion = estimates.filter((documented) => regionOf(documented.args) === region && isExternal(documented));
             assert.equal(inRegion.filter((documented) => !documented.args.includes(SPOT)).length, 1, `default profile in ${region}`);
             assert.equal(inRegion.filter((documented) => documented.args.includes(SPOT)).length, 1, `spot profile in ${region}`);
         }
@@ -53,19 +56,20 @@ describe("docs/cost.md (npm run cost's tables)", () => {
     test("spot is cheaper than on-demand in each region", () => {
         for (const region of Object.keys(PRICES.regions)) {
             const [onDemand, spot] = [false, true].map((isSpot) => total(outputs[estimates.findIndex((documented) =>
-                regionOf(documented.args) === region && documented.args.includes(SPOT) === isSpot)]));
+                isExternal(documented) && regionOf(documented.args) === region && documented.args.includes(SPOT) === isSpot)]));
             assert.ok(spot < onDemand, `${region}: spot $${spot}, on-demand $${onDemand}`);
         }
     });
 });
 
 describe("README.md", () => {
-    test("its monthly figures are the command's, rounded to the dollar", () => {
+    test("its monthly figures are the command's, rounded to the dollar: the default (managed database) and external ones", () => {
         const external = (isSpot: boolean): number => total(outputs[estimates.findIndex((documented) => regionOf(documented.args) === "ap-southeast-1"
             && documented.args.includes(SPOT) === isSpot && documented.args.some((arg) => arg.startsWith("databaseUrl=")))]);
         const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8").replace(/\s+/g, " ");
+        assert.match(readme, new RegExp(`About \\*\\*\\$${Math.round(total(outputs[0]))} a month\\*\\* in ap-southeast-1 as created by default`));
         assert.match(readme, new RegExp(
-            `about \\*\\*\\$${Math.round(external(false))} a month\\*\\* in ap-southeast-1 with two on-demand nodes, \\*\\*\\$${Math.round(external(true))}\\*\\* with spot nodes`));
+            `about \\*\\*\\$${Math.round(external(false))} a month\\*\\* with two on-demand nodes, \\*\\*\\$${Math.round(external(true))}\\*\\* with spot nodes`));
     });
 });
 
