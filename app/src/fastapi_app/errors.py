@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -17,7 +18,16 @@ logger = logging.getLogger(__name__)
 
 # What a failing database raises: a refused or dropped connection, a connect or statement timeout, no
 # free connection in the pool; but also errors in what was asked, which database_unavailable() tells apart.
-DATABASE_ERRORS = (DBAPIError, PoolTimeoutError, OSError, TimeoutError)
+# SQLAlchemy wraps the driver's errors from statements, not those from opening a connection: asyncpg's
+# own exceptions (too many connections, server shutting down or starting, connection gone) arrive as is.
+DATABASE_ERRORS = (
+    DBAPIError,
+    PoolTimeoutError,
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.ConnectionDoesNotExistError,
+)
 # SQLSTATE classes that mean "not now" rather than "never": connection exception, transaction rollback
 # (serialization failure, deadlock), insufficient resources, operator intervention (statement timeout,
 # shutdown); and lock_not_available.
@@ -32,13 +42,14 @@ def database_unavailable(error: BaseException) -> bool:
         return False
     if isinstance(error, DBAPIError):
         # Dropped connections and client-side timeouts carry no SQLSTATE; server errors do.
-        sqlstate: str | None = getattr(error.orig, "sqlstate", None)
-        return (
-            sqlstate is None
-            or sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
-            or sqlstate in _TRANSIENT_SQLSTATES
-        )
+        return _transient(getattr(error.orig, "sqlstate", None))
+    if isinstance(error, asyncpg.PostgresError):
+        return _transient(error.sqlstate)
     return isinstance(error, DATABASE_ERRORS)
+
+
+def _transient(sqlstate: str | None) -> bool:
+    return sqlstate is None or sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES or sqlstate in _TRANSIENT_SQLSTATES
 
 
 def database_unavailable_response() -> Response:
