@@ -68,3 +68,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=65_536, ge=1024, description="Larger request bodies are rejected with 422."
     )
+    max_header_bytes: int = Field(
+        default=32_768,
+        ge=1024,
+        description="Largest request head (request line and headers) in bytes; a larger one is answered 431.",
+    )
+    max_headers: int = Field(default=100, ge=10, description="More request headers are answered 431.")
+    header_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to receive a request's head once it has begun; then 408."
+    )
+    body_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to receive a request's body after its head; then 408."
+    )
