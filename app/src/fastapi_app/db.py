@@ -1,12 +1,16 @@
 """The database engine: driver selection, pool bounds and timeouts."""
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from sqlalchemy import URL, make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from fastapi_app.admission import Admission
+from fastapi_app.errors import DATABASE_ERRORS
 from fastapi_app.models import metadata
-from fastapi_app.settings import Settings
+from fastapi_app.settings import READINESS_POOL_SIZE, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +105,7 @@ def create_probe_engine(settings: Settings) -> AsyncEngine:
     return _engine(
         settings,
         application_name="fastapi-app-readiness",
-        pool_size=1,
+        pool_size=READINESS_POOL_SIZE,
         max_overflow=0,
         pool_timeout=timeout,
         pool_pre_ping=True,
@@ -116,13 +120,15 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
+        # Requests take turns for the pool's connections here, so the pool itself never makes one wait.
+        self.admission = Admission(settings.db_pool_size + settings.db_max_overflow, settings.db_pool_timeout)
         # Readiness has a connection of its own: requests that exhaust their pool under load must not
         # turn every pod unready at once while the database is healthy.
         self.probe_engine = create_probe_engine(settings)
         # Reads need no transaction: autocommit saves the BEGIN and ROLLBACK round trips. Same pool.
-        self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # Several reads that must agree (a page and its total) share one read-only snapshot.
-        self.snapshot_reader = self.engine.execution_options(
+        self._snapshot = self.engine.execution_options(
             isolation_level="SERIALIZABLE" if self.is_sqlite else "REPEATABLE READ", postgresql_readonly=True
         )
 
@@ -140,6 +146,34 @@ class Database:
                 await connection.run_sync(metadata.create_all)
         else:
             logger.info("database %s", url)
+            await self._open_pool()
+
+    async def _open_pool(self) -> None:
+        """Opens the pool's connections before the first request: the first requests then cost what all
+        later ones do (admission estimates waits from them), and none pays for opening a session."""
+        async with AsyncExitStack() as opened:
+            try:
+                for _ in range(self.admission.slots):
+                    await opened.enter_async_context(self.engine.connect())
+            except DATABASE_ERRORS as error:
+                # Not fatal: /ready reports the database, and requests open what is missing.
+                logger.warning("could not open the connection pool at start: %s", type(error).__name__)
+
+    @asynccontextmanager
+    async def writer(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction; callers commit, anything else rolls back."""
+        async with self.admission.slot(), self.engine.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncConnection]:
+        async with self.admission.slot(), self._autocommit.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def snapshot_reader(self) -> AsyncIterator[AsyncConnection]:
+        async with self.admission.slot(), self._snapshot.connect() as connection:
+            yield connection
 
     async def ping(self) -> None:
         async with self.probe_engine.connect() as connection:

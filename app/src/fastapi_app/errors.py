@@ -12,6 +12,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from fastapi_app.admission import OverloadedError
+from fastapi_app.metrics import REQUESTS_SHED
 from fastapi_app.schemas import Error, ErrorDetail, ErrorResponse
 
 logger = logging.getLogger(__name__)
@@ -79,7 +81,8 @@ def responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         status.HTTP_404_NOT_FOUND: "The item does not exist.",
         status.HTTP_409_CONFLICT: "Another item already has this name.",
         status.HTTP_422_UNPROCESSABLE_CONTENT: "The request is invalid (field, parameter or body size).",
-        status.HTTP_503_SERVICE_UNAVAILABLE: "The database is unavailable; retry later.",
+        status.HTTP_503_SERVICE_UNAVAILABLE: "The database is unavailable (`database_unavailable`) or the "
+        "service is overloaded (`overloaded`, with Retry-After); retry later.",
     }
     return {code: {"model": ErrorResponse, "description": descriptions[code]} for code in status_codes}
 
@@ -140,6 +143,18 @@ async def _on_database_error(request: Request, exc: Exception) -> Response:
     return database_unavailable_response()
 
 
+async def _on_overloaded(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OverloadedError)  # noqa: S101 - registered for OverloadedError only
+    REQUESTS_SHED.labels(request.app.state.settings.pod_name, exc.reason).inc()
+    response = error_response(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "overloaded",
+        "The service is overloaded; retry after the seconds in Retry-After.",
+    )
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def _internal_error_response() -> Response:
     return error_response(
         status.HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "An unexpected error occurred."
@@ -160,6 +175,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(OverloadedError, _on_overloaded)
     for exception_type in DATABASE_ERRORS:
         app.add_exception_handler(exception_type, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected_error)

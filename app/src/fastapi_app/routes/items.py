@@ -1,9 +1,8 @@
 """/api/v1/items: create, read, list, partially update and delete items."""
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlalchemy import Insert, Update, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,28 +20,11 @@ LIST_OFFSET_MAX = 100_000
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 
 
-async def _writer(request: Request) -> AsyncIterator[AsyncConnection]:
-    """A connection in a transaction; handlers commit before they answer, anything else rolls back."""
+def _database(request: Request) -> Database:
     database: Database = request.app.state.database
-    async with database.engine.connect() as connection:
-        yield connection
+    return database
 
 
-async def _reader(request: Request) -> AsyncIterator[AsyncConnection]:
-    database: Database = request.app.state.database
-    async with database.reader.connect() as connection:
-        yield connection
-
-
-async def _snapshot_reader(request: Request) -> AsyncIterator[AsyncConnection]:
-    database: Database = request.app.state.database
-    async with database.snapshot_reader.connect() as connection:
-        yield connection
-
-
-Writer = Annotated[AsyncConnection, Depends(_writer)]
-Reader = Annotated[AsyncConnection, Depends(_reader)]
-SnapshotReader = Annotated[AsyncConnection, Depends(_snapshot_reader)]
 ItemId = Annotated[int, Path(ge=1, le=ID_MAX, description="The item's id.")]
 
 
@@ -71,8 +53,9 @@ async def _write(
     responses=responses(409, 422, 503),
     summary="Create an item",
 )
-async def create_item(body: ItemCreate, connection: Writer, request: Request, response: Response) -> ItemRead:
-    item = await _write(connection, insert(items).values(**body.model_dump()), body.name)
+async def create_item(body: ItemCreate, request: Request, response: Response) -> ItemRead:
+    async with _database(request).writer() as connection:
+        item = await _write(connection, insert(items).values(**body.model_dump()), body.name)
     assert item is not None  # noqa: S101 - an INSERT ... RETURNING always returns its row
     response.headers["Location"] = str(request.url_for("get_item", item_id=item.id).path)
     return item
@@ -80,12 +63,12 @@ async def create_item(body: ItemCreate, connection: Writer, request: Request, re
 
 @router.get("", responses=responses(422, 503), summary="List items, oldest first")
 async def list_items(
-    connection: SnapshotReader,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = LIST_LIMIT_DEFAULT,
     offset: Annotated[int, Query(ge=0, le=LIST_OFFSET_MAX)] = 0,
 ) -> ItemPage:
     # One transaction: the total counts exactly the rows the page is cut from, whatever commits meanwhile.
-    async with connection.begin():
+    async with _database(request).snapshot_reader() as connection, connection.begin():
         total = await connection.scalar(select(func.count()).select_from(items))
         rows = (
             await connection.execute(select(items).order_by(items.c.id).limit(limit).offset(offset))
@@ -99,7 +82,12 @@ async def list_items(
 
 
 @router.get("/{item_id}", responses=responses(404, 422, 503), summary="Get an item")
-async def get_item(item_id: ItemId, connection: Reader) -> ItemRead:
+async def get_item(item_id: ItemId, request: Request) -> ItemRead:
+    async with _database(request).reader() as connection:
+        return await _read(connection, item_id)
+
+
+async def _read(connection: AsyncConnection, item_id: int) -> ItemRead:
     row = (await connection.execute(select(items).where(items.c.id == item_id))).one_or_none()
     if row is None:
         raise _not_found(item_id)
@@ -107,12 +95,13 @@ async def get_item(item_id: ItemId, connection: Reader) -> ItemRead:
 
 
 @router.patch("/{item_id}", responses=responses(404, 409, 422, 503), summary="Change some fields of an item")
-async def update_item(item_id: ItemId, body: ItemUpdate, connection: Writer) -> ItemRead:
+async def update_item(item_id: ItemId, body: ItemUpdate, request: Request) -> ItemRead:
     changes = body.model_dump(exclude_unset=True)
     if not changes:
-        return await get_item(item_id, connection)
+        return await get_item(item_id, request)
     statement = update(items).where(items.c.id == item_id).values(**changes)
-    item = await _write(connection, statement, changes.get("name"))
+    async with _database(request).writer() as connection:
+        item = await _write(connection, statement, changes.get("name"))
     if item is None:
         raise _not_found(item_id)
     return item
@@ -124,8 +113,9 @@ async def update_item(item_id: ItemId, body: ItemUpdate, connection: Writer) -> 
     responses=responses(404, 422, 503),
     summary="Delete an item",
 )
-async def delete_item(item_id: ItemId, connection: Writer) -> None:
-    deleted = await connection.scalar(delete(items).where(items.c.id == item_id).returning(items.c.id))
-    await connection.commit()
+async def delete_item(item_id: ItemId, request: Request) -> None:
+    async with _database(request).writer() as connection:
+        deleted = await connection.scalar(delete(items).where(items.c.id == item_id).returning(items.c.id))
+        await connection.commit()
     if deleted is None:
         raise _not_found(item_id)
