@@ -1,8 +1,10 @@
 """/api/v1/items: create, read, list, partially update and delete items."""
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import BeforeValidator
 from sqlalchemy import Insert, Update, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,7 +27,22 @@ def _database(request: Request) -> Database:
     return database
 
 
-ItemId = Annotated[int, Path(ge=1, le=ID_MAX, description="The item's id.")]
+_PLAIN_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+
+
+def _plain_decimal(value: Any) -> Any:
+    # Pydantic's lax mode would also take "1.0", "+1" and " 1" for an integer: one spelling per number.
+    if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
+        raise ValueError(
+            "must be a plain decimal integer: digits only, no sign, point, spaces or leading zeros"
+        )
+    return value
+
+
+# The validator goes after Path/Query: before them, or in a nested Annotated, FastAPI would publish the
+# bounds as unknown keywords ("ge") instead of minimum and maximum.
+PlainDecimal = BeforeValidator(_plain_decimal)
+ItemId = Annotated[int, Path(ge=1, le=ID_MAX, description="The item's id."), PlainDecimal]
 
 
 def _not_found(item_id: int) -> ApiError:
@@ -64,8 +81,8 @@ async def create_item(body: ItemCreate, request: Request, response: Response) ->
 @router.get("", responses=responses(422, 503), summary="List items, oldest first")
 async def list_items(
     request: Request,
-    limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = LIST_LIMIT_DEFAULT,
-    offset: Annotated[int, Query(ge=0, le=LIST_OFFSET_MAX)] = 0,
+    limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX), PlainDecimal] = LIST_LIMIT_DEFAULT,
+    offset: Annotated[int, Query(ge=0, le=LIST_OFFSET_MAX), PlainDecimal] = 0,
 ) -> ItemPage:
     # One transaction: the total counts exactly the rows the page is cut from, whatever commits meanwhile.
     async with _database(request).snapshot_reader() as connection, connection.begin():
