@@ -1,5 +1,6 @@
 """The items API against a real PostgreSQL: every operation, every error, pagination bounds."""
 
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -369,19 +370,37 @@ async def test_a_page_and_its_total_come_from_one_snapshot(migrated_url: str, se
     database: Database = app.state.database
     writer = await asyncpg.connect(migrated_url)
 
-    def commit_a_row_before_the_page(_: Any, __: Any, statement: str, *___: Any) -> None:
-        if "LIMIT" in statement:
-            await_only(writer.execute("INSERT INTO items (name, price) VALUES ('meanwhile', 1)"))
+    committed = itertools.count()
 
+    def commit(name: str) -> None:
+        await_only(
+            writer.execute("INSERT INTO items (name, price) VALUES ($1, 1)", f"{name} {next(committed)}")
+        )
+
+    def commit_rows_around_the_page(_: Any, __: Any, statement: str, *___: Any) -> None:
+        if "LIMIT" in statement:
+            commit("just before")
+
+    def commit_a_row_after_the_page(_: Any, __: Any, statement: str, *___: Any) -> None:
+        if "LIMIT" in statement:
+            commit("just after")
+
+    engine = database.engine.sync_engine
     try:
         async for client in serve(app):
             await create(client, "before")
-            event.listen(database.engine.sync_engine, "before_cursor_execute", commit_a_row_before_the_page)
+            event.listen(engine, "before_cursor_execute", commit_rows_around_the_page)
+            event.listen(engine, "after_cursor_execute", commit_a_row_after_the_page)
             page = (await client.get(ITEMS)).json()
-            event.remove(database.engine.sync_engine, "before_cursor_execute", commit_a_row_before_the_page)
+            past_the_end = (await client.get(ITEMS, params={"offset": 10})).json()
+            event.remove(engine, "before_cursor_execute", commit_rows_around_the_page)
+            event.remove(engine, "after_cursor_execute", commit_a_row_after_the_page)
             after = (await client.get(ITEMS)).json()
     finally:
         await writer.close()
 
-    assert (page["total"], len(page["items"])) == (1, 1)
-    assert (after["total"], len(after["items"])) == (2, 2)
+    # The row committed before the page is in both the page and the total; the one after in neither.
+    assert (page["total"], [item["name"] for item in page["items"]]) == (2, ["before", "just before 0"])
+    # A page past the end is counted afterwards: the total includes the row committed after it.
+    assert (past_the_end["total"], past_the_end["items"]) == (5, [])
+    assert (after["total"], len(after["items"])) == (5, 5)

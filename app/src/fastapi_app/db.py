@@ -127,10 +127,6 @@ class Database:
         self.probe_engine = create_probe_engine(settings)
         # Reads need no transaction: autocommit saves the BEGIN and ROLLBACK round trips. Same pool.
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        # Several reads that must agree (a page and its total) share one read-only snapshot.
-        self._snapshot = self.engine.execution_options(
-            isolation_level="SERIALIZABLE" if self.is_sqlite else "REPEATABLE READ", postgresql_readonly=True
-        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -168,11 +164,6 @@ class Database:
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncConnection]:
         async with self.admission.slot(), self._autocommit.connect() as connection:
-            yield connection
-
-    @asynccontextmanager
-    async def snapshot_reader(self) -> AsyncIterator[AsyncConnection]:
-        async with self.admission.slot(), self._snapshot.connect() as connection:
             yield connection
 
     async def ping(self) -> None:

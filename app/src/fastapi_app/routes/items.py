@@ -4,8 +4,8 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from pydantic import BeforeValidator
-from sqlalchemy import Insert, Update, delete, func, insert, select, update
+from pydantic import BeforeValidator, TypeAdapter
+from sqlalchemy import Insert, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,6 +20,19 @@ LIST_LIMIT_MAX = 100
 LIST_OFFSET_MAX = 100_000
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
+
+
+# Read statements are built once: building a select() per request costs more CPU than its cache lookup.
+_ITEM = select(items).where(items.c.id == bindparam("id"))
+_PAGE = (
+    select(items, func.count().over().label("total"))
+    .order_by(items.c.id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_TOTAL = select(func.count()).select_from(items)
+# A page's rows validated in one call rather than one call per row.
+_ITEM_LIST = TypeAdapter(list[ItemRead])
 
 
 def _database(request: Request) -> Database:
@@ -84,18 +97,12 @@ async def list_items(
     limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX), PlainDecimal] = LIST_LIMIT_DEFAULT,
     offset: Annotated[int, Query(ge=0, le=LIST_OFFSET_MAX), PlainDecimal] = 0,
 ) -> ItemPage:
-    # One transaction: the total counts exactly the rows the page is cut from, whatever commits meanwhile.
-    async with _database(request).snapshot_reader() as connection, connection.begin():
-        total = await connection.scalar(select(func.count()).select_from(items))
-        rows = (
-            await connection.execute(select(items).order_by(items.c.id).limit(limit).offset(offset))
-        ).all()
-    return ItemPage(
-        items=[ItemRead.model_validate(row) for row in rows],
-        total=total or 0,
-        limit=limit,
-        offset=offset,
-    )
+    async with _database(request).reader() as connection:
+        rows = (await connection.execute(_PAGE, {"limit": limit, "offset": offset})).all()
+        # One statement, one snapshot: the total counts exactly the rows the page is cut from. A page
+        # past the end has no row to carry the total, so it is counted on its own.
+        total = rows[0].total if rows else await connection.scalar(_TOTAL)
+    return ItemPage(items=_ITEM_LIST.validate_python(rows), total=total or 0, limit=limit, offset=offset)
 
 
 @router.get("/{item_id}", responses=responses(404, 422, 503), summary="Get an item")
@@ -105,7 +112,7 @@ async def get_item(item_id: ItemId, request: Request) -> ItemRead:
 
 
 async def _read(connection: AsyncConnection, item_id: int) -> ItemRead:
-    row = (await connection.execute(select(items).where(items.c.id == item_id))).one_or_none()
+    row = (await connection.execute(_ITEM, {"id": item_id})).one_or_none()
     if row is None:
         raise _not_found(item_id)
     return ItemRead.model_validate(row)
