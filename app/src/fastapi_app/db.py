@@ -3,6 +3,7 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from sqlalchemy import URL, make_url, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -62,10 +63,17 @@ def _engine(
     connect_timeout: float,
     command_timeout: float | None,
     statement_timeout: float | None,
+    autocommit: bool,
 ) -> AsyncEngine:
     url = database_url(settings)
+    # Every request runs one statement (an INSERT, UPDATE or DELETE with RETURNING is atomic alone, a list
+    # page carries its total): autocommit saves BEGIN and COMMIT, and a connection coming back to the pool
+    # has no transaction to roll back.
+    transactions: dict[str, Any] = (
+        {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
+    )
     if url.get_backend_name() == "sqlite":
-        return create_async_engine(url)
+        return create_async_engine(url, **transactions)
     server_settings = {"application_name": application_name}
     if statement_timeout is not None:
         server_settings["statement_timeout"] = str(int(statement_timeout * 1000))
@@ -76,6 +84,7 @@ def _engine(
         pool_timeout=pool_timeout,
         pool_recycle=settings.db_pool_recycle,
         pool_pre_ping=pool_pre_ping,
+        **transactions,
         connect_args={
             "timeout": connect_timeout,
             "command_timeout": command_timeout,
@@ -96,6 +105,8 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
         connect_timeout=settings.db_connect_timeout,
         command_timeout=None if for_migrations else settings.db_statement_timeout + 1,
         statement_timeout=None if for_migrations else settings.db_statement_timeout,
+        # A migration's DDL runs in one transaction: all of it or none.
+        autocommit=not for_migrations,
     )
 
 
@@ -112,6 +123,7 @@ def create_probe_engine(settings: Settings) -> AsyncEngine:
         connect_timeout=timeout,
         command_timeout=timeout,
         statement_timeout=timeout,
+        autocommit=True,
     )
 
 
@@ -125,8 +137,6 @@ class Database:
         # Readiness has a connection of its own: requests that exhaust their pool under load must not
         # turn every pod unready at once while the database is healthy.
         self.probe_engine = create_probe_engine(settings)
-        # Reads need no transaction: autocommit saves the BEGIN and ROLLBACK round trips. Same pool.
-        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_sqlite(self) -> bool:
@@ -156,14 +166,9 @@ class Database:
                 logger.warning("could not open the connection pool at start: %s", type(error).__name__)
 
     @asynccontextmanager
-    async def writer(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a transaction; callers commit, anything else rolls back."""
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection in autocommit mode, once this request's turn has come."""
         async with self.admission.slot(), self.engine.connect() as connection:
-            yield connection
-
-    @asynccontextmanager
-    async def reader(self) -> AsyncIterator[AsyncConnection]:
-        async with self.admission.slot(), self._autocommit.connect() as connection:
             yield connection
 
     async def ping(self) -> None:

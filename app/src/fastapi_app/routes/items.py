@@ -65,10 +65,9 @@ def _not_found(item_id: int) -> ApiError:
 async def _write(
     connection: AsyncConnection, statement: Insert | Update, name: str | None
 ) -> ItemRead | None:
-    """Runs one INSERT/UPDATE ... RETURNING and commits; the returned item, or None if no row matched."""
+    """Runs one INSERT/UPDATE ... RETURNING; the returned item, or None if no row matched."""
     try:
         row = (await connection.execute(statement.returning(*items.c))).one_or_none()
-        await connection.commit()
     except IntegrityError as error:
         # The unique constraint on name is the only one validation cannot rule out beforehand.
         raise ApiError(
@@ -84,7 +83,7 @@ async def _write(
     summary="Create an item",
 )
 async def create_item(body: ItemCreate, request: Request, response: Response) -> ItemRead:
-    async with _database(request).writer() as connection:
+    async with _database(request).connection() as connection:
         item = await _write(connection, insert(items).values(**body.model_dump()), body.name)
     assert item is not None  # noqa: S101 - an INSERT ... RETURNING always returns its row
     response.headers["Location"] = str(request.url_for("get_item", item_id=item.id).path)
@@ -97,7 +96,7 @@ async def list_items(
     limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX), PlainDecimal] = LIST_LIMIT_DEFAULT,
     offset: Annotated[int, Query(ge=0, le=LIST_OFFSET_MAX), PlainDecimal] = 0,
 ) -> ItemPage:
-    async with _database(request).reader() as connection:
+    async with _database(request).connection() as connection:
         rows = (await connection.execute(_PAGE, {"limit": limit, "offset": offset})).all()
         # One statement, one snapshot: the total counts exactly the rows the page is cut from. A page
         # past the end has no row to carry the total, so it is counted on its own.
@@ -107,7 +106,7 @@ async def list_items(
 
 @router.get("/{item_id}", responses=responses(404, 422, 503), summary="Get an item")
 async def get_item(item_id: ItemId, request: Request) -> ItemRead:
-    async with _database(request).reader() as connection:
+    async with _database(request).connection() as connection:
         return await _read(connection, item_id)
 
 
@@ -124,7 +123,7 @@ async def update_item(item_id: ItemId, body: ItemUpdate, request: Request) -> It
     if not changes:
         return await get_item(item_id, request)
     statement = update(items).where(items.c.id == item_id).values(**changes)
-    async with _database(request).writer() as connection:
+    async with _database(request).connection() as connection:
         item = await _write(connection, statement, changes.get("name"))
     if item is None:
         raise _not_found(item_id)
@@ -138,8 +137,7 @@ async def update_item(item_id: ItemId, body: ItemUpdate, request: Request) -> It
     summary="Delete an item",
 )
 async def delete_item(item_id: ItemId, request: Request) -> None:
-    async with _database(request).writer() as connection:
+    async with _database(request).connection() as connection:
         deleted = await connection.scalar(delete(items).where(items.c.id == item_id).returning(items.c.id))
-        await connection.commit()
     if deleted is None:
         raise _not_found(item_id)
