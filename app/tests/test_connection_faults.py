@@ -6,14 +6,13 @@ refusing more sessions (53300), a server shutting down (57P03) or a connection t
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy import make_url
 
-from alembic_runner import alembic
 from conftest import serve, settings_for
 from fastapi_app.errors import database_unavailable
 from fastapi_app.main import create_app
@@ -24,25 +23,21 @@ ROLE_CONNECTION_LIMIT = 2
 CONCURRENT_REQUESTS = 8
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        result = alembic(server.url, "upgrade", "head")
-        assert result.returncode == 0, result.stderr
-        yield server
-
-
 @pytest.fixture
-async def limited_url(server: PostgresServer) -> AsyncIterator[str]:
+async def limited_url(own_server: PostgresServer) -> AsyncIterator[str]:
     """A role PostgreSQL lets open only ROLE_CONNECTION_LIMIT sessions at a time."""
     role, password = f"limited_{secrets.token_hex(4)}", secrets.token_hex(16)
-    admin = await asyncpg.connect(server.url)
+    admin = await asyncpg.connect(own_server.url)
     try:
         await admin.execute(
             f"CREATE ROLE {role} LOGIN PASSWORD '{password}' CONNECTION LIMIT {ROLE_CONNECTION_LIMIT}"
         )
         await admin.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON items TO {role}")
-        yield make_url(server.url).set(username=role, password=password).render_as_string(hide_password=False)
+        yield (
+            make_url(own_server.url)
+            .set(username=role, password=password)
+            .render_as_string(hide_password=False)
+        )
     finally:
         await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)
         await admin.execute(f"REVOKE ALL ON items FROM {role}")
@@ -82,19 +77,19 @@ async def test_ready_is_503_while_the_role_has_no_connection_left(limited_url: s
     assert_unavailable(item)
 
 
-async def test_a_server_shutting_down_gives_503_not_500(server: PostgresServer) -> None:
+async def test_a_server_shutting_down_gives_503_not_500(own_server: PostgresServer) -> None:
     # A smart shutdown waits for open sessions to end and meanwhile refuses new ones with 57P03.
-    session = await asyncpg.connect(server.url)
-    server.stop(mode="smart", wait=False)
+    session = await asyncpg.connect(own_server.url)
+    own_server.stop(mode="smart", wait=False)
     try:
-        async for client in serve(create_app(settings_for(server.url))):
+        async for client in serve(create_app(settings_for(own_server.url))):
             ready = await client.get("/ready")
             item = await client.get(f"{ITEMS}/1")
             created = await client.post(ITEMS, json={"name": "too late", "price": "1"})
     finally:
         await session.close()
-        server.wait_stopped()
-        server.start()
+        own_server.wait_stopped()
+        own_server.start()
 
     for response in (ready, item, created):
         assert_unavailable(response)

@@ -9,14 +9,16 @@ queued on a good estimate but still reached the deadline is refused then. Both a
 """
 
 import asyncio
+import contextlib
 import math
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
-# Weight of the latest hold time in the running mean: about the last 10 holds count.
-_HOLD_WEIGHT = 0.1
+# Weight of the latest hold time in the running mean: about the last 30 holds count, enough to smooth
+# over the pauses a CPU quota puts into single holds.
+_HOLD_WEIGHT = 0.03
 
 ShedReason = Literal["estimate", "deadline"]
 
@@ -37,10 +39,6 @@ class Admission:
         self._mean_hold = 0.0
         # When a slot last came back, or the last free one was taken: the line moved.
         self._moved = 0.0
-
-    @property
-    def waiting(self) -> int:
-        return len(self._waiters)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -74,7 +72,10 @@ class Admission:
                 # The slot arrived just as the wait ended: pass it on.
                 self._release(loop.time())
             else:
-                waiter.cancel()
+                # Out of the line (unless a release already dropped it), so that the estimate for those
+                # behind it counts only requests still waiting.
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
             if isinstance(error, TimeoutError):
                 raise OverloadedError("deadline", self._retry_after(self.deadline)) from None
             raise
