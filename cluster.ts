@@ -1,20 +1,11 @@
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as eks from "@pulumi/eks";
 import * as k8s from "@pulumi/kubernetes";
+import { KubernetesSupportType, checkUpgradeStep } from "./config";
+import { CLUSTER_AUTOSCALER_CHART_VERSION, KUBERNETES_RELEASES, KubernetesRelease, KubernetesVersion } from "./versions";
 
-/**
- * Kubernetes versions this stack supports, each with the cluster-autoscaler release built for it
- * (the autoscaler's minor version must match the control plane's).
- */
-export const CLUSTER_AUTOSCALER_IMAGE_TAGS = {
-    "1.34": "v1.34.5",
-    "1.35": "v1.35.2",
-    "1.36": "v1.36.1",
-} as const;
-/** Only a version with a cluster-autoscaler release type-checks; config.ts turns the configured string into one. */
-export type KubernetesVersion = keyof typeof CLUSTER_AUTOSCALER_IMAGE_TAGS;
-const CLUSTER_AUTOSCALER_CHART_VERSION = "9.59.0";
 const CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
 
 const CLUSTER_ROLE_POLICIES = [
@@ -29,6 +20,34 @@ const NODE_ROLE_POLICIES = [
 ];
 const CLUSTER_ADMIN_ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
 
+export type NodeCapacityType = "ON_DEMAND" | "SPOT";
+
+/**
+ * x86_64 families (the nodes run the AL2023 x86_64 AMI) whose sizes listed with them have the same vCPUs and memory.
+ * The cluster autoscaler sizes a node group from one instance type, so every type a spot node group offers must have
+ * the same shape; offering several spot pools per zone keeps scaling going when one pool runs short.
+ * (t2 joins only from medium up: t2.nano/micro/small have one vCPU where t3 has two.)
+ */
+const SAME_SHAPE_FAMILIES: { families: string[]; sizes: string[] }[] = [
+    { families: ["t3", "t3a"], sizes: ["micro", "small"] },
+    { families: ["t3", "t3a", "t2"], sizes: ["medium", "large", "xlarge", "2xlarge"] },
+    { families: ["m5", "m5a", "m6i", "m6a", "m7i"], sizes: ["large", "xlarge", "2xlarge", "4xlarge"] },
+    { families: ["c5", "c5a", "c6i", "c6a", "c7i"], sizes: ["large", "xlarge", "2xlarge", "4xlarge"] },
+    { families: ["r5", "r5a", "r6i", "r6a", "r7i"], sizes: ["large", "xlarge", "2xlarge", "4xlarge"] },
+];
+
+/** The configured type first, then the other families of the same shape; undefined when none is known. */
+export function spotInstanceTypes(instanceType: string): string[] | undefined {
+    const [family, size] = instanceType.split(".");
+    const group = SAME_SHAPE_FAMILIES.find((candidate) => candidate.families.includes(family) && candidate.sizes.includes(size));
+    return group && [instanceType, ...group.families.filter((other) => other !== family).map((other) => `${other}.${size}`)];
+}
+
+/** The families and sizes a spot node group can be built from, for error messages. */
+export function spotInstanceFamilies(): string {
+    return SAME_SHAPE_FAMILIES.map((group) => `${group.families.join("/")} ${group.sizes.join("|")}`).join("; ");
+}
+
 export interface NodeGroupSize {
     desired: number;
     min: number;
@@ -42,11 +61,37 @@ export interface ClusterArgs {
     vpcId: pulumi.Input<string>;
     subnetIds: pulumi.Input<pulumi.Input<string>[]>;
     nodeInstanceType: string;
+    /** With SPOT the node group offers every type of the same shape as nodeInstanceType (spotInstanceTypes). */
+    nodeCapacityType: NodeCapacityType;
     nodeGroupSize: NodeGroupSize;
     nodeDiskSizeGb: number;
     /** IAM principals (besides the identity that creates the cluster) that get cluster-admin. */
     clusterAdmins: string[];
+    /** What EKS does when the version leaves standard support (STANDARD: upgrade it; EXTENDED: bill extended support). */
+    supportType: KubernetesSupportType;
+    /** Days CloudWatch keeps the control-plane logs. */
+    logRetentionDays: number;
     tags?: Record<string, string>;
+}
+
+/**
+ * The access-entry key of a principal: stable for that principal wherever it sits in the list, so adding, removing
+ * or reordering admins touches only their own entries (EKS refuses a second entry for the same principal, which a
+ * position-based key would create while moving a principal to another position).
+ */
+export function accessEntryKey(principalArn: string): string {
+    const name = principalArn.split("/").pop() ?? principalArn;
+    const hash = createHash("sha256").update(principalArn).digest("hex").slice(0, 8);
+    return `admin-${name.replace(/[^A-Za-z0-9-]/g, "-")}-${hash}`;
+}
+
+/** The version EKS runs for this cluster today, or undefined before the first deploy. */
+async function runningVersion(clusterName: string, parent: pulumi.Resource): Promise<string | undefined> {
+    const { names } = await aws.eks.getClusters({}, { parent });
+    if (!names.includes(clusterName)) {
+        return undefined;
+    }
+    return (await aws.eks.getCluster({ name: clusterName }, { parent })).version;
 }
 
 interface RoleWithPolicies {
@@ -112,6 +157,17 @@ function serviceAccountTrustPolicy(oidcProviderArn: string, oidcIssuer: string, 
     });
 }
 
+function nodeInstanceTypes(instanceType: string, capacityType: NodeCapacityType): string[] {
+    if (capacityType === "ON_DEMAND") {
+        return [instanceType];
+    }
+    const types = spotInstanceTypes(instanceType);
+    if (types === undefined) {
+        throw new Error(`no instance types of the same shape as ${instanceType} are known for a spot node group`);
+    }
+    return types;
+}
+
 /**
  * The EKS control plane, one managed node group and the two add-ons the workload relies on:
  * metrics-server (the HPA reads CPU from it) and the cluster autoscaler (adds nodes for pending pods).
@@ -123,19 +179,35 @@ export class Cluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("fastapi:index:Cluster", name, {}, opts);
-        const autoscalerImageTag = CLUSTER_AUTOSCALER_IMAGE_TAGS[args.kubernetesVersion];
+        const release: KubernetesRelease = KUBERNETES_RELEASES[args.kubernetesVersion];
+        // Checked against the running cluster before EKS is asked for anything: a jump of two minors would upgrade
+        // the control plane and then fail on the nodes.
+        const version = pulumi.output(runningVersion(args.clusterName, this)).apply((running) => {
+            checkUpgradeStep(running, args.kubernetesVersion);
+            return args.kubernetesVersion;
+        });
+
+        // EKS creates this group on first use with no retention and leaves it behind on deletion; owned here, it has a
+        // retention and goes with the stack. The cluster depends on it, so it exists before EKS writes to it.
+        const logGroup = new aws.cloudwatch.LogGroup(`${name}-control-plane-logs`, {
+            name: `/aws/eks/${args.clusterName}/cluster`,
+            retentionInDays: args.logRetentionDays,
+            tags: args.tags,
+        }, { parent: this });
 
         // pulumi-eks waits only for the policies of roles it creates itself. Ours are attached before the control plane
         // starts and, on destroy, detached only after it is gone (it needs them to clean up its network interfaces).
         const controlPlane = this.role(`${args.clusterName}-control-plane`, "eks.amazonaws.com", CLUSTER_ROLE_POLICIES, args.tags);
         const cluster = new eks.Cluster(name, {
             name: args.clusterName,
-            version: args.kubernetesVersion,
+            version,
+            // Without it EKS keeps a cluster whose version leaves standard support and bills extended support.
+            upgradePolicy: { supportType: args.supportType },
             vpcId: args.vpcId,
             publicSubnetIds: args.subnetIds,
             serviceRole: controlPlane.role,
             authenticationMode: eks.AuthenticationMode.Api,
-            accessEntries: Object.fromEntries(args.clusterAdmins.map((principalArn, index) => [`admin-${index}`, {
+            accessEntries: Object.fromEntries(args.clusterAdmins.map((principalArn) => [accessEntryKey(principalArn), {
                 principalArn,
                 accessPolicies: { clusterAdmin: { policyArn: CLUSTER_ADMIN_ACCESS_POLICY, accessScope: { type: "cluster" } } },
             }])),
@@ -146,27 +218,42 @@ export class Cluster extends pulumi.ComponentResource {
             // The managed node group below is the only compute; it uses the security group EKS creates.
             skipDefaultNodeGroup: true,
             skipDefaultSecurityGroups: true,
-            // Without it the VPC CNI ignores NetworkPolicy objects.
-            vpcCniOptions: { enableNetworkPolicy: true },
+            // Without it the VPC CNI ignores NetworkPolicy objects. Pinned, like kube-proxy: unpinned, each run resolves
+            // the most recent version, and an unrelated deploy rolls the networking of every node.
+            vpcCniOptions: { enableNetworkPolicy: true, addonVersion: release.addons.vpcCni },
+            kubeProxyAddonOptions: { version: release.addons.kubeProxy },
             tags: args.tags,
-        }, { parent: this, dependsOn: controlPlane.attachments });
+        }, { parent: this, dependsOn: [...controlPlane.attachments, logGroup] });
 
         const nodeGroup = this.nodeGroup(name, cluster, args);
-        this.provider = new k8s.Provider(name, { kubeconfig: cluster.kubeconfigJson }, { parent: this });
+        this.provider = new k8s.Provider(name, {
+            kubeconfig: cluster.kubeconfigJson,
+            // Once the cluster is gone (an interrupted destroy), its Kubernetes objects and Helm release are dropped
+            // from the state instead of failing every later destroy on an unreachable API server.
+            deleteUnreachable: true,
+        }, { parent: this });
 
-        new aws.eks.Addon(`${name}-metrics-server`, {
-            clusterName: cluster.eksCluster.name,
-            addonName: "metrics-server",
-            resolveConflictsOnCreate: "OVERWRITE",
-            resolveConflictsOnUpdate: "OVERWRITE",
-            tags: args.tags,
-        }, { parent: this, dependsOn: [nodeGroup] });
+        // CoreDNS is not created by pulumi-eks without its default node group; EKS installed it self-managed, and
+        // this managed add-on adopts it (OVERWRITE) once there are nodes to run it, so it is upgraded with the pins.
+        this.addon(name, cluster, nodeGroup, "coredns", release.addons.coreDns, args.tags);
+        this.addon(name, cluster, nodeGroup, "metrics-server", release.addons.metricsServer, args.tags);
 
-        this.clusterAutoscaler(name, cluster, nodeGroup, args, autoscalerImageTag);
+        this.clusterAutoscaler(name, cluster, nodeGroup, args, release.clusterAutoscalerImage);
 
         this.clusterName = cluster.eksCluster.name;
         this.kubeconfig = pulumi.secret(cluster.kubeconfigJson);
         this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
+    }
+
+    private addon(name: string, cluster: eks.Cluster, nodeGroup: eks.ManagedNodeGroup, addonName: string, addonVersion: string, tags?: Record<string, string>): aws.eks.Addon {
+        return new aws.eks.Addon(`${name}-${addonName}`, {
+            clusterName: cluster.eksCluster.name,
+            addonName,
+            addonVersion,
+            resolveConflictsOnCreate: "OVERWRITE",
+            resolveConflictsOnUpdate: "OVERWRITE",
+            tags,
+        }, { parent: this, dependsOn: [nodeGroup] });
     }
 
     private role(roleName: string, service: string, policyArns: string[], tags?: Record<string, string>): RoleWithPolicies {
@@ -210,8 +297,14 @@ export class Cluster extends pulumi.ComponentResource {
             cluster,
             nodeRole: nodeRole.role,
             subnetIds: args.subnetIds,
-            instanceTypes: [args.nodeInstanceType],
+            // The types go on the node group, not the launch template: EKS refuses instanceTypes when the template
+            // names an instance type, and only the node group can offer several.
+            instanceTypes: nodeInstanceTypes(args.nodeInstanceType, args.nodeCapacityType),
+            capacityType: args.nodeCapacityType,
             amiType: "AL2023_x86_64_STANDARD",
+            // pulumi-eks leaves the version unset with a launch template of our own, so nodes would stay behind a control
+            // plane upgrade. The control plane's own version output makes EKS upgrade the nodes right after it.
+            version: cluster.eksCluster.version,
             scalingConfig: {
                 desiredSize: args.nodeGroupSize.desired,
                 minSize: args.nodeGroupSize.min,

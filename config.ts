@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CLUSTER_AUTOSCALER_IMAGE_TAGS, KubernetesVersion } from "./cluster";
+import * as ipaddr from "ipaddr.js";
+import { NodeCapacityType, spotInstanceFamilies, spotInstanceTypes } from "./cluster";
+import { DEFAULT_KUBERNETES_VERSION, KUBERNETES_RELEASES, KubernetesVersion, minorOf } from "./versions";
 
 /** Every setting of the stack, validated, with the seed architecture's values as defaults. */
 export interface StackConfig {
@@ -7,10 +9,16 @@ export interface StackConfig {
     namePrefix: string;
     region: string;
     vpcCidr: string;
-    availabilityZones: string[];
+    /** Undefined: the Network takes the region's first zones that can host EKS, one per public subnet, at deploy time. */
+    availabilityZones: string[] | undefined;
     publicSubnetCidrs: string[];
     kubernetesVersion: KubernetesVersion;
+    /** What EKS does when the version leaves standard support: STANDARD upgrades it, EXTENDED bills extended support. */
+    kubernetesSupportType: KubernetesSupportType;
+    /** Days CloudWatch keeps the control-plane logs (api, audit, authenticator). */
+    controlPlaneLogRetentionDays: number;
     nodeInstanceType: string;
+    nodeCapacityType: NodeCapacityType;
     nodeDesiredSize: number;
     nodeMinSize: number;
     nodeMaxSize: number;
@@ -23,7 +31,28 @@ export interface StackConfig {
     appMaxReplicas: number;
     appTargetCpuPercent: number;
     databaseUrl: pulumi.Output<string>;
+    edge: EdgeConfig;
+    tokens: TokenConfig;
 }
+
+/** How the load balancer faces the internet. */
+export interface EdgeConfig {
+    /** An ACM certificate in the stack's region: TLS on 443 at the load balancer. */
+    certificateArn: string | undefined;
+    /** With a certificate, also serve plain HTTP on 80. */
+    keepHttpPort: boolean;
+    /** Client CIDRs the load balancer admits; empty admits every address. */
+    allowedSourceRanges: string[];
+}
+
+/** Bearer tokens of the service; each list is a secret, undefined when the stack generates one token. */
+export interface TokenConfig {
+    apiTokens: pulumi.Output<string> | undefined;
+    readsNeedToken: boolean;
+    metricsTokens: pulumi.Output<string> | undefined;
+}
+
+export type KubernetesSupportType = "STANDARD" | "EXTENDED";
 
 const DATABASE_URL_HINT = "pulumi config set --secret databaseUrl postgresql://USER:PASSWORD@HOST:5432/DATABASE";
 
@@ -34,43 +63,37 @@ export class ConfigError extends Error {
     }
 }
 
-const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+const PREFIX_LENGTH = /^\d{1,2}$/;
 
 interface Cidr {
-    network: number;
+    network: ipaddr.IPv4;
     prefix: number;
 }
 
 function parseCidr(key: string, value: string): Cidr {
-    const match = IPV4_CIDR.exec(value);
-    const octets = match ? match.slice(1, 5).map(Number) : [];
-    const prefix = match ? Number(match[5]) : -1;
-    if (!match || octets.some((octet) => octet > 255) || prefix > 32) {
+    const [address, prefixLength, ...extra] = value.split("/");
+    // Four plain decimal octets only: ipaddr.js alone would also read "10.1" or octal "010.0.0.0" as addresses.
+    if (extra.length > 0 || prefixLength === undefined || !PREFIX_LENGTH.test(prefixLength)
+        || !ipaddr.IPv4.isValidFourPartDecimal(address) || !ipaddr.IPv4.isValidCIDR(value)) {
         throw new ConfigError(key, `'${value}' is not an IPv4 CIDR block such as 10.0.0.0/16`);
     }
-    const address = octets.reduce((acc, octet) => acc * 256 + octet, 0);
-    const size = 2 ** (32 - prefix);
-    if (address % size !== 0) {
-        throw new ConfigError(key, `'${value}' has host bits set; the network address is ${formatAddress(address - (address % size))}/${prefix}`);
+    const prefix = Number(prefixLength);
+    const network = ipaddr.IPv4.networkAddressFromCIDR(value);
+    if (network.toString() !== address) {
+        throw new ConfigError(key, `'${value}' has host bits set; the network address is ${network.toString()}/${prefix}`);
     }
-    return { network: address, prefix };
-}
-
-function formatAddress(address: number): string {
-    return [24, 16, 8, 0].map((shift) => Math.floor(address / 2 ** shift) % 256).join(".");
+    return { network, prefix };
 }
 
 function contains(outer: Cidr, inner: Cidr): boolean {
-    const outerSize = 2 ** (32 - outer.prefix);
-    const innerSize = 2 ** (32 - inner.prefix);
-    return inner.prefix >= outer.prefix && inner.network >= outer.network && inner.network + innerSize <= outer.network + outerSize;
+    return inner.prefix >= outer.prefix && inner.network.match(outer.network, outer.prefix);
 }
 
 function overlaps(a: Cidr, b: Cidr): boolean {
     return contains(a, b) || contains(b, a);
 }
 
-function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZones: string[]): void {
+function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZones: string[] | undefined): void {
     const vpc = parseCidr("vpcCidr", vpcCidr);
     if (vpc.prefix < 16 || vpc.prefix > 28) {
         throw new ConfigError("vpcCidr", `AWS VPCs take a prefix between /16 and /28, got /${vpc.prefix}`);
@@ -81,7 +104,10 @@ function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZon
             throw new ConfigError("publicSubnetCidrs", `${subnetCidrs[index]}: AWS subnets take a prefix between /16 and /28`);
         }
     });
-    if (subnets.length !== availabilityZones.length) {
+    if (availabilityZones === undefined && subnets.length < 2) {
+        throw new ConfigError("publicSubnetCidrs", `needs at least two blocks, one per availability zone (EKS needs two zones), got ${subnets.length}`);
+    }
+    if (availabilityZones !== undefined && subnets.length !== availabilityZones.length) {
         throw new ConfigError("publicSubnetCidrs", `needs one block per availability zone (${availabilityZones.length}), got ${subnets.length}`);
     }
     subnets.forEach((subnet, index) => {
@@ -94,7 +120,55 @@ function validateSubnets(vpcCidr: string, subnetCidrs: string[], availabilityZon
     });
 }
 
-function validateAvailabilityZones(region: string, zones: string[]): void {
+function validateSourceRanges(ranges: string[]): void {
+    ranges.forEach((range) => parseCidr("allowedSourceRanges", range));
+    if (new Set(ranges).size !== ranges.length) {
+        throw new ConfigError("allowedSourceRanges", "lists a range twice");
+    }
+}
+
+const ACM_CERTIFICATE_ARN = /^arn:aws(-[a-z]+)*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]{36}$/;
+
+function readEdge(config: pulumi.Config, region: string): EdgeConfig {
+    const certificateArn = config.get("certificateArn");
+    if (certificateArn !== undefined) {
+        const match = ACM_CERTIFICATE_ARN.exec(certificateArn);
+        if (!match) {
+            throw new ConfigError("certificateArn", `'${certificateArn}' is not an ACM certificate ARN such as arn:aws:acm:${region}:123456789012:certificate/<uuid>`);
+        }
+        if (match[2] !== region) {
+            throw new ConfigError("certificateArn", `the certificate is in ${match[2]}, but the load balancer is in ${region}: request or import it in ${region}`);
+        }
+    }
+    const keepHttpPort = config.getBoolean("keepHttpPort") ?? false;
+    if (keepHttpPort && certificateArn === undefined) {
+        throw new ConfigError("keepHttpPort", "only applies with certificateArn (without one, port 80 is the only port); remove it with: pulumi config rm keepHttpPort");
+    }
+    const allowedSourceRanges = stringList(config, "allowedSourceRanges", [], '["203.0.113.0/24"]');
+    validateSourceRanges(allowedSourceRanges);
+    return { certificateArn, keepHttpPort, allowedSourceRanges };
+}
+
+/** The service's own token rule (app/src/fastapi_app/settings.py): RFC 6750 characters, 16 to 512 of them. */
+const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]{16,512}=*$/;
+
+function readTokens(config: pulumi.Config, key: string): pulumi.Output<string> | undefined {
+    // Checked inside apply, so the secret never leaves its Output; the message names a position, never a value.
+    return config.getSecret(key)?.apply((value) => {
+        const tokens = value.split(",").map((token) => token.trim());
+        tokens.forEach((token, index) => {
+            if (!BEARER_TOKEN.test(token)) {
+                throw new ConfigError(key, `token ${index + 1} of ${tokens.length} is not 16-512 characters of A-Z a-z 0-9 - . _ ~ + /; set a comma-separated list with: pulumi config set --secret ${key} <token>,<token>`);
+            }
+        });
+        return tokens.join(",");
+    });
+}
+
+function validateAvailabilityZones(region: string, zones: string[] | undefined): void {
+    if (zones === undefined) {
+        return;
+    }
     if (zones.length < 2) {
         throw new ConfigError("availabilityZones", "EKS needs subnets in at least two availability zones");
     }
@@ -131,15 +205,65 @@ const IAM_PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@\
 const IMAGE_BY_DIGEST = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._\/-]+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
 
 function supportedKubernetesVersion(version: string): KubernetesVersion {
-    const supported = Object.keys(CLUSTER_AUTOSCALER_IMAGE_TAGS);
-    if (!(version in CLUSTER_AUTOSCALER_IMAGE_TAGS)) {
-        throw new ConfigError("kubernetesVersion", `'${version}' is not supported; use one of ${supported.join(", ")} (each has a matching cluster-autoscaler release)`);
+    if (!(version in KUBERNETES_RELEASES)) {
+        const supported = Object.entries(KUBERNETES_RELEASES)
+            .map(([minor, release]) => `${minor} (standard support until ${release.endOfStandardSupport})`).join(", ");
+        throw new ConfigError("kubernetesVersion", `'${version}' is not supported; use one of ${supported}: the versions in EKS standard support, each with add-ons pinned for it`);
     }
     return version as KubernetesVersion;
 }
 
+function capacityType(value: string, instanceType: string): NodeCapacityType {
+    if (value !== "ON_DEMAND" && value !== "SPOT") {
+        throw new ConfigError("nodeCapacityType", `'${value}' is not valid, expected ON_DEMAND or SPOT`);
+    }
+    if (value === "SPOT" && spotInstanceTypes(instanceType) === undefined) {
+        throw new ConfigError("nodeCapacityType", `SPOT needs instance types of the same shape as nodeInstanceType to choose from, and none are known for ${instanceType}; use a type from ${spotInstanceFamilies()}, or ON_DEMAND`);
+    }
+    return value;
+}
+
+/**
+ * EKS upgrades the control plane one minor at a time, and only once the nodes run its minor. The stack upgrades the
+ * nodes in the same update, right after the control plane, so each update may move one minor and no more.
+ */
+export function checkUpgradeStep(runningVersion: string | undefined, wanted: KubernetesVersion): void {
+    if (runningVersion === undefined) {
+        return;
+    }
+    const step = minorOf(wanted) - minorOf(runningVersion);
+    if (step > 1) {
+        const next = `1.${minorOf(runningVersion) + 1}`;
+        throw new ConfigError("kubernetesVersion", `the cluster runs ${runningVersion}; EKS upgrades one minor version at a time. Set ${next}, run pulumi up, then set ${wanted} and run pulumi up again (see docs/operating.md)`);
+    }
+    if (step < 0) {
+        throw new ConfigError("kubernetesVersion", `the cluster runs ${runningVersion}; EKS cannot downgrade to ${wanted}. Set ${runningVersion} (or a later minor)`);
+    }
+}
+
+const SUPPORT_TYPES: readonly KubernetesSupportType[] = ["STANDARD", "EXTENDED"];
+
+function supportType(value: string): KubernetesSupportType {
+    if (!SUPPORT_TYPES.includes(value as KubernetesSupportType)) {
+        throw new ConfigError("kubernetesSupportType", `must be STANDARD (EKS upgrades the cluster when its version leaves standard support) or EXTENDED (it stays, billed $0.60 instead of $0.10 per hour), got '${value}'`);
+    }
+    return value as KubernetesSupportType;
+}
+
+/** The retention periods CloudWatch Logs accepts (PutRetentionPolicy). */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+function logRetentionDays(days: number): number {
+    if (!LOG_RETENTION_DAYS.includes(days)) {
+        throw new ConfigError("controlPlaneLogRetentionDays", `must be one of the periods CloudWatch Logs accepts (${LOG_RETENTION_DAYS.join(", ")}), got ${days}`);
+    }
+    return days;
+}
+
 /** A list setting: JSON in the stack configuration, so anything but an array of strings is refused by name. */
-function stringList(config: pulumi.Config, key: string, fallback: string[], example: string): string[] {
+function stringList(config: pulumi.Config, key: string, fallback: string[], example: string): string[];
+function stringList(config: pulumi.Config, key: string, fallback: undefined, example: string): string[] | undefined;
+function stringList(config: pulumi.Config, key: string, fallback: string[] | undefined, example: string): string[] | undefined {
     const value: unknown = config.getObject<unknown>(key);
     if (value === undefined) {
         return fallback;
@@ -178,7 +302,7 @@ function readDatabaseUrl(config: pulumi.Config): pulumi.Output<string> {
 export function loadConfig(): StackConfig {
     const config = new pulumi.Config();
     const region = new pulumi.Config("aws").get("region") ?? "ap-southeast-1";
-    const availabilityZones = stringList(config, "availabilityZones", [`${region}a`, `${region}b`], `["${region}a","${region}b"]`);
+    const availabilityZones = stringList(config, "availabilityZones", undefined, `["${region}a","${region}b"]`);
     const vpcCidr = config.get("vpcCidr") ?? "10.0.0.0/16";
     const publicSubnetCidrs = stringList(config, "publicSubnetCidrs", ["10.0.1.0/24", "10.0.2.0/24"], '["10.0.1.0/24","10.0.2.0/24"]');
     validateAvailabilityZones(region, availabilityZones);
@@ -198,8 +322,16 @@ export function loadConfig(): StackConfig {
     const appMaxReplicas = integerIn("appMaxReplicas", config.getNumber("appMaxReplicas") ?? 10, 1, 100);
     validateOrder(["appMinReplicas", "appMaxReplicas"], [appMinReplicas, appMaxReplicas]);
 
+    const nodeInstanceType = requireMatch("nodeInstanceType", config.get("nodeInstanceType") ?? "t3.medium",
+        /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/, "t3.medium");
+    const nodeCapacityType = capacityType(config.get("nodeCapacityType") ?? "ON_DEMAND", nodeInstanceType);
+
     const clusterAdmins = stringList(config, "clusterAdmins", [], '["arn:aws:iam::123456789012:role/github-deploy"]');
     clusterAdmins.forEach((arn) => requireMatch("clusterAdmins", arn, IAM_PRINCIPAL_ARN, "arn:aws:iam::123456789012:role/github-deploy"));
+    const repeated = clusterAdmins.filter((arn, index) => clusterAdmins.indexOf(arn) !== index);
+    if (repeated.length > 0) {
+        throw new ConfigError("clusterAdmins", `${repeated.join(", ")} is listed twice; EKS takes one access entry per principal, remove the repetition`);
+    }
     const image = config.get("image");
     if (image !== undefined) {
         requireMatch("image", image, IMAGE_BY_DIGEST, "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@sha256:<64 hex digits>");
@@ -211,8 +343,11 @@ export function loadConfig(): StackConfig {
         vpcCidr,
         availabilityZones,
         publicSubnetCidrs,
-        kubernetesVersion: supportedKubernetesVersion(config.get("kubernetesVersion") ?? "1.36"),
-        nodeInstanceType: requireMatch("nodeInstanceType", config.get("nodeInstanceType") ?? "t3.medium", /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/, "t3.medium"),
+        kubernetesVersion: supportedKubernetesVersion(config.get("kubernetesVersion") ?? DEFAULT_KUBERNETES_VERSION),
+        kubernetesSupportType: supportType(config.get("kubernetesSupportType") ?? "STANDARD"),
+        controlPlaneLogRetentionDays: logRetentionDays(config.getNumber("controlPlaneLogRetentionDays") ?? 30),
+        nodeInstanceType,
+        nodeCapacityType,
         nodeDesiredSize,
         nodeMinSize,
         nodeMaxSize,
@@ -223,5 +358,11 @@ export function loadConfig(): StackConfig {
         appMaxReplicas,
         appTargetCpuPercent: integerIn("appTargetCpuPercent", config.getNumber("appTargetCpuPercent") ?? 70, 10, 100),
         databaseUrl: readDatabaseUrl(config),
+        edge: readEdge(config, region),
+        tokens: {
+            apiTokens: readTokens(config, "apiTokens"),
+            readsNeedToken: config.getBoolean("apiReadsNeedToken") ?? false,
+            metricsTokens: readTokens(config, "metricsTokens"),
+        },
     };
 }

@@ -24,9 +24,12 @@ const cluster = new Cluster(config.namePrefix, {
     vpcId: network.vpcId,
     subnetIds: network.publicSubnetIds,
     nodeInstanceType: config.nodeInstanceType,
+    nodeCapacityType: config.nodeCapacityType,
     nodeGroupSize: { desired: config.nodeDesiredSize, min: config.nodeMinSize, max: config.nodeMaxSize },
     nodeDiskSizeGb: config.nodeDiskSizeGb,
     clusterAdmins: config.clusterAdmins,
+    supportType: config.kubernetesSupportType,
+    logRetentionDays: config.controlPlaneLogRetentionDays,
     tags,
 });
 
@@ -51,6 +54,8 @@ const workload = new Workload("fastapi", {
     minReplicas: config.appMinReplicas,
     maxReplicas: config.appMaxReplicas,
     targetCpuPercent: config.appTargetCpuPercent,
+    edge: config.edge,
+    tokens: config.tokens,
     loadBalancerDependsOn: [cluster],
 }, { providers: [cluster.provider], dependsOn: [cluster] });
 
@@ -63,3 +68,5 @@ export const image = registry.image;
 export const vpcId = network.vpcId;
 export const publicSubnetIds = network.publicSubnetIds;
 export const namespace = workload.namespace;
+export const apiTokens = workload.apiTokens;
+export const metricsTokens = workload.metricsTokens;

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import * as docker from "@pulumi/docker";
+import * as command from "@pulumi/command";
 
 export interface RegistryArgs {
     repositoryName: string;
@@ -116,19 +116,6 @@ export function contentHash(directory: string): string {
     return hash.digest("hex").slice(0, 16);
 }
 
-/**
- * The digest of the image already in the repository under `tag`, if any. ECR refuses to push an existing tag to
- * an immutable repository even for identical bytes, so such an image is reused, never pushed again.
- */
-async function pushedDigest(repositoryName: string, tag: string, parent: pulumi.Resource): Promise<string | undefined> {
-    const { names } = await aws.ecr.getRepositories({}, { parent });
-    if (!names.includes(repositoryName)) {
-        return undefined;
-    }
-    const { imageIds } = await aws.ecr.getImages({ repositoryName }, { parent });
-    return imageIds.find((imageId) => imageId.imageTag === tag)?.imageDigest;
-}
-
 export function lifecyclePolicy(keepImages: number): string {
     return JSON.stringify({
         rules: [{
@@ -174,32 +161,27 @@ export class Registry extends pulumi.ComponentResource {
     }
 
     /**
-     * The image of the current sources by digest. The tag is their content hash: when the repository already holds
-     * it (the same sources deployed from another checkout, or app/ reverted to a release still among the kept
-     * images), that image is deployed as it is; otherwise it is built and pushed. Every push is therefore of a new
-     * tag, which an immutable repository accepts.
+     * The image of the current sources by digest. The tag is their content hash, and a command puts it in ECR
+     * (scripts/push-image): built and pushed when the repository lacks it, used as it is when the repository holds
+     * it already (an immutable repository refuses a second push of a tag). The resource's inputs are the tag and
+     * constant settings only, so an unchanged commit declares exactly what the state holds, from any checkout: the
+     * next `pulumi up` changes nothing and `pulumi preview --expect-no-changes` passes. No registry credential is
+     * an input, so none is in the state.
      */
     private imageOf(name: string, repository: aws.ecr.Repository, args: RegistryArgs): pulumi.Output<string> {
         const tag = contentHash(args.appDirectory);
-        return pulumi.output(pushedDigest(args.repositoryName, tag, this)).apply((digest) => digest !== undefined
-            ? pulumi.interpolate`${repository.repositoryUrl}@${digest}`
-            : this.build(name, repository, args, tag).repoDigest);
-    }
-
-    private build(name: string, repository: aws.ecr.Repository, args: RegistryArgs, tag: string): docker.Image {
-        const credentials = aws.ecr.getAuthorizationTokenOutput({ registryId: repository.registryId }, { parent: this });
-        return new docker.Image(name, {
-            imageName: pulumi.interpolate`${repository.repositoryUrl}:${tag}`,
-            build: {
-                context: args.appDirectory,
-                dockerfile: path.posix.join(args.appDirectory, "Dockerfile"),
-                platform: args.platform,
+        const push = new command.local.Command(`${name}-image`, {
+            // Relative, like the build context: Pulumi runs the program and its commands from the project directory.
+            create: "bash scripts/push-image",
+            environment: {
+                IMAGE_REPOSITORY: repository.repositoryUrl,
+                IMAGE_TAG: tag,
+                BUILD_CONTEXT: args.appDirectory,
+                PLATFORM: args.platform,
             },
-            registry: {
-                server: repository.repositoryUrl,
-                username: credentials.userName,
-                password: pulumi.secret(credentials.password),
-            },
+            // A new tag runs the script again (the create command doubles as the update); its stdout is the image.
+            addPreviousOutputInEnv: false,
         }, { parent: this });
+        return push.stdout.apply((stdout) => stdout.trim());
     }
 }

@@ -1,6 +1,7 @@
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
 import type * as kinputs from "@pulumi/kubernetes/types/input";
 
 export interface WorkloadArgs {
@@ -12,6 +13,10 @@ export interface WorkloadArgs {
     minReplicas: number;
     maxReplicas: number;
     targetCpuPercent: number;
+    /** How the load balancer faces the internet; unset, plain HTTP on port 80 open to every address. */
+    edge?: EdgeArgs;
+    /** Bearer tokens; a list left unset is replaced by one token the stack generates. */
+    tokens?: TokenArgs;
     /**
      * What the LoadBalancer Service must outlive: the cluster and its nodes. On destroy, Kubernetes deletes the
      * load balancer only while the cluster runs; the Service depends on them so Pulumi deletes it first.
@@ -19,11 +24,36 @@ export interface WorkloadArgs {
     loadBalancerDependsOn: pulumi.Resource[];
 }
 
+export interface EdgeArgs {
+    /** An ACM certificate: the load balancer terminates TLS on 443 and forwards plain HTTP to the pods. */
+    certificateArn?: string;
+    /** With a certificate, also serve plain HTTP on 80. */
+    keepHttpPort?: boolean;
+    /** Client CIDRs the load balancer admits (its security group's ingress); empty admits every address. */
+    allowedSourceRanges?: string[];
+}
+
+export interface TokenArgs {
+    /** Comma-separated tokens any of which allows writes to /api/ (secret). */
+    apiTokens?: pulumi.Input<string>;
+    /** Reads of /api/ need a token too. */
+    readsNeedToken?: boolean;
+    /** Comma-separated tokens any of which allows reading /metrics (secret). */
+    metricsTokens?: pulumi.Input<string>;
+}
+
 const APP_LABELS = { app: "fastapi" };
 const MIGRATION_LABELS = { app: "fastapi-migrate" };
 const CONTAINER_PORT = 8000;
 const APP_UID = 10001;
 const DATABASE_SECRET = "fastapi-database";
+const TOKENS_SECRET = "fastapi-tokens";
+/** A digest of the tokens on the pod template; the tokens themselves never leave their Secret. */
+export const TOKENS_FINGERPRINT_ANNOTATION = "fastapi-app/tokens-sha256";
+/** Long enough that guessing is hopeless; letters and digits only, valid in any bearer header. */
+const GENERATED_TOKEN_LENGTH = 48;
+/** Negotiation policy of the classic ELB's HTTPS listener: TLS 1.2 and later only. */
+export const TLS_POLICY = "ELBSecurityPolicy-TLS-1-2-2017-01";
 /** Pause before SIGTERM so the load balancer and kube-proxy stop sending new requests to a terminating pod. */
 export const PRE_STOP_SECONDS = 10;
 /** Pause + the service's own graceful shutdown (in-flight requests, database pool) with headroom. */
@@ -52,9 +82,17 @@ const containerSecurityContext: kinputs.core.v1.SecurityContext = {
 // from the registry (rather than reuse a copy cached by another pod), as checkov's CKV_K8S_15 requires.
 const imagePullPolicy = "Always";
 
+/**
+ * Ephemeral storage is what the pod writes to the node's disk: its stdout (container logs, which the kubelet rotates
+ * at 10 MiB x 5 files = 50 MiB at most) and the /tmp emptyDir (capped at 64 MiB); the root filesystem is read-only,
+ * so nothing else. The limit covers both with room to spare and caps a pod at about 1 % of a node's 20 GB disk; the
+ * request lets the scheduler count it, and a pod within its request is evicted last under disk pressure.
+ */
+export const EPHEMERAL_STORAGE = { request: "128Mi", limit: "256Mi" };
+
 const resources: kinputs.core.v1.ResourceRequirements = {
-    requests: { cpu: "250m", memory: "256Mi" },
-    limits: { cpu: "500m", memory: "512Mi" },
+    requests: { cpu: "250m", memory: "256Mi", "ephemeral-storage": EPHEMERAL_STORAGE.request },
+    limits: { cpu: "500m", memory: "512Mi", "ephemeral-storage": EPHEMERAL_STORAGE.limit },
 };
 
 const databaseUrlEnv: kinputs.core.v1.EnvVar = {
@@ -62,8 +100,11 @@ const databaseUrlEnv: kinputs.core.v1.EnvVar = {
     valueFrom: { secretKeyRef: { name: DATABASE_SECRET, key: "DATABASE_URL" } },
 };
 
+const tokenEnv = (name: string): kinputs.core.v1.EnvVar => ({ name, valueFrom: { secretKeyRef: { name: TOKENS_SECRET, key: name } } });
+
 // The root filesystem is read-only; Python and the service write temporary files here only.
-const tmpVolume: kinputs.core.v1.Volume = { name: "tmp", emptyDir: { sizeLimit: "64Mi" } };
+export const TMP_SIZE_LIMIT = "64Mi";
+const tmpVolume: kinputs.core.v1.Volume = { name: "tmp", emptyDir: { sizeLimit: TMP_SIZE_LIMIT } };
 const tmpMount: kinputs.core.v1.VolumeMount = { name: "tmp", mountPath: "/tmp" };
 
 /** Hardening shared by the service's pods and the migration Job's pod. */
@@ -91,6 +132,9 @@ export class Workload extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
     public readonly loadBalancerHostname: pulumi.Output<string>;
     public readonly url: pulumi.Output<string>;
+    /** The tokens the pods accept for writes, and for /metrics (secrets). */
+    public readonly apiTokens: pulumi.Output<string>;
+    public readonly metricsTokens: pulumi.Output<string>;
 
     constructor(name: string, args: WorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
         super("fastapi:index:Workload", name, {}, opts);
@@ -120,9 +164,24 @@ export class Workload extends pulumi.ComponentResource {
             automountServiceAccountToken: false,
         }, child);
 
+        const tokens = args.tokens ?? {};
+        const apiTokens = pulumi.secret(tokens.apiTokens ?? this.generatedToken(`${name}-api-token`));
+        const metricsTokens = pulumi.secret(tokens.metricsTokens ?? this.generatedToken(`${name}-metrics-token`));
+        const tokenSecret = new k8s.core.v1.Secret(`${name}-tokens`, {
+            metadata: { name: TOKENS_SECRET, namespace: ns },
+            type: "Opaque",
+            stringData: { API_TOKENS: apiTokens, METRICS_TOKENS: metricsTokens },
+        }, child);
+
         const migration = this.migrationJob(name, ns, args.image, [secret, serviceAccount]);
-        const deployment = this.deployment(name, ns, args.image, [secret, serviceAccount, migration]);
-        const service = this.service(name, ns, args.loadBalancerDependsOn);
+        // Not secret, so the Deployment's spec stays readable in previews: a SHA-256 digest of tokens of 16 or more
+        // random characters (48 when generated) tells nothing about them.
+        const fingerprint = pulumi.unsecret(pulumi.all([apiTokens, metricsTokens])
+            .apply(([api, metrics]) => createHash("sha256").update(`${api}\n${metrics}`).digest("hex")));
+        const deployment = this.deployment(name, ns, args.image, { fingerprint, readsNeedToken: tokens.readsNeedToken ?? false },
+            [secret, tokenSecret, serviceAccount, migration]);
+        const edge = args.edge ?? {};
+        const service = this.service(name, ns, edge, args.loadBalancerDependsOn);
 
         new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, {
             metadata: { name: "fastapi-hpa", namespace: ns, labels: APP_LABELS },
@@ -154,8 +213,18 @@ export class Workload extends pulumi.ComponentResource {
 
         this.namespace = ns;
         this.loadBalancerHostname = service.status.loadBalancer.ingress[0].hostname;
-        this.url = pulumi.interpolate`http://${this.loadBalancerHostname}`;
-        this.registerOutputs({ namespace: this.namespace, loadBalancerHostname: this.loadBalancerHostname, url: this.url });
+        this.url = pulumi.interpolate`${edge.certificateArn ? "https" : "http"}://${this.loadBalancerHostname}`;
+        this.apiTokens = apiTokens;
+        this.metricsTokens = metricsTokens;
+        this.registerOutputs({
+            namespace: this.namespace, loadBalancerHostname: this.loadBalancerHostname, url: this.url,
+            apiTokens: this.apiTokens, metricsTokens: this.metricsTokens,
+        });
+    }
+
+    private generatedToken(name: string): pulumi.Output<string> {
+        // Kept in the state (encrypted, as a secret) so every update hands the pods the same token.
+        return new random.RandomPassword(name, { length: GENERATED_TOKEN_LENGTH, special: false }, { parent: this }).result;
     }
 
     private migrationJob(name: string, ns: pulumi.Output<string>, image: pulumi.Input<string>, dependsOn: pulumi.Resource[]): k8s.batch.v1.Job {
@@ -190,7 +259,10 @@ export class Workload extends pulumi.ComponentResource {
         }, { parent: this, dependsOn, deleteBeforeReplace: true });
     }
 
-    private deployment(name: string, ns: pulumi.Output<string>, image: pulumi.Input<string>, dependsOn: pulumi.Resource[]): k8s.apps.v1.Deployment {
+    private deployment(
+        name: string, ns: pulumi.Output<string>, image: pulumi.Input<string>, tokens: { fingerprint: pulumi.Output<string>; readsNeedToken: boolean },
+        dependsOn: pulumi.Resource[],
+    ): k8s.apps.v1.Deployment {
         const probe = (path: string, initialDelaySeconds: number, periodSeconds: number): kinputs.core.v1.Probe => ({
             httpGet: { path, port: CONTAINER_PORT },
             initialDelaySeconds,
@@ -213,7 +285,8 @@ export class Workload extends pulumi.ComponentResource {
                 revisionHistoryLimit: 5,
                 strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
                 template: {
-                    metadata: { labels: APP_LABELS },
+                    // Pods read the tokens once, at start: a changed token list must roll them, as a new image does.
+                    metadata: { labels: APP_LABELS, annotations: { [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint } },
                     spec: podSpec([{
                         name: "fastapi",
                         image,
@@ -221,6 +294,9 @@ export class Workload extends pulumi.ComponentResource {
                         ports: [{ name: "http", containerPort: CONTAINER_PORT, protocol: "TCP" }],
                         env: [
                             databaseUrlEnv,
+                            tokenEnv("API_TOKENS"),
+                            tokenEnv("METRICS_TOKENS"),
+                            { name: "API_READS_NEED_TOKEN", value: String(tokens.readsNeedToken) },
                             { name: "HOST", value: "0.0.0.0" },
                             { name: "PORT", value: String(CONTAINER_PORT) },
                             { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
@@ -245,7 +321,19 @@ export class Workload extends pulumi.ComponentResource {
         }, { parent: this, dependsOn });
     }
 
-    private service(name: string, ns: pulumi.Output<string>, dependsOn: pulumi.Resource[]): k8s.core.v1.Service {
+    private service(name: string, ns: pulumi.Output<string>, edge: EdgeArgs, dependsOn: pulumi.Resource[]): k8s.core.v1.Service {
+        const http = { name: "http", protocol: "TCP", port: 80, targetPort: CONTAINER_PORT };
+        const https = { name: "https", protocol: "TCP", port: 443, targetPort: CONTAINER_PORT };
+        // The classic ELB cannot redirect HTTP to HTTPS, so with a certificate port 80 would serve the API, bearer
+        // tokens included, in plain text: it is dropped unless asked for.
+        const ports = edge.certificateArn === undefined ? [http] : edge.keepHttpPort ? [https, http] : [https];
+        const tls: Record<string, string> = edge.certificateArn === undefined ? {} : {
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": edge.certificateArn,
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
+            "service.beta.kubernetes.io/aws-load-balancer-backend-protocol": "http",
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": TLS_POLICY,
+        };
+        const sourceRanges = edge.allowedSourceRanges ?? [];
         return new k8s.core.v1.Service(`${name}-service`, {
             metadata: {
                 name: "fastapi-service",
@@ -256,12 +344,17 @@ export class Workload extends pulumi.ComponentResource {
                     "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/health",
                     "service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled": "true",
                     "service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout": "30",
+                    // Off by default on a Classic Load Balancer: each zone's load balancer node would send its half of
+                    // the traffic to that zone's nodes only, so with three nodes the lone node of one zone takes half.
+                    "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+                    ...tls,
                 },
             },
             spec: {
                 type: "LoadBalancer",
                 selector: APP_LABELS,
-                ports: [{ name: "http", protocol: "TCP", port: 80, targetPort: CONTAINER_PORT }],
+                ports,
+                ...(sourceRanges.length > 0 ? { loadBalancerSourceRanges: sourceRanges } : {}),
             },
         }, { parent: this, dependsOn });
     }

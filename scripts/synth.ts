@@ -6,7 +6,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
-import { RecordedResource, installMocks, isSecretInput, recorded, setStackConfig, settled } from "../tests/stack/mocks";
+import { RecordedResource, isSecretInput, setStackConfig } from "../tests/stack/mocks";
+import { renderProgram } from "./render";
 
 const OUT_DIR = path.join(__dirname, "..", "build", "synth");
 const K8S_DIR = path.join(OUT_DIR, "k8s");
@@ -51,12 +52,7 @@ function manifestFileName(index: number, manifest: Record<string, any>): string 
 }
 
 async function main(): Promise<void> {
-    // Pulumi runs the program from the project directory.
-    process.chdir(path.join(__dirname, ".."));
-    installMocks();
-    setStackConfig();
-    await import("../index");
-    await settled();
+    const recorded = await renderProgram(() => setStackConfig());
 
     fs.rmSync(OUT_DIR, { recursive: true, force: true });
     fs.mkdirSync(K8S_DIR, { recursive: true });

@@ -112,8 +112,10 @@ describe("ci.yml", () => {
         assert.match(ci.concurrency?.group ?? "", /^ci-/);
     });
 
-    test("runs each test suite in its own job", () => {
-        for (const suite of ["stack", "app", "monitoring", "workflows"]) {
+    test("runs each test suite of scripts/test in its own job", () => {
+        const suites = /^readonly ALL_SUITES=\(([^)]*)\)$/m.exec(readFileSync("scripts/test", "utf8"))?.[1].split(" ") ?? [];
+        assert.ok(suites.length >= 5, `suites of scripts/test: ${suites.join(", ")}`);
+        for (const suite of suites) {
             assert.match(runs(ci.jobs[suite]), new RegExp(`^bash scripts/test-${suite}$`, "m"), suite);
         }
     });
@@ -202,11 +204,47 @@ describe("deploy.yml", () => {
         assert.match(script, /"\$APP_URL\/ready"/);
     });
 
-    test("shares one lock with destroy.yml and never cancels a running update", () => {
+    test("shares one lock with destroy.yml and the drift check, and never cancels a running update", () => {
         const destroyJob = workflow("destroy").jobs.destroy;
-        for (const j of [job, destroyJob]) {
+        for (const j of [job, destroyJob, workflow("drift").jobs.drift]) {
             assert.deepEqual(j.concurrency, { group: "pulumi-dev", "cancel-in-progress": false });
         }
+    });
+});
+
+describe("drift.yml", () => {
+    const drift = workflow("drift");
+    const job = drift.jobs.drift;
+    const pulumi = () => stepsOf(job).find((s) => usesAction(s, "pulumi/actions") && s.with?.command !== undefined);
+
+    test("is started by hand only", () => assert.deepEqual(Object.keys(drift.on), ["workflow_dispatch"]));
+
+    test("previews the dev stack after reading it back, and fails on any change", () => {
+        assert.equal(pulumi()?.with?.command, "preview");
+        assert.equal(pulumi()?.with?.["stack-name"], "${{ env.PULUMI_STACK }}");
+        assert.equal(drift.text.match(/^ {2}PULUMI_STACK: (\S+)$/m)?.[1], "dev");
+        assert.equal(pulumi()?.with?.refresh, true);
+        assert.equal(pulumi()?.with?.["expect-no-changes"], true);
+    });
+
+    test("never updates anything: no pulumi command but preview, no image build", () => {
+        const commands = stepsOf(job).filter((s) => usesAction(s, "pulumi/actions")).map((s) => s.with?.command).filter(Boolean);
+        assert.deepEqual(commands, ["preview"]);
+        assert.ok(!stepsOf(job).some((s) => usesAction(s, "docker/setup-buildx-action")));
+        assert.doesNotMatch(runs(job), /pulumi (up|destroy|refresh)/);
+    });
+
+    test("runs like a deploy: dev environment, OIDC deploy role, databaseUrl checked before any credential", () => {
+        assert.equal(environmentName(job), "dev");
+        const steps = stepsOf(job);
+        const aws = steps.find((s) => usesAction(s, "aws-actions/configure-aws-credentials"));
+        assert.equal(aws?.with?.["role-to-assume"], "${{ env.AWS_ROLE_ARN }}");
+        assert.equal(job.env?.AWS_ROLE_ARN, "${{ vars.AWS_DEPLOY_ROLE_ARN }}");
+        const check = steps.findIndex((s) => s.run === 'bash .github/scripts/stack-config check-deploy "$PULUMI_STACK"');
+        const set = steps.findIndex((s) => s.run === 'bash .github/scripts/stack-config set-database-url "$PULUMI_STACK"');
+        const credentials = steps.indexOf(aws!);
+        assert.ok(check >= 0 && check < credentials && credentials < set && set < steps.indexOf(pulumi()!));
+        assert.equal(job.env?.DATABASE_URL, undefined, "the secret reaches only the steps that need it");
     });
 });
 

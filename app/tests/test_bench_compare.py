@@ -1,4 +1,4 @@
-"""The benchmark's statistics (bench/compare.py): the verdicts printed in the README come from these."""
+"""The benchmark's statistics (bench/compare.py): the verdicts printed in docs/service.md come from these."""
 
 import random
 

@@ -151,7 +151,10 @@ describe("docker-compose.yml", () => {
   });
 
   it("mounts Prometheus's config, rules and targets read-only where prometheus.yml looks for them", () => {
-    const config = readYaml<{ rule_files: string[]; scrape_configs: { file_sd_configs: { files: string[] }[] }[] }>(
+    const config = readYaml<{
+      rule_files: string[];
+      scrape_configs: { file_sd_configs: { files: string[] }[]; authorization?: { credentials_file: string } }[];
+    }>(
       "monitoring",
       "prometheus.yml",
     );
@@ -161,19 +164,24 @@ describe("docker-compose.yml", () => {
     assert.deepEqual(prometheus.get(configPath), { source: "./monitoring/prometheus.yml", readOnly: true });
 
     const configDir = posix.dirname(configPath);
-    const globs = [...config.rule_files, ...config.scrape_configs.flatMap((scrape) => scrape.file_sd_configs.flatMap((sd) => sd.files))];
-    assert.deepEqual(globs, ["rules/*.yml", "targets/*.json"]);
+    const globs = [
+      ...config.rule_files,
+      ...config.scrape_configs.flatMap((scrape) => scrape.file_sd_configs.flatMap((sd) => sd.files)),
+      ...config.scrape_configs.flatMap((scrape) => (scrape.authorization ? [scrape.authorization.credentials_file] : [])),
+    ];
+    assert.deepEqual(globs, ["rules/*.yml", "targets/*.json", "targets/local/*.json", "secrets/metrics-token"]);
     for (const glob of globs) {
-      const directory = posix.join(configDir, posix.dirname(glob));
-      const mount = prometheus.get(directory);
-      assert.ok(mount, `${directory} is not mounted`);
-      assert.equal(mount.readOnly, true, directory);
-      assert.equal(mount.source, `./monitoring/${posix.dirname(glob)}`);
+      // Each file lives in (a subdirectory of) a mounted directory: a single-file mount would miss renames.
+      const top = glob.split("/")[0];
+      const mount = prometheus.get(posix.join(configDir, top));
+      assert.ok(mount, `${posix.join(configDir, top)} is not mounted`);
+      assert.equal(mount.readOnly, true, top);
+      assert.equal(mount.source, `./monitoring/${top}`);
     }
   });
 
   it("has Prometheus scrape the compose service through the committed local target", () => {
-    const local = JSON.parse(readFileSync(join(REPO, "monitoring", "targets", "local.json"), "utf8")) as {
+    const local = JSON.parse(readFileSync(join(REPO, "monitoring", "targets", "local", "local.json"), "utf8")) as {
       targets: string[];
       labels: Record<string, string>;
     }[];

@@ -24,6 +24,8 @@ NGINX = shutil.which("nginx", path=f"/usr/sbin:{os.environ.get('PATH', '')}") or
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
 STARTUP_TIMEOUT = 30.0
+# What the stack hands a deployed service and Prometheus alike: /metrics answers only with this token.
+METRICS_TOKEN = "e2e-metrics-token-0123456789abcdef"  # noqa: S105 - made up for these processes
 
 # The service's test helpers: free ports, alembic as the migration Job runs it, waiting for /health.
 sys.path.insert(0, str(APP_DIR / "tests"))
@@ -110,6 +112,7 @@ def start_service(pod: str, database_url: str, log_dir: Path) -> tuple[ManagedPr
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "POD_NAME": pod,
+        "METRICS_TOKENS": METRICS_TOKEN,
     }
     service = ManagedProcess(pod, [str(VENV_BIN / "python"), "-m", "fastapi_app"], log_dir, env)
     wait_until_healthy(f"http://127.0.0.1:{port}", service.process, service.log_tail, STARTUP_TIMEOUT)
@@ -174,10 +177,12 @@ def prometheus_config(scrape_interval: str) -> str:
 def start_prometheus(
     target: str, labels: dict[str, str], scrape_interval: str, work_dir: Path
 ) -> tuple[ManagedProcess, PrometheusApi]:
-    """Prometheus with the repository's config; its relative rules/ and targets/ paths resolve in work_dir,
-    where targets/proxy.json names `target`."""
+    """Prometheus with the repository's config; its relative rules/, targets/ and secrets/ paths resolve in
+    work_dir, where targets/proxy.json names `target` and secrets/metrics-token holds the metrics token."""
     (work_dir / "prometheus.yml").write_text(prometheus_config(scrape_interval))
     (work_dir / "rules").symlink_to(MONITORING_DIR / "rules")
+    (work_dir / "secrets").mkdir(mode=0o700)
+    (work_dir / "secrets" / "metrics-token").write_text(METRICS_TOKEN)
     (work_dir / "targets").mkdir()
     (work_dir / "targets" / "proxy.json").write_text(json.dumps([{"targets": [target], "labels": labels}]))
     port = free_port()

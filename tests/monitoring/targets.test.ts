@@ -10,34 +10,55 @@ import { LOAD_BALANCER_HOSTNAME as LOAD_BALANCER } from "../stack/mocks";
 
 const SCRIPT = join(__dirname, "..", "..", "scripts", "monitoring-targets.ts");
 const SAVED_OUTPUTS = join(__dirname, "fixtures", "stack-outputs.json");
+const SAVED = JSON.parse(readFileSync(SAVED_OUTPUTS, "utf8")) as Record<string, string>;
+const METRICS_TOKEN = SAVED.metricsTokens;
 
 const workDir = mkdtempSync(join(tmpdir(), "monitoring-targets-"));
 after(() => rmSync(workDir, { recursive: true, force: true }));
 
+let tokenFiles = 0;
+/** Runs the command; the token goes to a file of its own in the work directory unless the test names one. */
 function runCommand(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  return spawnSync(process.execPath, ["--import", "tsx", SCRIPT, ...args], { encoding: "utf8", env });
+  const tokenOut = args.includes("--token-out") ? [] : ["--token-out", join(workDir, "tokens", `metrics-token-${tokenFiles++}`)];
+  return spawnSync(process.execPath, ["--import", "tsx", SCRIPT, ...args, ...tokenOut], { encoding: "utf8", env });
 }
 
 describe("parseStackOutputs", () => {
   it("keeps the outputs the targets need and drops the rest", () => {
-    const outputs = parseStackOutputs(JSON.parse(readFileSync(SAVED_OUTPUTS, "utf8")));
+    const outputs = parseStackOutputs(SAVED);
     assert.deepEqual(outputs, {
+      scheme: "http",
       loadBalancerHostname: LOAD_BALANCER,
       clusterName: "fastapi-app-cluster",
       namespace: "fastapi-app",
+      metricsToken: METRICS_TOKEN,
     });
+  });
+
+  it("takes the scheme from url, and the first of several metrics tokens", () => {
+    const outputs = parseStackOutputs({ ...SAVED, url: `https://${LOAD_BALANCER}`, metricsTokens: `${METRICS_TOKEN}2, ${METRICS_TOKEN}3` });
+    assert.equal(outputs.scheme, "https");
+    assert.equal(outputs.metricsToken, `${METRICS_TOKEN}2`);
+  });
+
+  it("refuses metrics tokens read without --show-secrets, without showing what it read", () => {
+    assert.throws(() => parseStackOutputs({ ...SAVED, metricsTokens: "[secret]" }), /metricsTokens is not a token .*--show-secrets/);
+  });
+
+  it("refuses a url that does not lead to the load balancer", () => {
+    assert.throws(() => parseStackOutputs({ ...SAVED, url: "http://elsewhere.example.com" }), /is not http:\/\/ or https:\/\/ followed by loadBalancerHostname/);
   });
 
   it("names every missing or empty output", () => {
     assert.throws(
       () => parseStackOutputs({ clusterName: "fastapi-app-cluster", loadBalancerHostname: "" }),
-      /stack outputs lack loadBalancerHostname, namespace: run `pulumi up` first/,
+      /stack outputs lack url, loadBalancerHostname, namespace, metricsTokens: run `pulumi up` first/,
     );
   });
 
   it("rejects a URL where a host name belongs", () => {
     assert.throws(
-      () => parseStackOutputs({ loadBalancerHostname: `http://${LOAD_BALANCER}`, clusterName: "c", namespace: "n" }),
+      () => parseStackOutputs({ ...SAVED, loadBalancerHostname: `http://${LOAD_BALANCER}` }),
       /is not a bare host name/,
     );
   });
@@ -48,17 +69,20 @@ describe("parseStackOutputs", () => {
 });
 
 describe("targetGroups", () => {
+  const outputs = { loadBalancerHostname: LOAD_BALANCER, clusterName: "fastapi-app-cluster", namespace: "fastapi-app", metricsToken: METRICS_TOKEN };
   it("scrapes the load balancer on port 80 with labels naming environment, stack and cluster", () => {
-    const groups = targetGroups(
-      { loadBalancerHostname: LOAD_BALANCER, clusterName: "fastapi-app-cluster", namespace: "fastapi-app" },
-      "dev",
-    );
-    assert.deepEqual(groups, [
+    assert.deepEqual(targetGroups({ ...outputs, scheme: "http" }, "dev"), [
       {
         targets: [`${LOAD_BALANCER}:80`],
         labels: { environment: "dev", stack: "fastapi-app/dev", cluster: "fastapi-app-cluster", namespace: "fastapi-app" },
       },
     ]);
+  });
+  it("scrapes an HTTPS load balancer on port 443, with the scheme as a target label; the token is not a label", () => {
+    const [group] = targetGroups({ ...outputs, scheme: "https" }, "dev");
+    assert.deepEqual(group.targets, [`${LOAD_BALANCER}:443`]);
+    assert.equal(group.labels.__scheme__, "https");
+    assert.equal(JSON.stringify(group).includes(METRICS_TOKEN), false);
   });
 });
 
@@ -83,11 +107,15 @@ describe("writeFileAtomically", () => {
 });
 
 describe("npm run monitoring:targets", () => {
-  it("writes a file_sd target group from saved stack outputs", () => {
+  it("writes the metrics token (mode 0600, never printed) and a file_sd target group from saved stack outputs", () => {
     const out = join(workDir, "cli", "eks.json");
-    const result = runCommand(["--outputs", SAVED_OUTPUTS, "--stack", "staging", "--out", out]);
+    const tokenOut = join(workDir, "cli-secrets", "metrics-token");
+    const result = runCommand(["--outputs", SAVED_OUTPUTS, "--stack", "staging", "--out", out, "--token-out", tokenOut]);
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, new RegExp(`scrapes ${LOAD_BALANCER}:80 \\(environment staging\\)`));
+    assert.match(result.stdout, new RegExp(`scrapes http://${LOAD_BALANCER}:80 with the metrics token \\(environment staging\\)`));
+    assert.equal(readFileSync(tokenOut, "utf8"), METRICS_TOKEN);
+    assert.equal(statSync(tokenOut).mode & 0o777, 0o600);
+    assert.equal(result.stdout.includes(METRICS_TOKEN) || result.stderr.includes(METRICS_TOKEN), false);
     assert.deepEqual(JSON.parse(readFileSync(out, "utf8")), [
       {
         targets: [`${LOAD_BALANCER}:80`],
@@ -134,7 +162,7 @@ describe("npm run monitoring:targets", () => {
     const out = join(workDir, "partial", "eks.json");
     const result = runCommand(["--outputs", saved, "--out", out]);
     assert.equal(result.status, 1);
-    assert.match(result.stderr, /monitoring:targets: stack outputs lack loadBalancerHostname/);
+    assert.match(result.stderr, /monitoring:targets: stack outputs lack url, loadBalancerHostname, metricsTokens/);
     assert.throws(() => statSync(out), /ENOENT/);
   });
 
@@ -144,6 +172,14 @@ describe("npm run monitoring:targets", () => {
     const result = runCommand(["--outputs", saved, "--out", join(workDir, "garbled", "eks.json")]);
     assert.equal(result.status, 1);
     assert.match(result.stderr, /garbled-outputs\.json is not valid JSON/);
+  });
+
+  it("does not quote outputs that are not JSON (they may hold secrets)", () => {
+    const saved = join(workDir, "garbled-secret-outputs.json");
+    writeFileSync(saved, `{"metricsTokens": "${METRICS_TOKEN}" oops}`);
+    const result = runCommand(["--outputs", saved, "--out", join(workDir, "garbled-secret", "eks.json")]);
+    assert.equal(result.status, 1);
+    assert.equal(result.stderr.includes(METRICS_TOKEN), false, result.stderr);
   });
 
   it("explains what to do when the pulumi CLI is absent", () => {
@@ -159,7 +195,7 @@ describe("npm run monitoring:targets", () => {
     const out = join(workDir, "from-pulumi", "eks.json");
     const result = runCommand(["--stack", "prod", "--out", out], { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` });
     assert.equal(result.status, 0, result.stderr);
-    assert.equal(readFileSync(join(bin, "args"), "utf8").trim(), "stack output --json --stack prod");
+    assert.equal(readFileSync(join(bin, "args"), "utf8").trim(), "stack output --json --show-secrets --stack prod");
     assert.equal(JSON.parse(readFileSync(out, "utf8"))[0].labels.environment, "prod");
   });
 
@@ -171,7 +207,7 @@ describe("npm run monitoring:targets", () => {
       PATH: `${bin}:${process.env.PATH ?? ""}`,
     });
     assert.equal(result.status, 1);
-    assert.match(result.stderr, /`pulumi stack output --json --stack prod` failed: error: no stack named prod found/);
+    assert.match(result.stderr, /`pulumi stack output --json --show-secrets --stack prod` failed: error: no stack named prod found/);
   });
 
   it("rejects unknown flags", () => {

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from local_stack import (
+    METRICS_TOKEN,
     MONITORING_DIR,
     REPO,
     ManagedProcess,
@@ -69,6 +70,7 @@ class Run:
     prometheus: PrometheusApi
     started: float
     work_dir: Path
+    base_url: str
     sent: Counter[int] = field(default_factory=Counter)
 
     @property
@@ -156,8 +158,13 @@ def run() -> Iterator[Run]:
                 work_dir,
             )
             processes.append(prometheus)
-            run = Run(prometheus=api, started=time.time(), work_dir=work_dir)
-            send_traffic(run, f"http://127.0.0.1:{proxy_port}", database)
+            run = Run(
+                prometheus=api,
+                started=time.time(),
+                work_dir=work_dir,
+                base_url=f"http://127.0.0.1:{proxy_port}",
+            )
+            send_traffic(run, run.base_url, database)
             yield run
         except Exception:
             for process in processes:
@@ -171,6 +178,12 @@ def run() -> Iterator[Run]:
 def test_prometheus_scrapes_the_load_balancer(run: Run) -> None:
     up = run.prometheus.query(f'up{{job="fastapi", environment="{ENVIRONMENT}"}}')
     assert [series["value"][1] for series in up] == ["1"]
+
+
+def test_metrics_answer_only_with_the_token_prometheus_sends(run: Run) -> None:
+    """Through the load balancer, /metrics without the token is refused; Prometheus's scrapes succeed."""
+    status, _ = http_status(f"{run.base_url}/metrics")
+    assert status == 401
 
 
 def test_items_route_total_matches_the_requests_sent(run: Run) -> None:
@@ -284,9 +297,11 @@ def test_prometheus_picks_up_the_targets_command_output_without_a_restart(run: R
     saved_outputs.write_text(
         json.dumps(
             {
+                "url": "http://127.0.0.1",
                 "loadBalancerHostname": "127.0.0.1",
                 "clusterName": "fastapi-app-cluster",
                 "namespace": "fastapi-app",
+                "metricsTokens": METRICS_TOKEN,
             }
         )
     )
@@ -300,10 +315,13 @@ def test_prometheus_picks_up_the_targets_command_output_without_a_restart(run: R
         str(saved_outputs),
         "--stack",
         "dev",
+        "--token-out",
+        str(run.work_dir / "secrets" / "metrics-token"),
     ]
     subprocess.run(
         [*command, "--out", str(run.work_dir / "targets" / "eks.json")], cwd=REPO, check=True, timeout=60
     )
+    assert (run.work_dir / "secrets" / "metrics-token").read_text() == METRICS_TOKEN
 
     def eks_target() -> dict[str, str] | None:
         return next(

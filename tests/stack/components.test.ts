@@ -1,17 +1,20 @@
 // Each ComponentResource on its own, with fake inputs instead of the other parts of the stack.
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    FAKE_DIGEST, Json, dependsOn, ecrImages, inputsOf, installMocks, isSecretInput, resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
+    FAKE_DIGEST, Json, dependsOn, eksClusters, inputsOf, installMocks, isSecretInput, plain, resourceOf, resourcesOfType, setStackConfig,
+    settled, valueOf,
 } from "./mocks";
-import { Network } from "../../vpc";
-import { CLUSTER_AUTOSCALER_IMAGE_TAGS, Cluster, ClusterArgs } from "../../cluster";
+import { Network, zonesForEks } from "../../vpc";
+import { Cluster, ClusterArgs, accessEntryKey } from "../../cluster";
+import { KUBERNETES_RELEASES } from "../../versions";
 import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../../registry";
-import { Workload, migrationJobName } from "../../workload";
+import { TLS_POLICY, TOKENS_FINGERPRINT_ANNOTATION, Workload, migrationJobName } from "../../workload";
 
 installMocks();
 setStackConfig();
@@ -24,9 +27,12 @@ const clusterArgs: ClusterArgs = {
     vpcId: "vpc-fake",
     subnetIds: ["subnet-1", "subnet-2", "subnet-3"],
     nodeInstanceType: "m6i.large",
+    nodeCapacityType: "ON_DEMAND",
     nodeGroupSize: { desired: 3, min: 2, max: 6 },
     nodeDiskSizeGb: 50,
     clusterAdmins: ["arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:role/github-deploy"],
+    supportType: "STANDARD",
+    logRetentionDays: 30,
 };
 
 describe("Network alone", () => {
@@ -47,6 +53,29 @@ describe("Network alone", () => {
     });
 });
 
+describe("Network alone, zones from the region", () => {
+    // Zone lookups answer for the configured aws:region; each test sets its own and the seed's comes back after.
+    after(() => setStackConfig());
+
+    test("without configured zones: the first zones EKS accepts, skipping the refused zone ID and a Local Zone", async () => {
+        setStackConfig({ "aws:region": "us-east-1" });
+        new Network("net-us-east-1", { cidrBlock: "10.0.0.0/16", publicSubnetCidrs: ["10.0.1.0/24", "10.0.2.0/24"], clusterName: "demo-cluster" });
+        await settled();
+        assert.deepEqual(inputsOf("awsx:ec2:Vpc", "net-us-east-1").availabilityZoneNames, ["us-east-1a", "us-east-1c"]);
+    });
+    test("one zone per public subnet", async () => {
+        setStackConfig({ "aws:region": "eu-west-1" });
+        new Network("net-three", { cidrBlock: "10.0.0.0/16", publicSubnetCidrs: ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"], clusterName: "demo-cluster" });
+        await settled();
+        assert.deepEqual(inputsOf("awsx:ec2:Vpc", "net-three").availabilityZoneNames, ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+    });
+    test("more subnets than usable zones: fails naming the zones and the settings to change", async () => {
+        setStackConfig({ "aws:region": "eu-west-1" });
+        await assert.rejects(zonesForEks(4),
+            /3 availability zones that can host EKS \(eu-west-1a, eu-west-1b, eu-west-1c\), 4 are needed.*configure availabilityZones and publicSubnetCidrs/);
+    });
+});
+
 describe("Cluster alone", () => {
     test("sizes, version, disk and instance type come from its arguments", async () => {
         const cluster = new Cluster("cluster-alone", clusterArgs);
@@ -62,11 +91,50 @@ describe("Cluster alone", () => {
         assert.equal(release.values.image.tag, "v1.35.2");
         assert.equal(release.values.awsRegion, "eu-west-1");
     });
+    test("spot: the node group offers every type of the same shape, configured type first", async () => {
+        new Cluster("cluster-spot", { ...clusterArgs, clusterName: "spot-cluster", nodeInstanceType: "t3.medium", nodeCapacityType: "SPOT" });
+        await settled();
+        const nodeGroup = inputsOf("eks:index:ManagedNodeGroup", "cluster-spot-nodes");
+        assert.equal(nodeGroup.capacityType, "SPOT");
+        assert.deepEqual(nodeGroup.instanceTypes, ["t3.medium", "t3a.medium", "t2.medium"]);
+        assert.equal(inputsOf("aws:ec2/launchTemplate:LaunchTemplate", "cluster-spot-nodes").instanceType, undefined, "the types are the node group's alone");
+    });
+    test("on-demand: exactly the configured type", async () => {
+        await settled();
+        assert.equal(inputsOf("eks:index:ManagedNodeGroup", "cluster-alone-nodes").capacityType, "ON_DEMAND");
+    });
+    test("every add-on at the version pinned for its Kubernetes minor (1.35 here)", async () => {
+        new Cluster("cluster-pins", { ...clusterArgs, clusterName: "pins-cluster" });
+        await settled();
+        const pins = KUBERNETES_RELEASES["1.35"];
+        const cluster = inputsOf("eks:index:Cluster", "cluster-pins");
+        assert.equal(cluster.vpcCniOptions.addonVersion, pins.addons.vpcCni);
+        assert.equal(cluster.kubeProxyAddonOptions.version, pins.addons.kubeProxy);
+        assert.equal(inputsOf("aws:eks/addon:Addon", "cluster-pins-coredns").addonVersion, pins.addons.coreDns);
+        assert.equal(inputsOf("aws:eks/addon:Addon", "cluster-pins-metrics-server").addonVersion, pins.addons.metricsServer);
+        assert.equal(inputsOf("kubernetes:helm.sh/v3:Release", "cluster-pins-cluster-autoscaler").values.image.tag, pins.clusterAutoscalerImage);
+    });
+    test("support type and log retention come from its arguments", async () => {
+        new Cluster("cluster-policy", { ...clusterArgs, clusterName: "policy-cluster", supportType: "EXTENDED", logRetentionDays: 90 });
+        await settled();
+        assert.deepEqual(inputsOf("eks:index:Cluster", "cluster-policy").upgradePolicy, { supportType: "EXTENDED" });
+        const logGroup = inputsOf("aws:cloudwatch/logGroup:LogGroup", "cluster-policy-control-plane-logs");
+        assert.deepEqual([logGroup.name, logGroup.retentionInDays], ["/aws/eks/policy-cluster/cluster", 90]);
+    });
+    test("upgrades a running cluster by one minor: control plane at the new version, nodes following it", async () => {
+        eksClusters.set("upgrade-cluster", "1.35");
+        new Cluster("cluster-upgrade", { ...clusterArgs, clusterName: "upgrade-cluster", kubernetesVersion: "1.36" });
+        await settled();
+        assert.equal(inputsOf("eks:index:Cluster", "cluster-upgrade").version, "1.36");
+        assert.equal(inputsOf("eks:index:ManagedNodeGroup", "cluster-upgrade-nodes").version, "1.36");
+    });
     test("every configured admin gets an access entry with the cluster-admin policy", async () => {
         new Cluster("cluster-admins", { ...clusterArgs, clusterName: "admins-cluster" });
         await settled();
-        const entries = Object.values(inputsOf("eks:index:Cluster", "cluster-admins").accessEntries) as Json[];
+        const accessEntries = inputsOf("eks:index:Cluster", "cluster-admins").accessEntries as Record<string, Json>;
+        const entries = Object.values(accessEntries);
         assert.deepEqual(entries.map((entry) => entry.principalArn), clusterArgs.clusterAdmins);
+        assert.deepEqual(Object.keys(accessEntries), clusterArgs.clusterAdmins.map(accessEntryKey), "keyed by principal, not by position");
         for (const entry of entries) {
             assert.deepEqual(entry.accessPolicies.clusterAdmin, {
                 policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
@@ -74,14 +142,29 @@ describe("Cluster alone", () => {
             });
         }
     });
+    test("an access-entry key belongs to one principal: readable, distinct for the same name under other accounts or paths", () => {
+        assert.equal(accessEntryKey("arn:aws:iam::123456789012:role/github-deploy").startsWith("admin-github-deploy-"), true);
+        const keys = ["arn:aws:iam::123456789012:role/deploy", "arn:aws:iam::210987654321:role/deploy", "arn:aws:iam::123456789012:role/ci/deploy",
+            "arn:aws:iam::123456789012:user/deploy"].map(accessEntryKey);
+        assert.equal(new Set(keys).size, keys.length);
+        assert.ok(keys.every((key) => /^admin-[A-Za-z0-9-]+$/.test(key)), keys.join(" "));
+    });
+    test("docs/operating.md computes the same access-entry keys in bash, for renaming position-keyed entries", () => {
+        const guide = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "operating.md"), "utf8");
+        const lines = ["name=${arn##*/}", guide.split("\n").map((line) => line.trim()).find((line) => line.startsWith("key=")) ?? "", 'printf "%s" "$key"'];
+        for (const arn of ["arn:aws:iam::123456789012:role/github-deploy", "arn:aws:iam::123456789012:user/team/bob.smith@example.com"]) {
+            const result = spawnSync("bash", ["-c", lines.join("\n")], { env: { PATH: process.env.PATH, arn }, encoding: "utf8" });
+            assert.equal(result.stdout, accessEntryKey(arn), arn);
+        }
+    });
     test("kubeconfig output is a secret", async () => {
         const cluster = new Cluster("cluster-kubeconfig", { ...clusterArgs, clusterName: "other-cluster" });
         assert.equal(await pulumi.isSecret(cluster.kubeconfig), true);
     });
-    test("takes only a Kubernetes version with a cluster-autoscaler release (the compiler refuses others)", () => {
-        // @ts-expect-error 1.20 has no cluster-autoscaler release here; tsc fails if the type ever accepts any string.
+    test("takes only a Kubernetes version with pinned add-ons (the compiler refuses others)", () => {
+        // @ts-expect-error 1.20 has no pinned add-ons here; tsc fails if the type ever accepts any string.
         const unsupported: ClusterArgs["kubernetesVersion"] = "1.20";
-        assert.equal(unsupported in CLUSTER_AUTOSCALER_IMAGE_TAGS, false);
+        assert.equal(unsupported in KUBERNETES_RELEASES, false);
     });
 });
 
@@ -95,15 +178,15 @@ describe("Registry alone", () => {
         return dir;
     }
 
-    test("builds the given directory and hands out the digest", async () => {
+    test("puts the given directory's image in ECR under its content tag and hands it out by digest", async () => {
         const dir = tempApp({ Dockerfile: "FROM scratch\n", "src/main.py": "print('hi')\n" });
         const registry = new Registry("registry-build", { repositoryName: "demo", appDirectory: dir, platform: "linux/arm64", keepImages: 3 });
         assert.equal(await valueOf(registry.image), `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo@${FAKE_DIGEST}`);
         await settled();
-        const image = inputsOf("docker:index/image:Image", "registry-build");
-        assert.equal(image.imageName, `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo:${contentHash(dir)}`);
-        assert.equal(image.build.platform, "linux/arm64");
-        assert.equal(isSecretInput(image.registry), true);
+        const image = inputsOf("command:local:Command", "registry-build-image");
+        assert.deepEqual(image.environment, {
+            IMAGE_REPOSITORY: "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo", IMAGE_TAG: contentHash(dir), BUILD_CONTEXT: dir, PLATFORM: "linux/arm64",
+        });
         const rule = JSON.parse(inputsOf("aws:ecr/lifecyclePolicy:LifecyclePolicy", "registry-build").policy).rules[0];
         assert.equal(rule.selection.countNumber, 3);
     });
@@ -114,39 +197,9 @@ describe("Registry alone", () => {
         });
         assert.equal(await valueOf(registry.image), existing);
         await settled();
-        assert.deepEqual(resourcesOfType("docker:index/image:Image", "registry-rollback"), []);
+        assert.deepEqual(resourcesOfType("command:local:Command", "registry-rollback-image"), []);
         assert.equal(inputsOf("aws:ecr/repository:Repository", "registry-rollback").name, "demo-rollback");
     });
-    test("reuses the image the repository already holds under the content tag: nothing is built or pushed", async () => {
-        const dir = tempApp({ Dockerfile: "FROM scratch\n", "src/main.py": "print('reverted')\n" });
-        const digest = `sha256:${"c".repeat(64)}`;
-        ecrImages.set("demo-reuse", [{ imageTag: "0123456789abcdef", imageDigest: FAKE_DIGEST }, { imageTag: contentHash(dir), imageDigest: digest }]);
-        const registry = new Registry("registry-reuse", { repositoryName: "demo-reuse", appDirectory: dir, platform: "linux/amd64", keepImages: 10 });
-        assert.equal(await valueOf(registry.image), `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo-reuse@${digest}`);
-        await settled();
-        assert.deepEqual(resourcesOfType("docker:index/image:Image", "registry-reuse"), []);
-    });
-    test("a reused image is handed out exactly as the build handed it out, so switching between them rolls nothing", async () => {
-        const dir = tempApp({ Dockerfile: "FROM scratch\n", "src/main.py": "print('same')\n" });
-        const args = { repositoryName: "demo-same", appDirectory: dir, platform: "linux/amd64", keepImages: 10 };
-        const built = await valueOf(new Registry("registry-same-built", args).image);
-        await settled();
-        assert.equal(resourcesOfType("docker:index/image:Image", "registry-same-built").length, 1, "the first run builds");
-        ecrImages.set("demo-same", [{ imageTag: contentHash(dir), imageDigest: FAKE_DIGEST }]);
-        const reused = await valueOf(new Registry("registry-same-reused", args).image);
-        await settled();
-        assert.deepEqual(resourcesOfType("docker:index/image:Image", "registry-same-reused"), [], "the second run finds the tag");
-        assert.equal(reused, built);
-    });
-    test("builds and pushes when the repository holds other tags only", async () => {
-        const dir = tempApp({ Dockerfile: "FROM scratch\n", "src/main.py": "print('new')\n" });
-        ecrImages.set("demo-new", [{ imageTag: "0123456789abcdef", imageDigest: `sha256:${"d".repeat(64)}` }]);
-        const registry = new Registry("registry-new", { repositoryName: "demo-new", appDirectory: dir, platform: "linux/amd64", keepImages: 10 });
-        assert.equal(await valueOf(registry.image), `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo-new@${FAKE_DIGEST}`);
-        await settled();
-        assert.equal(inputsOf("docker:index/image:Image", "registry-new").imageName.endsWith(`:${contentHash(dir)}`), true);
-    });
-
     // The service's own ignore file, so these tests follow it when it changes.
     const dockerignore = fs.readFileSync(path.join(__dirname, "..", "..", "app", ".dockerignore"), "utf8");
     const appFiles = {
@@ -253,6 +306,67 @@ describe("Workload alone", () => {
         });
         await settled();
         assert.ok(dependsOn(resourceOf("kubernetes:core/v1:Service", "workload-ordered-service"), "test:index:Nodes", "workload-nodes"));
+    });
+    const certificateArn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+    const serviceOf = async (name: string, edge: ConstructorParameters<typeof Workload>[1]["edge"]) => {
+        const workload = new Workload(name, {
+            namespace: `${name}-ns`, image, databaseUrl: "postgresql://u:p@h:5432/d",
+            minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70, loadBalancerDependsOn: [], edge,
+        });
+        const url = await valueOf(workload.url);
+        await settled();
+        return { url, service: inputsOf("kubernetes:core/v1:Service", `${name}-service`) };
+    };
+    test("a certificate: TLS 1.2+ on 443 at the load balancer, plain HTTP to the pods, port 80 dropped, https:// url", async () => {
+        const { url, service } = await serviceOf("edge-tls", { certificateArn });
+        assert.deepEqual(service.spec.ports, [{ name: "https", protocol: "TCP", port: 443, targetPort: 8000 }]);
+        const annotations = service.metadata.annotations;
+        assert.equal(annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"], certificateArn);
+        assert.equal(annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"], "https");
+        assert.equal(annotations["service.beta.kubernetes.io/aws-load-balancer-backend-protocol"], "http");
+        assert.equal(annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy"], TLS_POLICY);
+        assert.match(url, /^https:\/\//);
+    });
+    test("a certificate with port 80 kept: both listeners, TLS on 443 only", async () => {
+        const { service } = await serviceOf("edge-both", { certificateArn, keepHttpPort: true });
+        assert.deepEqual(service.spec.ports.map((port: Json) => [port.name, port.port]), [["https", 443], ["http", 80]]);
+        assert.equal(service.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"], "https");
+    });
+    test("allowed source ranges become the load balancer's source ranges", async () => {
+        const { url, service } = await serviceOf("edge-ranges", { allowedSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"] });
+        assert.deepEqual(service.spec.loadBalancerSourceRanges, ["203.0.113.0/24", "198.51.100.7/32"]);
+        assert.deepEqual(service.spec.ports, [{ name: "http", protocol: "TCP", port: 80, targetPort: 8000 }]);
+        assert.match(url, /^http:\/\//);
+    });
+    test("configured tokens are used as given, and nothing is generated for them", async () => {
+        const before = resourcesOfType("random:index/randomPassword:RandomPassword").length;
+        const workload = new Workload("tokens-given", {
+            namespace: "tokens-ns", image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
+            loadBalancerDependsOn: [], tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)), readsNeedToken: true },
+        });
+        assert.equal(await valueOf(workload.apiTokens), "a".repeat(20));
+        await settled();
+        assert.equal(resourcesOfType("random:index/randomPassword:RandomPassword").length, before);
+        const template = inputsOf("kubernetes:apps/v1:Deployment", "tokens-given-deployment").spec.template;
+        const env = template.spec.containers[0].env;
+        assert.deepEqual(env.find((variable: Json) => variable.name === "API_READS_NEED_TOKEN"), { name: "API_READS_NEED_TOKEN", value: "true" });
+        const fingerprint = plain<string>(template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
+        assert.equal(isSecretInput(template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]), false, "the spec stays readable in previews");
+        assert.match(fingerprint, /^[0-9a-f]{64}$/);
+        assert.equal(JSON.stringify(template).includes("a".repeat(20)), false, "the pod template holds a digest, not the tokens");
+    });
+    test("a changed token list changes the pod template, so the pods restart with it", async () => {
+        const fingerprintFor = async (name: string, apiTokens: string): Promise<string> => {
+            new Workload(name, {
+                namespace: `${name}-ns`, image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
+                loadBalancerDependsOn: [], tokens: { apiTokens: pulumi.secret(apiTokens), metricsTokens: pulumi.secret("m".repeat(20)) },
+            });
+            await settled();
+            return plain<string>(inputsOf("kubernetes:apps/v1:Deployment", `${name}-deployment`).spec.template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
+        };
+        const before = await fingerprintFor("rotation-before", "a".repeat(20));
+        assert.notEqual(await fingerprintFor("rotation-during", `${"a".repeat(20)},${"b".repeat(20)}`), before);
+        assert.equal(await fingerprintFor("rotation-same", "a".repeat(20)), before);
     });
     test("a new image gets a new migration Job name; the same image keeps it", () => {
         const other = `registry.example.com/app@sha256:${"3".repeat(64)}`;

@@ -8,6 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 export interface RecordedResource {
     type: string;
     name: string;
+    /** The id the mock gave it: other resources refer to it by this id (e.g. a node group to its launch template). */
+    id: string;
     inputs: Record<string, unknown>;
     /** URNs of every resource the engine was told this one depends on (explicit dependsOn and inputs). */
     dependencies: string[];
@@ -53,19 +55,24 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
             return {
                 ...inputs,
                 kubeconfigJson: kubeconfigFor(clusterName),
-                eksCluster: { name: clusterName, arn: `arn:aws:eks:${REGION}:${ACCOUNT_ID}:cluster/${clusterName}` },
+                eksCluster: { name: clusterName, arn: `arn:aws:eks:${REGION}:${ACCOUNT_ID}:cluster/${clusterName}`, version: inputs.version },
                 oidcIssuer: OIDC_ISSUER,
                 oidcProviderArn: `arn:aws:iam::${ACCOUNT_ID}:oidc-provider/${OIDC_ISSUER}`,
             };
         }
         case "aws:ecr/repository:Repository":
             return { ...inputs, registryId: ACCOUNT_ID, repositoryUrl: `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/${String(inputs.name)}` };
-        case "docker:index/image:Image":
-            return { ...inputs, repoDigest: `${String(inputs.imageName).replace(/:[^:/]+$/, "")}@${FAKE_DIGEST}` };
+        case "command:local:Command": {
+            // scripts/push-image's one line: the image by digest.
+            const environment = inputs.environment as Record<string, string>;
+            return { ...inputs, stdout: `${environment.IMAGE_REPOSITORY}@${FAKE_DIGEST}\n`, stderr: "" };
+        }
         case "aws:ec2/launchTemplate:LaunchTemplate":
             return { ...inputs, latestVersion: 1 };
         case "aws:iam/role:Role":
             return { ...inputs, arn: `arn:aws:iam::${ACCOUNT_ID}:role/${String(inputs.name ?? name)}` };
+        case "random:index/randomPassword:RandomPassword":
+            return { ...inputs, result: name.replace(/[^A-Za-z0-9]/g, "").padEnd(Number(inputs.length), "0").slice(0, Number(inputs.length)) };
         case "kubernetes:core/v1:Service":
             return { ...inputs, status: { loadBalancer: { ingress: [{ hostname: LOAD_BALANCER_HOSTNAME }] } } };
         default:
@@ -73,8 +80,53 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
     }
 }
 
-/** Images already in the fake ECR, by repository name; empty unless a test pushes some. */
+interface Zone {
+    name: string;
+    zoneId: string;
+    optInStatus: "opt-in-not-required" | "opted-in";
+}
+
+/**
+ * The zones one account sees, per region. In this us-east-1 the name us-east-1b is the zone EKS refuses (use1-az3)
+ * and a Local Zone is opted in: a lookup that ignored either would pick the wrong zones.
+ */
+const ZONES: Record<string, Zone[]> = {
+    "us-east-1": [
+        { name: "us-east-1-bos-1a", zoneId: "use1-bos1-az1", optInStatus: "opted-in" },
+        ...["use1-az4", "use1-az3", "use1-az6", "use1-az1", "use1-az2", "use1-az5"].map((zoneId, index) =>
+            ({ name: `us-east-1${"abcdef"[index]}`, zoneId, optInStatus: "opt-in-not-required" as const })),
+    ],
+};
+
+function zonesOf(region: string): Zone[] {
+    return ZONES[region] ?? ["az2", "az1", "az3"].map((suffix, index) =>
+        ({ name: `${region}${"abc"[index]}`, zoneId: `${region.replace(/-/g, "")}-${suffix}`, optInStatus: "opt-in-not-required" }));
+}
+
+/** DescribeAvailabilityZones as the provider's region answers it, with the two selectors the program uses. */
+function availabilityZones(args: Record<string, unknown>): Record<string, unknown> {
+    const region = new pulumi.Config("aws").get("region") ?? REGION;
+    const excluded = (args.excludeZoneIds as string[] | undefined) ?? [];
+    const filters = (args.filters as { name: string; values: string[] }[] | undefined) ?? [];
+    const unsupported = filters.filter((filter) => filter.name !== "opt-in-status");
+    if (unsupported.length > 0) {
+        throw new Error(`mock getAvailabilityZones: unsupported filter ${unsupported[0].name}`);
+    }
+    const zones = zonesOf(region)
+        .filter((zone) => !excluded.includes(zone.zoneId))
+        .filter((zone) => filters.every((filter) => filter.values.includes(zone.optInStatus)))
+        .sort((a, b) => a.name.localeCompare(b.name));
+    return { id: region, names: zones.map((zone) => zone.name), zoneIds: zones.map((zone) => zone.zoneId), groupNames: [region] };
+}
+
+/**
+ * Images already in the fake ECR, by repository name; empty unless a test pushes some. The program must render the
+ * same whatever it holds: a run after a push sees the pushed tag.
+ */
 export const ecrImages = new Map<string, { imageTag: string; imageDigest: string }[]>();
+
+/** Clusters already running in the fake EKS, name -> Kubernetes version; empty unless a test deploys one. */
+export const eksClusters = new Map<string, string>();
 
 function callResult(token: string, args: Record<string, unknown>): Record<string, unknown> {
     switch (token) {
@@ -82,8 +134,12 @@ function callResult(token: string, args: Record<string, unknown>): Record<string
             return { names: [...ecrImages.keys()] };
         case "aws:ecr/getImages:getImages":
             return { repositoryName: args.repositoryName, imageIds: ecrImages.get(String(args.repositoryName)) ?? [] };
-        case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            return { userName: "AWS", password: "fake-registry-token", proxyEndpoint: `https://${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com` };
+        case "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return availabilityZones(args);
+        case "aws:eks/getClusters:getClusters":
+            return { names: [...eksClusters.keys()] };
+        case "aws:eks/getCluster:getCluster":
+            return { name: args.name, version: eksClusters.get(String(args.name)) };
         default:
             return args;
     }
@@ -96,8 +152,9 @@ export function installMocks(): void {
         newResource: (args: pulumi.runtime.MockResourceArgs) => {
             const inputs = args.inputs as Record<string, unknown>;
             const dependencies = dependenciesSent.get(`${args.type}::${args.name}`) ?? [];
-            recorded.push({ type: args.type, name: args.name, inputs, dependencies });
-            return { id: `${args.name}-id`, state: outputsOf(args.type, args.name, inputs) };
+            const id = `${args.name}-id`;
+            recorded.push({ type: args.type, name: args.name, id, inputs, dependencies });
+            return { id, state: outputsOf(args.type, args.name, inputs) };
         },
         call: (args: pulumi.runtime.MockCallArgs) => callResult(args.token, args.inputs as Record<string, unknown>),
     }, "fastapi-app", "dev", false);
@@ -129,16 +186,19 @@ export function dependsOn(dependent: RecordedResource, type: string, name: strin
     return dependent.dependencies.some((urn) => urn.endsWith(`${type}::${name}`));
 }
 
-/** The seed's configuration: only the required secret, everything else at its default. */
+/**
+ * The seed's configuration: only the required secret, everything else at its default. Keys are the project's own,
+ * or namespaced as in `pulumi config set` (`aws:region`).
+ */
 export function setStackConfig(values: Record<string, string> = {}, withDatabaseUrl = true): void {
     const config: Record<string, string> = { "aws:region": REGION };
     if (withDatabaseUrl) {
         config["fastapi-app:databaseUrl"] = FAKE_DATABASE_URL;
     }
     for (const [key, value] of Object.entries(values)) {
-        config[`fastapi-app:${key}`] = value;
+        config[key.includes(":") ? key : `fastapi-app:${key}`] = value;
     }
-    pulumi.runtime.setAllConfig(config, withDatabaseUrl ? ["fastapi-app:databaseUrl"] : []);
+    pulumi.runtime.setAllConfig(config, "fastapi-app:databaseUrl" in config ? ["fastapi-app:databaseUrl"] : []);
 }
 
 export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {

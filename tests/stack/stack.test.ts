@@ -9,7 +9,8 @@ import {
     resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
 } from "./mocks";
 import { contentHash } from "../../registry";
-import { PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
+import { EPHEMERAL_STORAGE, PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
+import { CLUSTER_AUTOSCALER_CHART_VERSION, KUBERNETES_RELEASES } from "../../versions";
 
 installMocks();
 setStackConfig();
@@ -47,7 +48,8 @@ before(async () => {
 describe("stack outputs", () => {
     test("exports exactly the documented outputs", () => {
         assert.deepEqual(Object.keys(program).sort(), [
-            "clusterName", "image", "kubeconfig", "loadBalancerHostname", "namespace", "publicSubnetIds", "repositoryUrl", "url", "vpcId",
+            "apiTokens", "clusterName", "image", "kubeconfig", "loadBalancerHostname", "metricsTokens", "namespace", "publicSubnetIds",
+            "repositoryUrl", "url", "vpcId",
         ]);
     });
     test("url is http:// + the load balancer hostname", async () => {
@@ -103,6 +105,16 @@ describe("EKS cluster (seed: fastapi-app-cluster, logs api/audit/authenticator, 
             .filter((r) => r.inputs.role === "fastapi-app-cluster-control-plane").map((r) => r.inputs.policyArn).sort();
         assert.deepEqual(attached, ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"]);
     });
+    test("standard support only: EKS upgrades the cluster rather than billing extended support", () =>
+        assert.deepEqual(cluster().upgradePolicy, { supportType: "STANDARD" }));
+    test("the stack owns the control-plane log group, kept 30 days, and the cluster depends on it", () => {
+        const logGroup = inputsOf("aws:cloudwatch/logGroup:LogGroup", "fastapi-app-control-plane-logs");
+        assert.equal(logGroup.name, "/aws/eks/fastapi-app-cluster/cluster");
+        assert.equal(logGroup.retentionInDays, 30);
+        assert.ok(dependsOn(resourceOf("eks:index:Cluster"), "aws:cloudwatch/logGroup:LogGroup", "fastapi-app-control-plane-logs"));
+    });
+    test("the Kubernetes provider drops objects of a cluster that is gone, so an interrupted destroy can finish", () =>
+        assert.equal(inputsOf("pulumi:providers:kubernetes", "fastapi-app").deleteUnreachable, "true"));
     test("the cluster depends on its role's policy attachments: created after them, deleted before them", () => {
         for (const policy of ["AmazonEKSClusterPolicy", "AmazonEKSVPCResourceController"]) {
             assert.ok(dependsOn(resourceOf("eks:index:Cluster"), ATTACHMENT, `fastapi-app-cluster-control-plane-${policy}`), policy);
@@ -113,10 +125,17 @@ describe("EKS cluster (seed: fastapi-app-cluster, logs api/audit/authenticator, 
 describe("managed node group (seed: t3.medium, desired 2, min 1, max 3, EKS AMI, 20 GB gp3)", () => {
     const nodeGroup = (): Json => inputsOf("eks:index:ManagedNodeGroup");
     const launchTemplate = (): Json => inputsOf("aws:ec2/launchTemplate:LaunchTemplate");
-    test("instance type t3.medium", () => assert.deepEqual(nodeGroup().instanceTypes, ["t3.medium"]));
+    test("instance type t3.medium, on-demand", () => {
+        assert.deepEqual(nodeGroup().instanceTypes, ["t3.medium"]);
+        assert.equal(nodeGroup().capacityType, "ON_DEMAND");
+    });
     test("desired 2, min 1, max 3", () => assert.deepEqual(nodeGroup().scalingConfig, { desiredSize: 2, minSize: 1, maxSize: 3 }));
     test("Amazon EKS-optimized AMI (AL2023 x86_64)", () => assert.equal(nodeGroup().amiType, "AL2023_x86_64_STANDARD"));
     test("desired size left to the cluster autoscaler after creation", () => assert.equal(nodeGroup().ignoreScalingChanges, true));
+    test("nodes follow the control plane's Kubernetes version, upgraded after it in the same update", () => {
+        assert.equal(nodeGroup().version, "1.36");
+        assert.ok(dependsOn(resourceOf("eks:index:ManagedNodeGroup"), "eks:index:Cluster", "fastapi-app"));
+    });
     test("uses our launch template, latest version", () =>
         assert.deepEqual(nodeGroup().launchTemplate, { id: "fastapi-app-nodes-id", version: "1" }));
     test("root volume 20 GB gp3, encrypted", () =>
@@ -141,16 +160,34 @@ describe("managed node group (seed: t3.medium, desired 2, min 1, max 3, EKS AMI,
 
 describe("add-ons: metrics-server and cluster autoscaler (seed: nodes min 1, max 3)", () => {
     const release = (): Json => inputsOf("kubernetes:helm.sh/v3:Release");
-    test("metrics-server installed as an EKS add-on on the cluster", () => {
-        const addon = inputsOf("aws:eks/addon:Addon");
+    const pins = KUBERNETES_RELEASES["1.36"];
+    test("metrics-server installed as an EKS add-on on the cluster, at its pinned version", () => {
+        const addon = inputsOf("aws:eks/addon:Addon", "fastapi-app-metrics-server");
         assert.equal(addon.addonName, "metrics-server");
         assert.equal(addon.clusterName, "fastapi-app-cluster");
+        assert.equal(addon.addonVersion, pins.addons.metricsServer);
+    });
+    test("CoreDNS is a managed EKS add-on at its pinned version, adopting the self-managed one", () => {
+        const addon = inputsOf("aws:eks/addon:Addon", "fastapi-app-coredns");
+        assert.equal(addon.addonName, "coredns");
+        assert.equal(addon.addonVersion, pins.addons.coreDns);
+        assert.equal(addon.resolveConflictsOnCreate, "OVERWRITE");
+    });
+    test("CoreDNS and metrics-server are created after the nodes they run on", () => {
+        for (const addon of ["coredns", "metrics-server"]) {
+            assert.ok(dependsOn(resourceOf("aws:eks/addon:Addon", `fastapi-app-${addon}`), "eks:index:ManagedNodeGroup", "fastapi-app-nodes"), addon);
+        }
+    });
+    test("vpc-cni and kube-proxy pinned, never resolved to the most recent version on each run", () => {
+        const cluster = inputsOf("eks:index:Cluster");
+        assert.equal(cluster.vpcCniOptions.addonVersion, pins.addons.vpcCni);
+        assert.equal(cluster.kubeProxyAddonOptions.version, pins.addons.kubeProxy);
     });
     test("cluster autoscaler from a pinned chart, image matching the Kubernetes minor", () => {
         assert.equal(release().chart, "cluster-autoscaler");
-        assert.equal(release().version, "9.59.0");
+        assert.equal(release().version, CLUSTER_AUTOSCALER_CHART_VERSION);
         assert.equal(release().repositoryOpts.repo, "https://kubernetes.github.io/autoscaler");
-        assert.equal(release().values.image.tag, "v1.36.1");
+        assert.equal(release().values.image.tag, pins.clusterAutoscalerImage);
     });
     test("cluster autoscaler auto-discovers the node group of fastapi-app-cluster", () => {
         assert.equal(release().values.cloudProvider, "aws");
@@ -188,7 +225,7 @@ describe("add-ons: metrics-server and cluster autoscaler (seed: nodes min 1, max
 
 describe("ECR repository and image (seed: scanning, keep 10 images)", () => {
     const repository = (): Json => inputsOf("aws:ecr/repository:Repository");
-    const image = (): Json => inputsOf("docker:index/image:Image");
+    const image = (): Json => inputsOf("command:local:Command");
     test("repository named fastapi-app", () => assert.equal(repository().name, "fastapi-app"));
     test("scan on push", () => assert.deepEqual(repository().imageScanningConfiguration, { scanOnPush: true }));
     test("immutable tags", () => assert.equal(repository().imageTagMutability, "IMMUTABLE"));
@@ -198,16 +235,18 @@ describe("ECR repository and image (seed: scanning, keep 10 images)", () => {
         assert.deepEqual(rule.selection, { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 10 });
         assert.deepEqual(rule.action, { type: "expire" });
     });
-    test("image built from app/Dockerfile for linux/amd64", () => {
-        assert.equal(image().build.context, "app");
-        assert.equal(image().build.dockerfile, "app/Dockerfile");
-        assert.equal(image().build.platform, "linux/amd64");
+    test("image put in ECR by scripts/push-image from app/ for linux/amd64", () => {
+        assert.equal(image().create, "bash scripts/push-image");
+        assert.equal(image().environment.BUILD_CONTEXT, "app");
+        assert.equal(image().environment.PLATFORM, "linux/amd64");
+        assert.equal(image().environment.IMAGE_REPOSITORY, "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app");
     });
     test("no absolute path in the image's inputs: the state is the same from every checkout", () =>
         assert.equal(JSON.stringify(image()).includes(PROJECT_DIRECTORY), false));
     test("image tag is the content hash of the build context, never latest", () =>
-        assert.equal(image().imageName, `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app:${contentHash("app")}`));
-    test("registry password is a secret", () => assert.equal(isSecretInput(image().registry), true));
+        assert.equal(image().environment.IMAGE_TAG, contentHash("app")));
+    test("no registry credential among the image's inputs, so none in the state", () =>
+        assert.deepEqual(Object.keys(image().environment).sort(), ["BUILD_CONTEXT", "IMAGE_REPOSITORY", "IMAGE_TAG", "PLATFORM"]));
 });
 
 describe("namespace, Secret and migration Job", () => {
@@ -221,8 +260,8 @@ describe("namespace, Secret and migration Job", () => {
         assert.deepEqual(plain(secret.stringData), { DATABASE_URL: "postgresql://app:not-a-real-password@db.example.internal:5432/app" });
     });
     test("no plain-text DATABASE_URL in any resource but the Secret", () => {
-        const others = recorded.filter((r) => r.type !== "kubernetes:core/v1:Secret");
-        assert.equal(others.length, recorded.length - 1, "only the Secret is left out");
+        const others = recorded.filter((r) => !(r.type === "kubernetes:core/v1:Secret" && r.name === "fastapi-database"));
+        assert.equal(others.length, recorded.length - 1, "only the database Secret is left out");
         const leaks = others.filter((r) => JSON.stringify(r.inputs).includes(FAKE_DATABASE_URL)).map((r) => `${r.type}::${r.name}`);
         assert.deepEqual(leaks, []);
     });
@@ -244,6 +283,8 @@ describe("namespace, Secret and migration Job", () => {
         assert.equal(jobPod.automountServiceAccountToken, false);
         assert.equal(jobPod.restartPolicy, "Never");
     });
+    test("migration Job declares the same resources as the service, ephemeral storage included", () =>
+        assert.deepEqual(migrationJob().spec.template.spec.containers[0].resources, appContainer().resources));
     test("migration Job pods are not selected by the Service", () =>
         assert.notEqual(migrationJob().spec.template.metadata.labels.app, "fastapi"));
 });
@@ -261,8 +302,17 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
         assert.deepEqual(appContainer().ports, [{ name: "http", containerPort: 8000, protocol: "TCP" }]);
     });
     test("image pinned by digest", () => assert.match(appContainer().image, /@sha256:[0-9a-f]{64}$/));
-    test("requests 250m CPU / 256Mi, limits 500m / 512Mi", () =>
-        assert.deepEqual(appContainer().resources, { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } }));
+    test("requests 250m CPU / 256Mi, limits 500m / 512Mi, and ephemeral storage", () =>
+        assert.deepEqual(appContainer().resources, {
+            requests: { cpu: "250m", memory: "256Mi", "ephemeral-storage": "128Mi" },
+            limits: { cpu: "500m", memory: "512Mi", "ephemeral-storage": "256Mi" },
+        }));
+    test("the ephemeral-storage limit covers what a pod writes: /tmp's cap plus the kubelet's rotated logs (5 x 10 MiB)", () => {
+        const mib = (quantity: string): number => Number(/^(\d+)Mi$/.exec(quantity)?.[1]);
+        const tmp = mib(deployment().spec.template.spec.volumes[0].emptyDir.sizeLimit);
+        assert.ok(mib(EPHEMERAL_STORAGE.limit) >= tmp + 5 * 10, `${EPHEMERAL_STORAGE.limit} >= ${tmp}Mi + 50Mi`);
+        assert.ok(mib(EPHEMERAL_STORAGE.request) <= mib(EPHEMERAL_STORAGE.limit));
+    });
     test("liveness GET /health on 8000, 30 s delay, 10 s period", () => {
         const probe = appContainer().livenessProbe;
         assert.deepEqual(probe.httpGet, { path: "/health", port: 8000 });
@@ -290,9 +340,12 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
     test("migrations complete before the Deployment rolls: the engine is told the Deployment depends on the Job", () =>
         // Pulumi updates a resource only after its dependencies are ready, and a Job is ready once it has completed.
         assert.ok(dependsOn(resourceOf("kubernetes:apps/v1:Deployment"), "kubernetes:batch/v1:Job", "fastapi-migrate")));
-    test("environment: DATABASE_URL from the Secret, HOST, PORT, POD_NAME from the downward API", () =>
+    test("environment: DATABASE_URL and the tokens from their Secrets, HOST, PORT, POD_NAME from the downward API", () =>
         assert.deepEqual(appContainer().env, [
             { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "fastapi-database", key: "DATABASE_URL" } } },
+            { name: "API_TOKENS", valueFrom: { secretKeyRef: { name: "fastapi-tokens", key: "API_TOKENS" } } },
+            { name: "METRICS_TOKENS", valueFrom: { secretKeyRef: { name: "fastapi-tokens", key: "METRICS_TOKENS" } } },
+            { name: "API_READS_NEED_TOKEN", value: "false" },
             { name: "HOST", value: "0.0.0.0" },
             { name: "PORT", value: "8000" },
             { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
@@ -337,6 +390,28 @@ describe("Service, HPA, PDB, NetworkPolicy", () => {
         assert.deepEqual(service.spec.ports, [{ name: "http", protocol: "TCP", port: 80, targetPort: 8000 }]);
         assert.deepEqual(service.spec.selector, { app: "fastapi" });
     });
+    test("by default: plain HTTP, no TLS annotations, open to every address (no certificate configured)", () => {
+        const service = k8s("core/v1:Service", "fastapi-service");
+        assert.equal("loadBalancerSourceRanges" in service.spec, false);
+        assert.deepEqual(Object.keys(service.metadata.annotations).filter((key) => key.includes("ssl") || key.includes("backend-protocol")), []);
+    });
+    test("writes and /metrics need tokens the stack generates: 48 letters and digits, kept in state as secrets", async () => {
+        const generated = resourcesOfType("random:index/randomPassword:RandomPassword").map((r) => [r.name, r.inputs.length, r.inputs.special]);
+        assert.deepEqual(generated, [["fastapi-api-token", 48, false], ["fastapi-metrics-token", 48, false]]);
+        const secret = k8s("core/v1:Secret", "fastapi-tokens");
+        assert.equal(isSecretInput(secret.stringData), true);
+        const data = plain<Record<string, string>>(secret.stringData);
+        assert.deepEqual(Object.keys(data).sort(), ["API_TOKENS", "METRICS_TOKENS"]);
+        assert.notEqual(data.API_TOKENS, data.METRICS_TOKENS);
+        assert.equal(await pulumi.isSecret(program.apiTokens), true);
+        assert.equal(await pulumi.isSecret(program.metricsTokens), true);
+        assert.equal(await valueOf(program.apiTokens), data.API_TOKENS);
+        const leaks = recorded.filter((r) => r.name !== "fastapi-tokens" && !r.type.startsWith("random:"))
+            .filter((r) => [data.API_TOKENS, data.METRICS_TOKENS].some((token) => JSON.stringify(r.inputs).includes(token)));
+        assert.deepEqual(leaks.map((r) => r.name), [], "tokens reach the pods only through the Secret");
+    });
+    test("load balancer spreads traffic over the nodes of every zone (cross-zone on)", () =>
+        assert.equal(k8s("core/v1:Service", "fastapi-service").metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled"], "true"));
     test("load balancer health check is HTTP GET /health (seed)", () => {
         const annotations = k8s("core/v1:Service", "fastapi-service").metadata.annotations;
         assert.equal(annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol"], "HTTP");

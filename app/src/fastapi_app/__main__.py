@@ -19,7 +19,8 @@ def _exit_cleanly(_signal: int, _frame: FrameType | None) -> None:
 
 def main() -> None:
     settings = Settings()
-    configure_logging(settings.log_level, secrets=[database_password(settings)])
+    secrets = [database_password(settings), *settings.api_token_list(), *settings.metrics_token_list()]
+    configure_logging(settings.log_level, secrets=secrets)
     app = create_app(settings)
     # uvicorn handles SIGTERM itself (stop accepting, drain, run the shutdown), then raises the
     # signal again once it is done; a stop that drained cleanly should end with status 0.

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from fastapi_app.auth import BearerTokenMiddleware, TokenSet, declare_bearer_auth
 from fastapi_app.db import Database
 from fastapi_app.errors import install_error_handlers
 from fastapi_app.metrics import UNCOUNTED_PATHS, install_metrics
@@ -43,6 +44,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added innermost first. Outermost, liveness answers before anything else runs; next, the request
     # log wraps all the rest, so it times and tags every other response.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Outside the body limit, so a request without a valid token is refused before its body is read.
+    api_tokens = TokenSet(settings.api_token_list())
+    reads_need_token = settings.api_reads_need_token and bool(api_tokens)
+    app.add_middleware(
+        BearerTokenMiddleware,
+        api_tokens=api_tokens,
+        reads_need_token=reads_need_token,
+        metrics_tokens=TokenSet(settings.metrics_token_list()),
+    )
+    if api_tokens:
+        declare_bearer_auth(app, reads_need_token=reads_need_token)
     install_metrics(app, settings.pod_name)
     app.add_middleware(RequestLogMiddleware, quiet_paths=frozenset(UNCOUNTED_PATHS))
     app.add_middleware(LivenessMiddleware)

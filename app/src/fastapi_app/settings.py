@@ -1,16 +1,17 @@
 """Every setting of the service, read once from environment variables."""
 
+import re
 import socket
 import tempfile
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The per-pod connection budget. Each pod opens DB_POOL_SIZE + DB_MAX_OVERFLOW connections for requests
 # and READINESS_POOL_SIZE for /ready; the migration Job opens MIGRATION_CONNECTIONS. At the HPA's maximum
 # of 10 pods plus a rolling update's surge pod: 11 x (5 + 0 + 1) + 1 = 67 connections, inside the 100 of
-# PostgreSQL's default max_connections and the about 80 of the smallest RDS classes (db.t4g.micro).
+# PostgreSQL's default max_connections and the roughly 80 or more of the smallest RDS class (db.t4g.micro).
 DB_POOL_SIZE = 5
 # Without overflow the pool is steady: no connection is opened and closed again under load.
 DB_MAX_OVERFLOW = 0
@@ -18,6 +19,23 @@ READINESS_POOL_SIZE = 1
 MIGRATION_CONNECTIONS = 1
 # The admission deadline: the longest a request waits in line for a pooled connection.
 DB_POOL_TIMEOUT = 5.0
+
+# RFC 6750's token characters; at least 16 of them, so a token cannot be guessed by trying.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{16,512}=*")
+
+
+def _token_list(value: SecretStr | None, name: str) -> list[str]:
+    if value is None:
+        return []
+    tokens = [token.strip() for token in value.get_secret_value().split(",")]
+    for position, token in enumerate(tokens, start=1):
+        if not _TOKEN.fullmatch(token):
+            # Names the position, never the value: the message reaches the log.
+            raise ValueError(
+                f"{name}: token {position} of {len(tokens)} is not 16-512 characters "
+                "of A-Z a-z 0-9 - . _ ~ + /"
+            )
+    return tokens
 
 
 class Settings(BaseSettings):
@@ -100,3 +118,28 @@ class Settings(BaseSettings):
     body_timeout: float = Field(
         default=10.0, gt=0, description="Seconds to receive a request's body after its head; then 408."
     )
+    api_tokens: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated bearer tokens, any of which allows writes (POST, PUT, PATCH, DELETE) "
+        "to /api/; several at once so one can be rotated without downtime. Unset: writes are open "
+        "(development only; the stack always sets them).",
+    )
+    api_reads_need_token: bool = Field(
+        default=False, description="Reads of /api/ need one of API_TOKENS too (with API_TOKENS set)."
+    )
+    metrics_tokens: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated bearer tokens, any of which allows reading /metrics. Unset: open.",
+    )
+
+    @field_validator("api_tokens", "metrics_tokens")
+    @classmethod
+    def _tokens_are_valid(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        _token_list(value, str(info.field_name).upper())
+        return value
+
+    def api_token_list(self) -> list[str]:
+        return _token_list(self.api_tokens, "API_TOKENS")
+
+    def metrics_token_list(self) -> list[str]:
+        return _token_list(self.metrics_tokens, "METRICS_TOKENS")

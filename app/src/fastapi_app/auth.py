@@ -1,0 +1,131 @@
+"""Bearer tokens: who may write to the API (and read it, when configured) and who may read /metrics."""
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, status
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fastapi_app.errors import error_response
+from fastapi_app.schemas import ErrorResponse
+
+API_PREFIX = "/api/"
+METRICS_PATH = "/metrics"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SECURITY_SCHEME = "bearerAuth"
+_REALM = 'Bearer realm="fastapi-app"'
+_AUTHORIZATION = b"authorization"
+# Every route already declares its errors with this model, so the document always defines it.
+ERROR_RESPONSE_REF = f"#/components/schemas/{ErrorResponse.__name__}"
+
+
+def _digest(token: bytes) -> bytes:
+    return hashlib.sha256(token).digest()
+
+
+class TokenSet:
+    """Tokens any of which is accepted; several, so that one can be replaced without downtime."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        # Digests, compared in constant time: neither a token's content nor its length shows in the timing.
+        self._digests = tuple(_digest(token.encode()) for token in tokens)
+
+    def __bool__(self) -> bool:
+        return bool(self._digests)
+
+    def accepts(self, presented: bytes) -> bool:
+        candidate = _digest(presented)
+        accepted = False
+        for digest in self._digests:
+            accepted |= hmac.compare_digest(candidate, digest)
+        return accepted
+
+
+def _bearer_token(scope: Scope) -> bytes | None:
+    """The token of the one `Authorization: Bearer <token>` header, or None for anything else."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    values = [value for name, value in headers if name == _AUTHORIZATION]
+    if len(values) != 1:
+        return None
+    scheme, _, token = values[0].partition(b" ")
+    token = token.strip(b" ")
+    if scheme.lower() != b"bearer" or not token or b" " in token:
+        return None
+    return token
+
+
+class BearerTokenMiddleware:
+    """Answers 401 in the service's error shape, before the body is read, when a request needs a token
+    and does not carry a valid one. What needs one: every write to the API once write tokens are set,
+    reads of the API too when `reads_need_token`, and /metrics once metrics tokens are set."""
+
+    def __init__(
+        self, app: ASGIApp, *, api_tokens: TokenSet, reads_need_token: bool, metrics_tokens: TokenSet
+    ) -> None:
+        self.app = app
+        self.api_tokens = api_tokens
+        self.reads_need_token = reads_need_token
+        self.metrics_tokens = metrics_tokens
+
+    def _required(self, scope: Scope) -> TokenSet | None:
+        path: str = scope["path"]
+        if path == METRICS_PATH:
+            return self.metrics_tokens or None
+        if path.startswith(API_PREFIX) and (self.reads_need_token or scope["method"] in WRITE_METHODS):
+            return self.api_tokens or None
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        tokens = self._required(scope) if scope["type"] == "http" else None
+        if tokens is None:
+            await self.app(scope, receive, send)
+            return
+        presented = _bearer_token(scope)
+        if presented is None:
+            response = error_response(
+                status.HTTP_401_UNAUTHORIZED,
+                "unauthorized",
+                "This request needs an Authorization: Bearer token.",
+            )
+            response.headers["WWW-Authenticate"] = _REALM
+        elif not tokens.accepts(presented):
+            response = error_response(
+                status.HTTP_401_UNAUTHORIZED, "unauthorized", "The bearer token is not valid."
+            )
+            response.headers["WWW-Authenticate"] = f'{_REALM}, error="invalid_token"'
+        else:
+            await self.app(scope, receive, send)
+            return
+        await response(scope, receive, send)
+
+
+def declare_bearer_auth(app: FastAPI, *, reads_need_token: bool) -> None:
+    """Declares the bearer scheme in the OpenAPI document, and on every operation that needs it, with its
+    401, so that clients and /docs know to send the token."""
+    build_schema: Callable[[], dict[str, Any]] = app.openapi
+
+    def schema_with_security() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build_schema()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})[SECURITY_SCHEME] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "One of the service's API tokens (API_TOKENS).",
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if not path.startswith(API_PREFIX):
+                continue
+            for method, operation in operations.items():
+                if reads_need_token or method.upper() in WRITE_METHODS:
+                    operation["security"] = [{SECURITY_SCHEME: []}]
+                    operation.setdefault("responses", {})["401"] = {
+                        "description": "No valid bearer token.",
+                        "content": {"application/json": {"schema": {"$ref": ERROR_RESPONSE_REF}}},
+                    }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = schema_with_security  # type: ignore[method-assign]

@@ -1,0 +1,108 @@
+// Estimates the stack's monthly AWS bill: renders the program offline (as npm run synth does) with the stack's
+// configuration and prices what it declares (cost/estimate.ts). No AWS access and no secret are needed.
+// Usage: npm run cost -- [--stack NAME] [--config KEY=VALUE ...] [--json]
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import YAML from "yaml";
+import { ConfigError } from "../config";
+import { FAKE_DATABASE_URL, setStackConfig } from "../tests/stack/mocks";
+import { PricingError, estimate } from "../cost/estimate";
+import { markdownReport } from "../cost/report";
+import { renderProgram } from "./render";
+
+const PROJECT = "fastapi-app";
+const USAGE = "usage: npm run cost -- [--stack NAME] [--config KEY=VALUE ...] [--json]";
+
+interface Options {
+    stack: string;
+    overrides: [string, string][];
+    json: boolean;
+}
+
+export class UsageError extends Error {}
+
+function parseArguments(argv: string[]): Options {
+    const options: Options = { stack: "dev", overrides: [], json: false };
+    for (let index = 0; index < argv.length; index++) {
+        const argument = argv[index];
+        if (argument === "--json") {
+            options.json = true;
+        } else if (argument === "--stack" && index + 1 < argv.length) {
+            options.stack = argv[++index];
+        } else if (argument === "--config" && index + 1 < argv.length) {
+            const pair = argv[++index];
+            const separator = pair.indexOf("=");
+            if (separator <= 0) {
+                throw new UsageError(`--config takes KEY=VALUE, got '${pair}'`);
+            }
+            options.overrides.push([pair.slice(0, separator), pair.slice(separator + 1)]);
+        } else {
+            throw new UsageError(`unexpected argument '${argument}'`);
+        }
+    }
+    return options;
+}
+
+/** Keys as `pulumi config set` spells them: the project's own bare, other namespaces in full. */
+function namespaced(key: string): string {
+    return key.includes(":") ? key : `${PROJECT}:${key}`;
+}
+
+/**
+ * The stack's configuration as the program would read it. Secrets stay encrypted in the stack file and the
+ * estimate never needs them: a configured databaseUrl only tells that the database is external.
+ */
+function stackConfig(directory: string, stack: string): Record<string, string> {
+    const file = path.join(directory, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) {
+        throw new UsageError(`no ${path.basename(file)}: create the stack (pulumi stack init ${stack}) or name another with --stack`);
+    }
+    const entries = Object.entries((YAML.parse(fs.readFileSync(file, "utf8"))?.config ?? {}) as Record<string, unknown>);
+    return Object.fromEntries(entries.map(([key, value]) => {
+        const secure = typeof value === "object" && value !== null && "secure" in value;
+        if (secure && key !== `${PROJECT}:databaseUrl`) {
+            throw new UsageError(`${key} is a secret in ${path.basename(file)}; give the estimate a value with --config ${key}=...`);
+        }
+        const text = secure ? FAKE_DATABASE_URL : typeof value === "object" ? JSON.stringify(value) : String(value);
+        return [key, text];
+    }));
+}
+
+export interface CostRequest {
+    /** Every setting, namespaced (`fastapi-app:nodeMaxSize`, `aws:region`), as setStackConfig takes it. */
+    config: Record<string, string>;
+    json: boolean;
+}
+
+/** What to estimate: the stack file in `directory` named by the arguments, with their overrides applied. */
+export function costRequest(argv: string[], directory: string): CostRequest {
+    const options = parseArguments(argv);
+    const config = stackConfig(directory, options.stack);
+    for (const [key, value] of options.overrides) {
+        config[namespaced(key)] = value;
+    }
+    return { config, json: options.json };
+}
+
+async function main(): Promise<void> {
+    const request = costRequest(process.argv.slice(2), path.join(__dirname, ".."));
+    const inventory = await renderProgram(() => setStackConfig(request.config, false));
+    const result = estimate(inventory, new pulumi.Config("aws").require("region"));
+    console.log(request.json ? JSON.stringify(result, null, 2) : markdownReport(result));
+}
+
+function fail(error: unknown): never {
+    if (error instanceof UsageError || error instanceof PricingError || error instanceof ConfigError) {
+        console.error(`cost: ${error.message}${error instanceof UsageError ? `\n${USAGE}` : ""}`);
+    } else {
+        console.error(error);
+    }
+    process.exit(1);
+}
+
+if (require.main === module) {
+    // A setting validated inside an Output (databaseUrl) fails outside main's promise chain.
+    process.on("unhandledRejection", fail);
+    main().catch(fail);
+}

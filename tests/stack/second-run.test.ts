@@ -1,0 +1,123 @@
+// The program as a second `pulumi up` sees it: each render runs in a process of its own (tests/stack/render.ts), and
+// two renders are compared as the engine compares a run with the state, by resource and inputs, in any order.
+import { before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "child_process";
+import * as path from "path";
+import { promisify } from "util";
+import { FAKE_DIGEST, Json, RecordedResource } from "./mocks";
+import { contentHash } from "../../registry";
+
+const PROJECT_DIRECTORY = path.join(__dirname, "..", "..");
+const ALICE = "arn:aws:iam::123456789012:user/alice";
+const DEPLOY = "arn:aws:iam::123456789012:role/github-deploy";
+const BOB = "arn:aws:iam::123456789012:role/ops/bob";
+
+interface World {
+    config?: Record<string, string>;
+    ecrImages?: Record<string, { imageTag: string; imageDigest: string }[]>;
+    eksClusters?: Record<string, string>;
+}
+
+async function render(world: World): Promise<RecordedResource[]> {
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "tests/stack/render.ts", JSON.stringify(world)],
+        { cwd: PROJECT_DIRECTORY, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
+    return JSON.parse(stdout) as RecordedResource[];
+}
+
+/** JSON with object keys sorted, so two renders compare by content, not by the order keys were written in. */
+function canonical(value: unknown): string {
+    const sorted = (inner: unknown): unknown => {
+        if (Array.isArray(inner)) {
+            return inner.map(sorted);
+        }
+        if (typeof inner === "object" && inner !== null) {
+            return Object.fromEntries(Object.keys(inner).sort().map((key) => [key, sorted((inner as Json)[key])]));
+        }
+        return inner;
+    };
+    return JSON.stringify(sorted(value));
+}
+
+/** Each resource by `type::name`, with its inputs in canonical form. */
+function byResource(resources: RecordedResource[]): Map<string, string> {
+    const entries = resources.map((r): [string, string] => [`${r.type}::${r.name}`, canonical(r.inputs)]);
+    assert.equal(new Set(entries.map(([key]) => key)).size, entries.length, "every resource declared once");
+    return new Map(entries);
+}
+
+/** The resources whose inputs differ between two renders, and those only one of them declares. */
+function changes(before: RecordedResource[], after: RecordedResource[]): string[] {
+    const [a, b] = [byResource(before), byResource(after)];
+    return [...new Set([...a.keys(), ...b.keys()])].filter((key) => a.get(key) !== b.get(key)).sort();
+}
+
+function accessEntries(resources: RecordedResource[]): Json {
+    const cluster = resources.find((r) => r.type === "eks:index:Cluster");
+    assert.ok(cluster, "the EKS cluster is declared");
+    return (cluster.inputs as Json).accessEntries as Json;
+}
+
+const admins = (list: string[]): World => ({ config: { clusterAdmins: JSON.stringify(list) } });
+
+describe("a second pulumi up of an unchanged commit changes nothing", () => {
+    let first: RecordedResource[];
+    let second: RecordedResource[];
+    before(async () => {
+        // The first run finds nothing; the second finds what the first created: the image in ECR, the cluster in EKS.
+        [first, second] = await Promise.all([
+            render({}),
+            render({
+                ecrImages: { "fastapi-app": [{ imageTag: contentHash(path.join(PROJECT_DIRECTORY, "app")), imageDigest: FAKE_DIGEST }] },
+                eksClusters: { "fastapi-app-cluster": "1.36" },
+            }),
+        ]);
+    });
+    test("the same resources with the same inputs, the image included", () => assert.deepEqual(changes(first, second), []));
+    test("the image is declared in both runs, by its content tag", () => {
+        for (const run of [first, second]) {
+            const image = run.filter((r) => r.type === "command:local:Command");
+            assert.equal(image.length, 1);
+            assert.equal((image[0].inputs as Json).environment.IMAGE_TAG, contentHash(path.join(PROJECT_DIRECTORY, "app")));
+        }
+    });
+});
+
+describe("editing clusterAdmins touches only the edited admin's access entry", () => {
+    let original: RecordedResource[];
+    let reordered: RecordedResource[];
+    let removed: RecordedResource[];
+    before(async () => {
+        [original, reordered, removed] = await Promise.all([
+            render(admins([ALICE, DEPLOY, BOB])),
+            render(admins([BOB, ALICE, DEPLOY])),
+            render(admins([ALICE, BOB])),
+        ]);
+    });
+    test("reordering the list changes nothing at all", () => assert.deepEqual(changes(original, reordered), []));
+    test("removing one admin removes exactly its entry; every other entry keeps its key and principal", () => {
+        assert.deepEqual(changes(original, removed), ["eks:index:Cluster::fastapi-app"], "only the cluster's access entries change");
+        const [before, after] = [accessEntries(original), accessEntries(removed)];
+        const gone = Object.keys(before).filter((key) => !(key in after));
+        assert.deepEqual(gone.map((key) => before[key].principalArn), [DEPLOY]);
+        assert.deepEqual(Object.keys(after).filter((key) => !(key in before)), [], "no entry is added or renamed");
+        for (const key of Object.keys(after)) {
+            assert.equal(canonical(after[key]), canonical(before[key]), key);
+        }
+    });
+});
+
+describe("a Kubernetes upgrade of more than one minor is refused before EKS is asked for anything", () => {
+    test("the program stops with the way to upgrade, naming the running and the next version", async () => {
+        await assert.rejects(render({ config: { kubernetesVersion: "1.36" }, eksClusters: { "fastapi-app-cluster": "1.34" } }), (error: Error & { stderr?: string }) => {
+            assert.match(error.stderr ?? "", /config 'kubernetesVersion': the cluster runs 1\.34; EKS upgrades one minor version at a time\. Set 1\.35, run pulumi up, then set 1\.36/);
+            return true;
+        });
+    });
+    test("one minor up from the running version renders, cluster and nodes at the new version", async () => {
+        const upgrade = await render({ config: { kubernetesVersion: "1.36" }, eksClusters: { "fastapi-app-cluster": "1.35" } });
+        const inputs = (type: string): Json => (upgrade.find((r) => r.type === type)?.inputs ?? {}) as Json;
+        assert.equal(inputs("eks:index:Cluster").version, "1.36");
+        assert.equal(inputs("eks:index:ManagedNodeGroup").version, "1.36");
+    });
+});
