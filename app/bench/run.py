@@ -1,12 +1,17 @@
 """Benchmark: the service under a 0.5-CPU cgroup quota (the pod's limit) against a local PostgreSQL.
 
-Run as root from app/:  ../.venv/bin/python bench/run.py [--pairs 8] [--rounds 4] [--round-seconds 3]
-Prints one Markdown table: requests/s and p50/p99 latency per case, and the two targets, each judged on a
-95 % confidence interval over fresh server pairs running alternately (bench/compare.py).
+Run as root from app/:  ../.venv/bin/python bench/run.py [--parts targets,reference,sweep] [--pairs 8]
+    [--rounds 4] [--round-seconds 3] [--sweep-seconds 5]
+Prints Markdown tables. targets: requests/s and p50/p99 latency per case, and the two middleware targets;
+reference: GET item against the raw-asyncpg reference handler (bench/targets.py); each target judged on
+a 95 % confidence interval over fresh server pairs running alternately (bench/compare.py). sweep: GET
+item, a list page of 100 and POST at 1, 16, 64 and 256 connections, for the service and the reference,
+with errors, CPU per request and new PostgreSQL sessions per second.
 """
 
 import argparse
 import asyncio
+import itertools
 import os
 import re
 import shutil
@@ -20,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import asyncpg
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_exporter import PrometheusMiddleware
 
@@ -41,6 +46,8 @@ CPU_PERIOD_US = 100_000
 CPU_QUOTA_US = 50_000  # 0.5 CPU, the Deployment's limit
 HEALTH_TARGET = 0.60  # GET /health must reach 60 % of the bare ASGI ceiling
 MIDDLEWARE_BUDGET = 0.10  # metrics may cost at most 10 % of GET item throughput
+PARTS = ("targets", "reference", "sweep")
+REFERENCE = "bench.targets:raw_asyncpg_reference"
 
 
 @dataclass(frozen=True)
@@ -105,10 +112,10 @@ def server(quota: CpuQuota, target: str, env: dict[str, str]) -> Iterator[Server
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
-        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-server-header",
-        "--log-level", "warning",
+        "--loop", "uvloop", "--http", "fastapi_app.server:BoundedHttpToolsProtocol", "--no-access-log",
+        "--no-server-header", "--log-level", "warning",
     ]  # fmt: skip
-    if target.startswith("bench.targets:service"):
+    if target.startswith(("bench.targets:service", REFERENCE)):
         command.append("--factory")
     process = subprocess.Popen(
         command,
@@ -130,6 +137,9 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+_run_tags = itertools.count()
+
+
 def wrk(
     case: str,
     target: Server,
@@ -138,28 +148,39 @@ def wrk(
     *,
     duration: int,
     script: Path | None = None,
+    connections: int | None = None,
 ) -> Result:
-    command = ["wrk", "-t1", f"-c{args.connections}", f"-d{duration}s", "--latency", f"{target.url}{path}"]
+    connections = connections or args.connections
+    # A request slower than wrk's timeout would be dropped from the latencies, not counted as an error.
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "30s", "--latency"]
+    command.append(f"{target.url}{path}")
     if script is not None:
         command[1:1] = ["-s", str(script)]
+        command += ["--", f"{os.getpid()}-{next(_run_tags)}"]
     cpu_before = target.cpu_seconds()
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    cpu_used = target.cpu_seconds() - cpu_before
+    return parse_wrk(case, output, target.cpu_seconds() - cpu_before)
+
+
+def parse_wrk(case: str, output: str, cpu_seconds: float) -> Result:
+    """wrk's report as a Result; socket errors (connect, read, write, timeout) count as errors too."""
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     total = re.search(r"(\d+) requests in", output)
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", output)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     if rate is None or total is None or p50 is None or p99 is None:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
+    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, socket.groups())) if socket else 0)
     return Result(
         case,
         float(rate.group(1)),
         _ms(*p50.groups()),
         _ms(*p99.groups()),
-        int(errors.group(1)) if errors else 0,
+        errors,
         int(total.group(1)),
-        cpu_used,
+        cpu_seconds,
     )
 
 
@@ -262,16 +283,9 @@ def metrics_middleware_cpu_us(iterations: int = 5000, repeats: int = 5) -> float
     return (asyncio.run(cpu_per_call(with_metrics)) - asyncio.run(cpu_per_call(routed))) * 1e6
 
 
-def seed_item(target: Server) -> int:
-    response = httpx.post(f"{target.url}/api/v1/items", json={"name": "bench-seed", "price": "1.00"})
-    response.raise_for_status()
-    item_id: int = response.json()["id"]
-    return item_id
-
-
 def table(results: list[Result]) -> str:
     lines = [
-        "| case | requests/s | p50 ms | p99 ms | non-2xx | server CPU per request |",
+        "| case | requests/s | p50 ms | p99 ms | non-2xx + socket errors | server CPU per request |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     lines += [
@@ -286,6 +300,108 @@ def percent(interval: Interval) -> str:
     return f"{interval.estimate:.1%} (95 % confidence interval {interval.low:.1%} to {interval.high:.1%})"
 
 
+SWEEP_CONNECTIONS = (1, 16, 64, 256)
+REFERENCE_TARGET = 0.25  # GET item must reach 25 % of the raw-asyncpg reference
+SEED_ITEMS = 1000
+LIST_PATH = "/api/v1/items?limit=100"
+
+
+class SessionCounter:
+    """PostgreSQL's count of sessions ever opened to the database, read over one connection of its own
+    (opened before and kept, so that reading it opens none)."""
+
+    def __init__(self, database_url: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._connection = self._loop.run_until_complete(asyncpg.connect(database_url))
+
+    def sessions(self) -> int:
+        query = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        count: int = self._loop.run_until_complete(self._connection.fetchval(query))
+        return count
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._connection.close())
+        self._loop.close()
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    target: str
+    endpoint: str
+    connections: int
+    result: Result
+    sessions_per_second: float
+
+
+def sweep(
+    quota: CpuQuota, env: dict[str, str], counter: SessionCounter, item_path: str, args: argparse.Namespace
+) -> list[SweepPoint]:
+    """GET item, a list page of 100 and POST at each concurrency, for the service and the reference."""
+    post_script = Path(__file__).parent / "post_item.lua"
+    endpoints = (
+        ("GET /api/v1/items/{id}", item_path, None),
+        ("GET /api/v1/items?limit=100", LIST_PATH, None),
+        ("POST /api/v1/items", "/api/v1/items", post_script),
+    )
+    points = []
+    for name, target in (("service", "bench.targets:service_with_metrics"), ("reference", REFERENCE)):
+        with server(quota, target, env) as running:
+            for endpoint, path, script in endpoints:
+                wrk("warm-up", running, path, args, duration=2, script=script, connections=16)
+                for connections in SWEEP_CONNECTIONS:
+                    before = counter.sessions()
+                    result = wrk(endpoint, running, path, args, duration=args.sweep_seconds, script=script,
+                                 connections=connections)  # fmt: skip
+                    opened = counter.sessions() - before
+                    points.append(
+                        SweepPoint(name, endpoint, connections, result, opened / args.sweep_seconds)
+                    )
+                    print(
+                        f"  {name} {endpoint} -c{connections}: {result.requests_per_second:,.0f}/s",
+                        file=sys.stderr,
+                    )
+    return points
+
+
+def sweep_table(points: list[SweepPoint]) -> str:
+    reference = {(p.endpoint, p.connections): p.result for p in points if p.target == "reference"}
+    lines = [
+        "| endpoint | connections | requests/s | p50 ms | p99 ms | non-2xx + socket errors | CPU per request "
+        "| new sessions/s | reference CPU per request | reference / service CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for point in points:
+        if point.target != "service":
+            continue
+        r, ref = point.result, reference[(point.endpoint, point.connections)]
+        lines.append(
+            f"| {point.endpoint} | {point.connections} | {r.requests_per_second:,.0f} | {r.p50_ms:.1f} "
+            f"| {r.p99_ms:.1f} | {r.errors} | {r.cpu_us_per_request:,.0f} µs "
+            f"| {point.sessions_per_second:.1f} | {ref.cpu_us_per_request:,.0f} µs "
+            f"| {share_of_reference(r, ref):.1%} |"
+        )
+    return "\n".join(lines)
+
+
+def share_of_reference(service: Result, reference: Result) -> float:
+    """How the service's CPU per request compares with the reference's: 25 % means four times the CPU."""
+    return reference.cpu_us_per_request / service.cpu_us_per_request
+
+
+def seed_items(database_url: str, count: int) -> None:
+    async def insert() -> None:
+        connection = await asyncpg.connect(database_url)
+        try:
+            await connection.execute(
+                "INSERT INTO items (name, price) SELECT 'seed-' || n, 1 FROM generate_series(1, $1) AS n",
+                count,
+            )
+        finally:
+            await connection.close()
+
+    asyncio.run(insert())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pairs", type=int, default=8, help="fresh server pairs per comparison")
@@ -293,10 +409,16 @@ def main() -> None:
     parser.add_argument("--round-seconds", type=int, default=3, help="seconds per alternating run")
     parser.add_argument("--duration", type=int, default=10, help="seconds of the POST run")
     parser.add_argument("--connections", type=int, default=8, help="concurrent wrk connections")
+    parser.add_argument("--sweep-seconds", type=int, default=5, help="seconds per point of the sweep")
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help=f"comma-separated, any of {', '.join(PARTS)} (default: all)"
+    )
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if not parts <= set(PARTS):
+        raise SystemExit(f"--parts: unknown {', '.join(sorted(parts - set(PARTS)))}")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
-    post_script = Path(__file__).parent / "post_item.lua"
 
     quota = CpuQuota(f"fastapi-bench-{os.getpid()}")
     try:
@@ -306,23 +428,55 @@ def main() -> None:
                 [sys.executable, "-m", "alembic", "upgrade", "head"],
                 cwd=APP_DIR, env={**os.environ, **env}, check=True, capture_output=True,
             )  # fmt: skip
-            with server(quota, "bench.targets:service_with_metrics", env) as service:
-                item_path = f"/api/v1/items/{seed_item(service)}"
-                warm_up(service, "/api/v1/items", args, post_script)
-                post = wrk("POST /api/v1/items", service, "/api/v1/items", args,
-                           duration=args.duration, script=post_script)  # fmt: skip
-            # Both servers of a pair share the quota, but only the one under load uses it.
-            health = compare(
-                quota, env, ("GET /health", "bench.targets:service_with_metrics"),
-                ("bare ASGI app (ceiling)", "bench.targets:bare_app"), path="/health", args=args,
-            )  # fmt: skip
-            item = compare(
-                quota, env, ("GET /api/v1/items/{id}", "bench.targets:service_with_metrics"),
-                ("GET item, metrics off", "bench.targets:service_without_metrics"), path=item_path, args=args,
-            )  # fmt: skip
+            seed_items(database.url, SEED_ITEMS)
+            item_path = f"/api/v1/items/{SEED_ITEMS // 2}"
+            if "targets" in parts:
+                targets(quota, env, item_path, args)
+            if "reference" in parts:
+                reference = compare(
+                    quota, env, ("GET /api/v1/items/{id}", "bench.targets:service_with_metrics"),
+                    ("raw-asyncpg reference", REFERENCE), path=item_path, args=args,
+                )  # fmt: skip
+                print(table([reference.a, reference.b]))
+                share = reference.a_over_b
+                print(
+                    f"\n- GET item = {percent(share)} of the raw-asyncpg reference's throughput; "
+                    f"target >= {REFERENCE_TARGET:.0%}: {verdict(share, at_least=REFERENCE_TARGET)}. "
+                    f"By CPU per request: {share_of_reference(reference.a, reference.b):.1%}"
+                )
+                print(f"- {conditions(args)}\n")
+            if "sweep" in parts:
+                counter = SessionCounter(database.url)
+                try:
+                    points = sweep(quota, env, counter, item_path, args)
+                finally:
+                    counter.close()
+                print(sweep_table(points))
+                print(
+                    f"\n- concurrency sweep: one fresh server per target, a 2 s warm-up per endpoint at 16 "
+                    f"connections, then {args.sweep_seconds} s per point; wrk -t1, --timeout 30s; "
+                    f"{SEED_ITEMS:,} items; new sessions/s from pg_stat_database.sessions"
+                )
     finally:
         quota.remove()
 
+
+def targets(quota: CpuQuota, env: dict[str, str], item_path: str, args: argparse.Namespace) -> None:
+    """The middleware targets: /health against the bare ASGI ceiling, the cost of the metrics middleware."""
+    post_script = Path(__file__).parent / "post_item.lua"
+    with server(quota, "bench.targets:service_with_metrics", env) as service:
+        warm_up(service, "/api/v1/items", args, post_script)
+        post = wrk("POST /api/v1/items", service, "/api/v1/items", args,
+                   duration=args.duration, script=post_script)  # fmt: skip
+    # Both servers of a pair share the quota, but only the one under load uses it.
+    health = compare(
+        quota, env, ("GET /health", "bench.targets:service_with_metrics"),
+        ("bare ASGI app (ceiling)", "bench.targets:bare_app"), path="/health", args=args,
+    )  # fmt: skip
+    item = compare(
+        quota, env, ("GET /api/v1/items/{id}", "bench.targets:service_with_metrics"),
+        ("GET item, metrics off", "bench.targets:service_without_metrics"), path=item_path, args=args,
+    )  # fmt: skip
     print(table([health.b, health.a, post, item.a, item.b]))
     print()
     health_share, metrics_cost = health.a_over_b, item.a_over_b.complement()
@@ -340,11 +494,15 @@ def main() -> None:
         f"- metrics middleware measured alone, in-process: {isolated:.0f} µs CPU per request = "
         f"{isolated / item.b.cpu_us_per_request:.1%} of GET item's CPU with metrics off"
     )
-    print(
-        f"- 0.5 CPU (cgroup quota {CPU_QUOTA_US}/{CPU_PERIOD_US} us), wrk -t1 -c{args.connections}; each "
+    print(f"- {conditions(args)}; POST: one {args.duration} s run\n")
+
+
+def conditions(args: argparse.Namespace) -> str:
+    return (
+        f"0.5 CPU (cgroup quota {CPU_QUOTA_US}/{CPU_PERIOD_US} us), wrk -t1 -c{args.connections}; each "
         f"comparison: {args.pairs} fresh server pairs x {args.rounds} alternating {args.round_seconds} s "
         f"runs per server (requests/s: mean; p50, p99: median of runs; interval: bootstrap over pairs); "
-        f"POST: one {args.duration} s run; PostgreSQL 15 local, {os.cpu_count()} CPUs"
+        f"PostgreSQL 15 local, {os.cpu_count()} CPUs"
     )
 
 

@@ -1,8 +1,15 @@
-"""What the benchmark serves: the bare ASGI ceiling and the service with and without metrics.
+"""What the benchmark serves: the bare ASGI ceiling, the service with and without metrics, and the
+raw-asyncpg reference handler.
 
 Each factory sets up logging exactly like `python -m fastapi_app`, so only the measured difference differs.
 """
 
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs
+
+import asyncpg
+import orjson
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 from starlette_exporter import PrometheusMiddleware
@@ -11,7 +18,7 @@ from fastapi_app.db import database_password
 from fastapi_app.logs import configure_logging
 from fastapi_app.main import create_app
 from fastapi_app.middleware import LIVENESS_BODY, LIVENESS_HEADERS
-from fastapi_app.settings import Settings
+from fastapi_app.settings import DB_POOL_SIZE, Settings
 
 
 async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -46,3 +53,94 @@ def service_without_metrics() -> FastAPI:
         if not (isinstance(entry.cls, type) and issubclass(entry.cls, PrometheusMiddleware))
     ]
     return app
+
+
+# Constant SQL, the columns spelled out as the service's Core statements spell them.
+_ITEM_SQL = "SELECT id, name, description, price, created_at, updated_at FROM items WHERE id = $1"
+_PAGE_SQL = (
+    "SELECT id, name, description, price, created_at, updated_at, count(*) OVER () AS total "
+    "FROM items ORDER BY id LIMIT $1 OFFSET $2"
+)
+_INSERT_SQL = (
+    "INSERT INTO items (name, description, price) VALUES ($1, $2, $3) "
+    "RETURNING id, name, description, price, created_at, updated_at"
+)
+_JSON = [(b"content-type", b"application/json")]
+
+
+def _item(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "price": str(row["price"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+class RawAsyncpgReference:
+    """The same queries as the service's GET item, list page and POST, answered by the least code that
+    can: asyncpg on a pool of the service's size and orjson, no framework, no validation, no metrics, no
+    log. The service's CPU per request is judged against this one's in the same run."""
+
+    def __init__(self) -> None:
+        self.pool: asyncpg.Pool | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        assert self.pool is not None  # noqa: S101 - the lifespan opened it
+        path: str = scope["path"]
+        if path == "/health":
+            await bare_app(scope, receive, send)
+        elif scope["method"] == "POST":
+            fields = orjson.loads(await _body(receive))
+            price = Decimal(fields["price"])
+            row = await self.pool.fetchrow(_INSERT_SQL, fields["name"], fields.get("description"), price)
+            await _answer(send, 201, _item(row))
+        elif path == "/api/v1/items":
+            query = parse_qs(scope["query_string"].decode())
+            limit, offset = int(query.get("limit", ["50"])[0]), int(query.get("offset", ["0"])[0])
+            rows = await self.pool.fetch(_PAGE_SQL, limit, offset)
+            total = rows[0]["total"] if rows else 0
+            page = {"items": [_item(row) for row in rows], "total": total, "limit": limit, "offset": offset}
+            await _answer(send, 200, page)
+        else:
+            row = await self.pool.fetchrow(_ITEM_SQL, int(path.rsplit("/", 1)[1]))
+            await _answer(send, 200, _item(row))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.pool = await asyncpg.create_pool(
+                    Settings().database_url.get_secret_value(),  # type: ignore[union-attr]
+                    min_size=DB_POOL_SIZE,
+                    max_size=DB_POOL_SIZE,
+                )
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.pool is not None:
+                    await self.pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _answer(send: Send, status: int, content: Any) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": _JSON})
+    await send({"type": "http.response.body", "body": orjson.dumps(content)})
+
+
+def raw_asyncpg_reference() -> RawAsyncpgReference:
+    return RawAsyncpgReference()

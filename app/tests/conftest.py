@@ -35,6 +35,15 @@ def database_url() -> Iterator[str]:
         yield server.url
 
 
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[PostgresServer]:
+    """A migrated PostgreSQL of the test module's own, which its tests may stop, start or exhaust."""
+    with PostgresServer() as server:
+        result = alembic(server.url, "upgrade", "head")
+        assert result.returncode == 0, result.stderr
+        yield server
+
+
 @pytest.fixture(scope="session")
 def migrated_url(database_url: str) -> str:
     result = alembic(database_url, "upgrade", "head")

@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple, Self
@@ -139,8 +140,21 @@ class PostgresServer:
         )
         self.running = True
 
-    def stop(self) -> None:
-        self._run([str(POSTGRES_BIN / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self._data)])
+    def stop(self, *, mode: str = "fast", wait: bool = True) -> None:
+        """mode "smart" without waiting leaves the server shutting down until its last session ends."""
+        self._run(
+            [str(POSTGRES_BIN / "pg_ctl"), "stop", "-w" if wait else "-W", "-m", mode, "-D", str(self._data)]
+        )
+        self.running = not wait
+
+    def wait_stopped(self, timeout: float = 30.0) -> None:
+        """Waits until the postmaster has exited (after a stop that did not wait)."""
+        pid_file = self._data / "postmaster.pid"
+        deadline = time.monotonic() + timeout
+        while pid_file.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL still running {timeout:.0f}s after the stop")
+            time.sleep(0.05)
         self.running = False
 
     def close(self) -> None:

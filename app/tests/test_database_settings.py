@@ -10,11 +10,10 @@ from pydantic import SecretStr
 from conftest import serve
 from fastapi_app.db import Database, async_url, database_password
 from fastapi_app.main import create_app
-from fastapi_app.settings import Settings
+from fastapi_app.settings import MIGRATION_CONNECTIONS, Settings
 
 HPA_MAX_PODS = 10
 SURGE_PODS = 1
-MIGRATION_CONNECTIONS = 1
 POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
 
 
@@ -61,6 +60,8 @@ def test_default_pools_keep_a_surging_full_deployment_well_inside_the_connection
     per_pod = request_pool.size() + request_pool._max_overflow + probe_pool.size() + probe_pool._max_overflow
 
     assert (request_pool.size(), probe_pool.size(), probe_pool._max_overflow) == (settings.db_pool_size, 1, 0)
+    # No overflow: a steady pool, with one admission slot per connection.
+    assert (request_pool._max_overflow, database.admission.slots) == (0, request_pool.size())
     pods = HPA_MAX_PODS + SURGE_PODS
     assert pods * per_pod + MIGRATION_CONNECTIONS <= 0.8 * POSTGRES_DEFAULT_MAX_CONNECTIONS
 

@@ -1,5 +1,6 @@
 """The items API against a real PostgreSQL: every operation, every error, pagination bounds."""
 
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -147,12 +148,20 @@ async def test_list_rejects_out_of_bounds_paging(client: httpx.AsyncClient, para
     assert body["error"]["details"][0]["location"][0] == "query"
 
 
+@pytest.mark.parametrize("params", [{"limit": "+5"}, {"limit": "5.0"}, {"offset": " 1"}, {"offset": "01"}])
+async def test_list_paging_must_be_plain_decimal(client: httpx.AsyncClient, params: dict[str, Any]) -> None:
+    assert_error(await client.get(ITEMS, params=params), 422, "invalid_request")
+
+
 async def test_list_accepts_the_maximum_limit(client: httpx.AsyncClient) -> None:
     response = await client.get(ITEMS, params={"limit": LIST_LIMIT_MAX, "offset": LIST_OFFSET_MAX})
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("item_id", ["0", "-1", "abc", str(2**63), "1.5"])
+@pytest.mark.parametrize(
+    "item_id",
+    ["0", "-1", "abc", str(2**63), "1.5", "1.0", "+1", "%201", "1%20", "01", "1e0", "\u0661", "1_0"],
+)
 async def test_impossible_ids_are_422(client: httpx.AsyncClient, item_id: str) -> None:
     assert_error(await client.get(f"{ITEMS}/{item_id}"), 422, "invalid_request")
 
@@ -162,6 +171,11 @@ async def test_impossible_ids_are_422(client: httpx.AsyncClient, item_id: str) -
     [
         {"price": "1"},
         {"name": "", "price": "1"},
+        {"name": " ", "price": "1"},
+        {"name": "\u00a0\u3000", "price": "1"},
+        {"name": "\u200b", "price": "1"},
+        {"name": "\ufeff \u200d\u2060", "price": "1"},
+        {"name": "\u200c\u180e", "price": "1"},
         {"name": "x" * 201, "price": "1"},
         {"name": "tab\there", "price": "1"},
         {"name": "c1\u0085control", "price": "1"},
@@ -190,6 +204,21 @@ async def test_impossible_ids_are_422(client: httpx.AsyncClient, item_id: str) -
 )
 async def test_invalid_bodies_are_422(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
     assert_error(await client.post(ITEMS, json=body), 422, "invalid_request")
+
+
+async def test_names_are_stored_in_nfc_so_both_spellings_are_one_name(client: httpx.AsyncClient) -> None:
+    composed, decomposed = "Caf\u00e9", "Cafe\u0301"
+    item = await create(client, name=decomposed)
+
+    assert item["name"] == composed
+    assert (await client.get(f"{ITEMS}/{item['id']}")).json()["name"] == composed
+    assert_error(await client.post(ITEMS, json={"name": composed, "price": "1"}), 409, "name_taken")
+    renamed = await client.patch(f"{ITEMS}/{item['id']}", json={"name": "Ame\u0301lie"})
+    assert renamed.json()["name"] == "Am\u00e9lie"
+
+
+async def test_a_name_with_visible_characters_keeps_its_surrounding_space(client: httpx.AsyncClient) -> None:
+    assert (await create(client, name=" \u200bx ")).get("name") == " \u200bx "
 
 
 async def test_description_may_hold_newlines_and_tabs(client: httpx.AsyncClient) -> None:
@@ -341,19 +370,37 @@ async def test_a_page_and_its_total_come_from_one_snapshot(migrated_url: str, se
     database: Database = app.state.database
     writer = await asyncpg.connect(migrated_url)
 
-    def commit_a_row_before_the_page(_: Any, __: Any, statement: str, *___: Any) -> None:
-        if "LIMIT" in statement:
-            await_only(writer.execute("INSERT INTO items (name, price) VALUES ('meanwhile', 1)"))
+    committed = itertools.count()
 
+    def commit(name: str) -> None:
+        await_only(
+            writer.execute("INSERT INTO items (name, price) VALUES ($1, 1)", f"{name} {next(committed)}")
+        )
+
+    def commit_rows_around_the_page(_: Any, __: Any, statement: str, *___: Any) -> None:
+        if "LIMIT" in statement:
+            commit("just before")
+
+    def commit_a_row_after_the_page(_: Any, __: Any, statement: str, *___: Any) -> None:
+        if "LIMIT" in statement:
+            commit("just after")
+
+    engine = database.engine.sync_engine
     try:
         async for client in serve(app):
             await create(client, "before")
-            event.listen(database.engine.sync_engine, "before_cursor_execute", commit_a_row_before_the_page)
+            event.listen(engine, "before_cursor_execute", commit_rows_around_the_page)
+            event.listen(engine, "after_cursor_execute", commit_a_row_after_the_page)
             page = (await client.get(ITEMS)).json()
-            event.remove(database.engine.sync_engine, "before_cursor_execute", commit_a_row_before_the_page)
+            past_the_end = (await client.get(ITEMS, params={"offset": 10})).json()
+            event.remove(engine, "before_cursor_execute", commit_rows_around_the_page)
+            event.remove(engine, "after_cursor_execute", commit_a_row_after_the_page)
             after = (await client.get(ITEMS)).json()
     finally:
         await writer.close()
 
-    assert (page["total"], len(page["items"])) == (1, 1)
-    assert (after["total"], len(after["items"])) == (2, 2)
+    # The row committed before the page is in both the page and the total; the one after in neither.
+    assert (page["total"], [item["name"] for item in page["items"]]) == (2, ["before", "just before 0"])
+    # A page past the end is counted afterwards: the total includes the row committed after it.
+    assert (past_the_end["total"], past_the_end["items"]) == (5, [])
+    assert (after["total"], len(after["items"])) == (5, 5)

@@ -4,12 +4,11 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from alembic_runner import alembic
 from conftest import serve, settings_for
 from fastapi_app.main import create_app
 from postgres_server import PostgresServer
@@ -17,18 +16,10 @@ from postgres_server import PostgresServer
 TIMEOUT_SECONDS = 1.0
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        result = alembic(server.url, "upgrade", "head")
-        assert result.returncode == 0, result.stderr
-        yield server
-
-
 @pytest.fixture
-async def client(server: PostgresServer) -> AsyncIterator[httpx.AsyncClient]:
+async def client(own_server: PostgresServer) -> AsyncIterator[httpx.AsyncClient]:
     settings = settings_for(
-        server.url,
+        own_server.url,
         db_connect_timeout=TIMEOUT_SECONDS,
         db_pool_timeout=TIMEOUT_SECONDS,
         readiness_timeout=TIMEOUT_SECONDS,
@@ -38,14 +29,14 @@ async def client(server: PostgresServer) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_outage_gives_503_fast_and_recovery_needs_no_restart(
-    server: PostgresServer, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    own_server: PostgresServer, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     created = (await client.post("/api/v1/items", json={"name": "survivor", "price": "1"})).json()
     item_url = f"/api/v1/items/{created['id']}"
     assert (await client.get(item_url)).status_code == 200
 
-    server.stop()
+    own_server.stop()
     try:
         for request in (
             client.get("/ready"),
@@ -61,7 +52,7 @@ async def test_outage_gives_503_fast_and_recovery_needs_no_restart(
             assert elapsed < TIMEOUT_SECONDS + 1
         assert (await client.get("/health")).status_code == 200
     finally:
-        server.start()
+        own_server.start()
 
     # Like the kubelet, poll readiness: the first check may meet a connection from before the outage,
     # which fails once and makes the pool replace every old connection.
@@ -74,7 +65,7 @@ async def test_outage_gives_503_fast_and_recovery_needs_no_restart(
     assert ready_again
     assert (await client.get(item_url)).json()["name"] == "survivor"
     assert "database unavailable during GET /api/v1/items/{item_id}" in caplog.text
-    assert server.password not in caplog.text
+    assert own_server.password not in caplog.text
 
 
 async def test_a_database_that_never_answers_gives_503_within_the_connect_timeout() -> None:

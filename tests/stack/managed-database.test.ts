@@ -202,32 +202,25 @@ describe("egress: DNS and the database only", () => {
     });
 });
 
-/** A default of the service's settings, read from the code the pods run, so the arithmetic follows it. */
-function appSetting(name: string): number {
+/** One of the connection-budget constants the service names in app/src/fastapi_app/settings.py and its pools use. */
+function appConstant(name: string): number {
     const source = fs.readFileSync(path.join(PROJECT_DIRECTORY, "app", "src", "fastapi_app", "settings.py"), "utf8");
-    const match = new RegExp(`\\n\\s+${name}: int = Field\\(\\s*default=(\\d+)`).exec(source);
-    assert.ok(match, `${name} found in app settings`);
+    const match = new RegExp(`^${name} = (\\d+)$`, "m").exec(source);
+    assert.ok(match, `${name} found in app/src/fastapi_app/settings.py`);
     return Number(match[1]);
-}
-
-/** The readiness probe's own pool (db.create_probe_engine): size and overflow. */
-function readinessPool(): number {
-    const source = fs.readFileSync(path.join(PROJECT_DIRECTORY, "app", "src", "fastapi_app", "db.py"), "utf8");
-    const body = source.slice(source.indexOf("\ndef create_probe_engine"), source.indexOf("\nclass ", source.indexOf("\ndef create_probe_engine")));
-    const match = /pool_size=(\d+),\s*max_overflow=(\d+),/.exec(body);
-    assert.ok(match, "the readiness pool found in app/src/fastapi_app/db.py");
-    return Number(match[1]) + Number(match[2]);
 }
 
 describe("connection budget: every pod at the HPA maximum, a rolling update's surge, /ready and the migration Job fit", () => {
     // PostgreSQL keeps superuser_reserved_connections (3) and RDS rds.rds_superuser_reserved_connections (2) back.
     const RESERVED = 3 + 2;
-    const MIGRATION_CONNECTIONS = 1;
-    test("the arithmetic, from the rendered HPA and rollout and the service's own pool settings", () => {
+    test("the arithmetic, from the rendered HPA and rollout and the service's own pool constants", () => {
         const maxReplicas: number = k8s("autoscaling/v2:HorizontalPodAutoscaler", "fastapi-hpa").spec.maxReplicas;
         const surge: number = k8s("apps/v1:Deployment", "fastapi-deployment").spec.strategy.rollingUpdate.maxSurge;
-        const perPod = appSetting("db_pool_size") + appSetting("db_max_overflow") + readinessPool();
-        const budget = (maxReplicas + surge) * perPod + MIGRATION_CONNECTIONS;
+        const perPod = appConstant("DB_POOL_SIZE") + appConstant("DB_MAX_OVERFLOW") + appConstant("READINESS_POOL_SIZE");
+        const budget = (maxReplicas + surge) * perPod + appConstant("MIGRATION_CONNECTIONS");
+        const documented = fs.readFileSync(path.join(PROJECT_DIRECTORY, "docs", "deploying.md"), "utf8");
+        assert.ok(documented.includes(`(${maxReplicas} + ${surge}) × ${perPod} + ${appConstant("MIGRATION_CONNECTIONS")} = **${budget}**`),
+            "docs/deploying.md shows the budget the stack and the service make");
         assert.ok(budget + RESERVED <= MIN_MAX_CONNECTIONS, `${budget} + ${RESERVED} reserved <= ${MIN_MAX_CONNECTIONS}`);
         assert.ok(budget <= 0.8 * MIN_MAX_CONNECTIONS, `${budget} leaves a fifth of ${MIN_MAX_CONNECTIONS} for operators and monitoring`);
     });

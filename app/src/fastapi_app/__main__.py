@@ -9,6 +9,7 @@ import uvicorn
 from fastapi_app.db import database_password
 from fastapi_app.logs import configure_logging
 from fastapi_app.main import create_app
+from fastapi_app.server import RequestLimits, bounded_protocol
 from fastapi_app.settings import Settings
 
 
@@ -30,7 +31,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=bounded_protocol(RequestLimits.from_settings(settings)),
         log_config=None,
         access_log=False,
         server_header=False,

@@ -2,12 +2,17 @@
 
 import logging
 import ssl
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 from sqlalchemy import URL, make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from fastapi_app.admission import Admission
+from fastapi_app.errors import DATABASE_ERRORS
 from fastapi_app.models import metadata
-from fastapi_app.settings import Settings
+from fastapi_app.settings import READINESS_POOL_SIZE, Settings
 from fastapi_app.tls import TLS_PARAMETERS, tls_argument
 
 logger = logging.getLogger(__name__)
@@ -64,10 +69,17 @@ def _engine(
     connect_timeout: float,
     command_timeout: float | None,
     statement_timeout: float | None,
+    autocommit: bool,
 ) -> AsyncEngine:
     url = database_url(settings)
+    # Every request runs one statement (an INSERT, UPDATE or DELETE with RETURNING is atomic alone, a list
+    # page carries its total): autocommit saves BEGIN and COMMIT, and a connection coming back to the pool
+    # has no transaction to roll back.
+    transactions: dict[str, Any] = (
+        {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
+    )
     if url.get_backend_name() == "sqlite":
-        return create_async_engine(url)
+        return create_async_engine(url, **transactions)
     server_settings = {"application_name": application_name}
     if statement_timeout is not None:
         server_settings["statement_timeout"] = str(int(statement_timeout * 1000))
@@ -78,6 +90,7 @@ def _engine(
         pool_timeout=pool_timeout,
         pool_recycle=settings.db_pool_recycle,
         pool_pre_ping=pool_pre_ping,
+        **transactions,
         connect_args={
             "timeout": connect_timeout,
             "command_timeout": command_timeout,
@@ -99,6 +112,8 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
         connect_timeout=settings.db_connect_timeout,
         command_timeout=None if for_migrations else settings.db_statement_timeout + 1,
         statement_timeout=None if for_migrations else settings.db_statement_timeout,
+        # A migration's DDL runs in one transaction: all of it or none.
+        autocommit=not for_migrations,
     )
 
 
@@ -108,13 +123,14 @@ def create_probe_engine(settings: Settings) -> AsyncEngine:
     return _engine(
         settings,
         application_name="fastapi-app-readiness",
-        pool_size=1,
+        pool_size=READINESS_POOL_SIZE,
         max_overflow=0,
         pool_timeout=timeout,
         pool_pre_ping=True,
         connect_timeout=timeout,
         command_timeout=timeout,
         statement_timeout=timeout,
+        autocommit=True,
     )
 
 
@@ -136,15 +152,11 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.verifies_certificate = isinstance(database_tls(settings), ssl.SSLContext)
         self.engine = create_engine(settings)
+        # Requests take turns for the pool's connections here, so the pool itself never makes one wait.
+        self.admission = Admission(settings.db_pool_size + settings.db_max_overflow, settings.db_pool_timeout)
         # Readiness has a connection of its own: requests that exhaust their pool under load must not
         # turn every pod unready at once while the database is healthy.
         self.probe_engine = create_probe_engine(settings)
-        # Reads need no transaction: autocommit saves the BEGIN and ROLLBACK round trips. Same pool.
-        self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        # Several reads that must agree (a page and its total) share one read-only snapshot.
-        self.snapshot_reader = self.engine.execution_options(
-            isolation_level="SERIALIZABLE" if self.is_sqlite else "REPEATABLE READ", postgresql_readonly=True
-        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -162,6 +174,7 @@ class Database:
             logger.info("database %s", url)
             if self.verifies_certificate:
                 await self._check_certificate()
+            await self._open_pool()
 
     async def _check_certificate(self) -> None:
         """A certificate that fails verification fails every connection for good: stop and say why.
@@ -179,6 +192,23 @@ class Database:
             logger.warning(
                 "database check at start-up failed, staying unready until it passes: %s", type(error).__name__
             )
+
+    async def _open_pool(self) -> None:
+        """Opens the pool's connections before the first request: the first requests then cost what all
+        later ones do (admission estimates waits from them), and none pays for opening a session."""
+        async with AsyncExitStack() as opened:
+            try:
+                for _ in range(self.admission.slots):
+                    await opened.enter_async_context(self.engine.connect())
+            except DATABASE_ERRORS as error:
+                # Not fatal: /ready reports the database, and requests open what is missing.
+                logger.warning("could not open the connection pool at start: %s", type(error).__name__)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection in autocommit mode, once this request's turn has come."""
+        async with self.admission.slot(), self.engine.connect() as connection:
+            yield connection
 
     async def ping(self) -> None:
         async with self.probe_engine.connect() as connection:

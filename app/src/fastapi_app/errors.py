@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -11,13 +12,24 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from fastapi_app.admission import OverloadedError
+from fastapi_app.metrics import REQUESTS_SHED
 from fastapi_app.schemas import Error, ErrorDetail, ErrorResponse
 
 logger = logging.getLogger(__name__)
 
 # What a failing database raises: a refused or dropped connection, a connect or statement timeout, no
 # free connection in the pool; but also errors in what was asked, which database_unavailable() tells apart.
-DATABASE_ERRORS = (DBAPIError, PoolTimeoutError, OSError, TimeoutError)
+# SQLAlchemy wraps the driver's errors from statements, not those from opening a connection: asyncpg's
+# own exceptions (too many connections, server shutting down or starting, connection gone) arrive as is.
+DATABASE_ERRORS = (
+    DBAPIError,
+    PoolTimeoutError,
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.ConnectionDoesNotExistError,
+)
 # SQLSTATE classes that mean "not now" rather than "never": connection exception, transaction rollback
 # (serialization failure, deadlock), insufficient resources, operator intervention (statement timeout,
 # shutdown); and lock_not_available.
@@ -32,13 +44,14 @@ def database_unavailable(error: BaseException) -> bool:
         return False
     if isinstance(error, DBAPIError):
         # Dropped connections and client-side timeouts carry no SQLSTATE; server errors do.
-        sqlstate: str | None = getattr(error.orig, "sqlstate", None)
-        return (
-            sqlstate is None
-            or sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES
-            or sqlstate in _TRANSIENT_SQLSTATES
-        )
+        return _transient(getattr(error.orig, "sqlstate", None))
+    if isinstance(error, asyncpg.PostgresError):
+        return _transient(error.sqlstate)
     return isinstance(error, DATABASE_ERRORS)
+
+
+def _transient(sqlstate: str | None) -> bool:
+    return sqlstate is None or sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES or sqlstate in _TRANSIENT_SQLSTATES
 
 
 def database_unavailable_response() -> Response:
@@ -68,7 +81,8 @@ def responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         status.HTTP_404_NOT_FOUND: "The item does not exist.",
         status.HTTP_409_CONFLICT: "Another item already has this name.",
         status.HTTP_422_UNPROCESSABLE_CONTENT: "The request is invalid (field, parameter or body size).",
-        status.HTTP_503_SERVICE_UNAVAILABLE: "The database is unavailable; retry later.",
+        status.HTTP_503_SERVICE_UNAVAILABLE: "The database is unavailable (`database_unavailable`) or the "
+        "service is overloaded (`overloaded`, with Retry-After); retry later.",
     }
     return {code: {"model": ErrorResponse, "description": descriptions[code]} for code in status_codes}
 
@@ -129,6 +143,18 @@ async def _on_database_error(request: Request, exc: Exception) -> Response:
     return database_unavailable_response()
 
 
+async def _on_overloaded(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OverloadedError)  # noqa: S101 - registered for OverloadedError only
+    REQUESTS_SHED.labels(request.app.state.settings.pod_name, exc.reason).inc()
+    response = error_response(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "overloaded",
+        "The service is overloaded; retry after the seconds in Retry-After.",
+    )
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def _internal_error_response() -> Response:
     return error_response(
         status.HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "An unexpected error occurred."
@@ -149,6 +175,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(OverloadedError, _on_overloaded)
     for exception_type in DATABASE_ERRORS:
         app.add_exception_handler(exception_type, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected_error)

@@ -28,6 +28,14 @@ UNCOUNTED_PATHS = ("/metrics", "/health", "/ready")
 
 _DEFAULT_COLLECTORS = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR)
 
+# Registered once per process, like the default collectors; every application instance labels its pod.
+REQUESTS_SHED = Counter(
+    "fastapi_app_requests_shed_total",
+    "Requests answered 503 overloaded without reaching the database: refused on arrival because the "
+    "expected wait exceeded the deadline (reason estimate), or after waiting the whole deadline (deadline).",
+    ["pod", "reason"],
+)
+
 
 class PodLabelledCollector(Collector):
     """Adds the pod label to prometheus_client's default process, platform and GC metrics.

@@ -1,9 +1,10 @@
 """The API's request and response bodies."""
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import (
     AfterValidator,
@@ -29,6 +30,24 @@ _PRICE_FORMAT = re.compile(PRICE_PATTERN)
 _CENT = Decimal(1).scaleb(-PRICE_PLACES)
 
 
+# What a name may not consist of alone: whitespace (\s is Unicode-aware) and the invisible characters
+# that are not whitespace: zero-width space, non-joiner and joiner, word joiner, byte order mark, and the
+# Mongolian vowel separator (whitespace until Unicode 6.3).
+_BLANK = re.compile(r"[\s\u180e\u200b-\u200d\u2060\ufeff]*")
+# Names are unique: "é" typed as one code point or as "e" + combining accent must be the same name.
+NAME_FORM: Final = "NFC"
+
+
+def _normalized_name(value: str) -> str:
+    if _BLANK.fullmatch(value):
+        raise ValueError("must contain a visible character, not only whitespace or zero-width characters")
+    value = unicodedata.normalize(NAME_FORM, value)
+    # Composition can lengthen a few rare strings; the column holds NAME_MAX_LENGTH characters.
+    if len(value) > NAME_MAX_LENGTH:
+        raise ValueError(f"must have at most {NAME_MAX_LENGTH} characters in Unicode {NAME_FORM}")
+    return value
+
+
 def _parse_price(value: Any) -> Decimal:
     if not isinstance(value, str) or not _PRICE_FORMAT.fullmatch(value):
         raise ValueError('must be a string like "9.99": digits, at most two decimal places, not negative')
@@ -37,7 +56,9 @@ def _parse_price(value: Any) -> Decimal:
 
 
 Name = Annotated[
-    str, Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN, examples=["Widget"])
+    str,
+    Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN, examples=["Widget"]),
+    AfterValidator(_normalized_name),
 ]
 Description = Annotated[
     str,

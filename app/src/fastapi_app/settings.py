@@ -8,6 +8,18 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The per-pod connection budget. Each pod opens DB_POOL_SIZE + DB_MAX_OVERFLOW connections for requests
+# and READINESS_POOL_SIZE for /ready; the migration Job opens MIGRATION_CONNECTIONS. At the HPA's maximum
+# of 10 pods plus a rolling update's surge pod: 11 x (5 + 0 + 1) + 1 = 67 connections, inside the 100 of
+# PostgreSQL's default max_connections and the roughly 80 or more of the smallest RDS class (db.t4g.micro).
+DB_POOL_SIZE = 5
+# Without overflow the pool is steady: no connection is opened and closed again under load.
+DB_MAX_OVERFLOW = 0
+READINESS_POOL_SIZE = 1
+MIGRATION_CONNECTIONS = 1
+# The admission deadline: the longest a request waits in line for a pooled connection.
+DB_POOL_TIMEOUT = 5.0
+
 # RFC 6750's token characters; at least 16 of them, so a token cannot be guessed by trying.
 _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{16,512}=*")
 
@@ -55,12 +67,20 @@ class Settings(BaseSettings):
         "/openapi.json is always served.",
     )
 
-    # 11 pods (the HPA maximum plus a rolling update's surge pod) x (4 + 2 + 1 readiness) + 1 migration
-    # = 78 of PostgreSQL's default 100 connections, leaving room for administrators.
-    db_pool_size: int = Field(default=4, ge=1, le=50, description="Connections each pod keeps open.")
-    db_max_overflow: int = Field(default=2, ge=0, le=50, description="Extra connections under bursts.")
+    db_pool_size: int = Field(
+        default=DB_POOL_SIZE, ge=1, le=50, description="Connections each pod keeps open for requests."
+    )
+    db_max_overflow: int = Field(
+        default=DB_MAX_OVERFLOW,
+        ge=0,
+        le=50,
+        description="Extra connections under bursts, each closed again when it comes back (churn).",
+    )
     db_pool_timeout: float = Field(
-        default=2.0, gt=0, description="Seconds a request waits for a free connection before 503."
+        default=DB_POOL_TIMEOUT,
+        gt=0,
+        description="Seconds a request may wait in line for a connection; a request expected to wait "
+        "longer is refused at once with 503 and Retry-After.",
     )
     db_connect_timeout: float = Field(default=3.0, gt=0, description="Seconds to open a connection.")
     db_statement_timeout: float = Field(
@@ -85,6 +105,18 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(
         default=65_536, ge=1024, description="Larger request bodies are rejected with 422."
+    )
+    max_header_bytes: int = Field(
+        default=32_768,
+        ge=1024,
+        description="Largest request head (request line and headers) in bytes; a larger one is answered 431.",
+    )
+    max_headers: int = Field(default=100, ge=10, description="More request headers are answered 431.")
+    header_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to receive a request's head once it has begun; then 408."
+    )
+    body_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to receive a request's body after its head; then 408."
     )
     api_tokens: SecretStr | None = Field(
         default=None,

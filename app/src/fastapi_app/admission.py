@@ -1,0 +1,94 @@
+"""Admission to the database: one slot per pooled connection, handed out first come, first served.
+
+A request that finds every slot taken waits in line, and a slot that comes back goes straight to the
+request at the head of the line: no newcomer can take it first. The line is bounded by a deadline (the
+DB_POOL_TIMEOUT setting). A request that would wait past it is refused at once, before it queues, with
+503 and Retry-After: when the expected wait (the requests ahead of it x the mean time a slot is held /
+the number of slots) exceeds the deadline, or when no slot has come back for a whole deadline. One that
+queued on a good estimate but still reached the deadline is refused then. Both are counted.
+"""
+
+import asyncio
+import contextlib
+import math
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+# Weight of the latest hold time in the running mean: about the last 30 holds count, enough to smooth
+# over the pauses a CPU quota puts into single holds.
+_HOLD_WEIGHT = 0.03
+
+ShedReason = Literal["estimate", "deadline"]
+
+
+class OverloadedError(Exception):
+    def __init__(self, reason: ShedReason, retry_after: int) -> None:
+        super().__init__(f"overloaded ({reason})")
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class Admission:
+    def __init__(self, slots: int, deadline: float) -> None:
+        self.slots = slots
+        self.deadline = deadline
+        self._free = slots
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._mean_hold = 0.0
+        # When a slot last came back, or the last free one was taken: the line moved.
+        self._moved = 0.0
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        await self._acquire(loop)
+        held_since = loop.time()
+        try:
+            yield
+        finally:
+            now = loop.time()
+            # Starting from 0, the first holds (which open the pool's connections) weigh little.
+            self._mean_hold += _HOLD_WEIGHT * (now - held_since - self._mean_hold)
+            self._release(now)
+
+    async def _acquire(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        if self._free and not self._waiters:
+            self._free -= 1
+            self._moved = now
+            return
+        expected_wait = (len(self._waiters) + 1) * self._mean_hold / self.slots
+        if expected_wait > self.deadline or now - self._moved > self.deadline:
+            raise OverloadedError("estimate", self._retry_after(expected_wait))
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(self.deadline):
+                await waiter
+        except BaseException as error:
+            if waiter.done() and not waiter.cancelled():
+                # The slot arrived just as the wait ended: pass it on.
+                self._release(loop.time())
+            else:
+                # Out of the line (unless a release already dropped it), so that the estimate for those
+                # behind it counts only requests still waiting.
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            if isinstance(error, TimeoutError):
+                raise OverloadedError("deadline", self._retry_after(self.deadline)) from None
+            raise
+
+    def _release(self, now: float) -> None:
+        self._moved = now
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+    @staticmethod
+    def _retry_after(seconds: float) -> int:
+        return max(1, math.ceil(seconds))
