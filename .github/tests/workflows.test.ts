@@ -113,7 +113,7 @@ describe("ci.yml", () => {
     });
 
     test("runs each test suite in its own job", () => {
-        for (const suite of ["stack", "app", "monitoring", "workflows"]) {
+        for (const suite of ["stack", "controlplane", "app", "monitoring", "workflows"]) {
             assert.match(runs(ci.jobs[suite]), new RegExp(`^bash scripts/test-${suite}$`, "m"), suite);
         }
     });
