@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as ipaddr from "ipaddr.js";
 import { NodeCapacityType, spotInstanceFamilies, spotInstanceTypes } from "./cluster";
 import { DEFAULT_KUBERNETES_VERSION, KUBERNETES_RELEASES, KubernetesVersion, minorOf } from "./versions";
+import { MIN_NODES_WITH_PODS } from "./workload";
 
 /** Every setting of the stack, validated, with the seed architecture's values as defaults. */
 export interface StackConfig {
@@ -398,8 +399,14 @@ export function loadConfig(): StackConfig {
     validateSubnets("publicSubnetCidrs", vpcCidr, publicSubnetCidrs, availabilityZones);
 
     const nodeDesiredSize = integerIn("nodeDesiredSize", config.getNumber("nodeDesiredSize") ?? 2, 0, 100);
-    const nodeMinSize = integerIn("nodeMinSize", config.getNumber("nodeMinSize") ?? 1, 0, 100);
+    const nodeMinSize = integerIn("nodeMinSize", config.getNumber("nodeMinSize") ?? MIN_NODES_WITH_PODS, 0, 100);
+    if (nodeMinSize < MIN_NODES_WITH_PODS) {
+        throw new ConfigError("nodeMinSize", `must be at least ${MIN_NODES_WITH_PODS}: the service's pods run on two nodes so that losing one never takes every pod, and the autoscaler must not remove the second`);
+    }
     const nodeMaxSize = integerIn("nodeMaxSize", config.getNumber("nodeMaxSize") ?? 3, 1, 100);
+    if (nodeMaxSize < MIN_NODES_WITH_PODS + 1) {
+        throw new ConfigError("nodeMaxSize", `must be at least ${MIN_NODES_WITH_PODS + 1}: draining one of two nodes needs a third for its pods, since the pods never all run on one node`);
+    }
     validateOrder(["nodeMinSize", "nodeMaxSize"], [nodeMinSize, nodeMaxSize]);
     validateOrder(["nodeMinSize", "nodeDesiredSize"], [nodeMinSize, nodeDesiredSize]);
     validateOrder(["nodeDesiredSize", "nodeMaxSize"], [nodeDesiredSize, nodeMaxSize]);

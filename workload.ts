@@ -68,6 +68,8 @@ export const TLS_POLICY = "ELBSecurityPolicy-TLS-1-2-2017-01";
 export const PRE_STOP_SECONDS = 10;
 /** Pause + the service's own graceful shutdown (in-flight requests, database pool) with headroom. */
 export const TERMINATION_GRACE_SECONDS = 45;
+/** Nodes the service's pods must run on, so that losing one node never takes every pod. */
+export const MIN_NODES_WITH_PODS = 2;
 
 const podSecurityContext: kinputs.core.v1.PodSecurityContext = {
     runAsNonRoot: true,
@@ -288,6 +290,13 @@ export class Workload extends pulumi.ComponentResource {
             topologyKey,
             whenUnsatisfiable,
             labelSelector: { matchLabels: APP_LABELS },
+            // Each revision (ReplicaSet) is balanced on its own. Counted together, a rolling update's new pods would
+            // balance against old pods that are deleted right after, wherever they run: two nodes could end with 2 + 0.
+            matchLabelKeys: ["pod-template-hash"],
+            // A cordoned node (being drained, or removed by the autoscaler) is not a place to balance against: its
+            // pods are leaving. Counted, it would stay the emptiest node, so no replacement could land anywhere else
+            // and the PodDisruptionBudget would refuse every further eviction: the drain would never finish.
+            nodeTaintsPolicy: "Honor",
         });
 
         return new k8s.apps.v1.Deployment(`${name}-deployment`, {
@@ -312,7 +321,9 @@ export class Workload extends pulumi.ComponentResource {
                             { name: "API_READS_NEED_TOKEN", value: String(tokens.readsNeedToken) },
                             { name: "HOST", value: "0.0.0.0" },
                             { name: "PORT", value: String(CONTAINER_PORT) },
-                            { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                            // apiVersion is what the API server would fill in; declared, the applied object is the
+                            // stored one, so a later server-side apply finds no field it did not set.
+                            { name: "POD_NAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } },
                         ],
                         resources,
                         livenessProbe: probe("/health", 30, 10),
@@ -322,10 +333,13 @@ export class Workload extends pulumi.ComponentResource {
                         volumeMounts: [tmpMount],
                     }], {
                         terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
-                        // Pod counts per node differ by at most one (2,1,1 once pods outnumber nodes), so with two
-                        // or more nodes, losing one never takes every pod; zones are balanced when capacity allows.
+                        // Pod counts per schedulable node differ by at most one (2,1,1 once pods outnumber nodes), and
+                        // with fewer than two schedulable nodes the scheduler places no second pod on one: it stays
+                        // Pending, which makes the cluster autoscaler add a node. So losing one node never takes every
+                        // pod, and a drain of one of two nodes waits for a third instead of packing the pods onto the
+                        // other. Zones are balanced when capacity allows. docs/operating.md states the promises.
                         topologySpreadConstraints: [
-                            spreadOver("kubernetes.io/hostname", "DoNotSchedule"),
+                            { ...spreadOver("kubernetes.io/hostname", "DoNotSchedule"), minDomains: MIN_NODES_WITH_PODS },
                             spreadOver("topology.kubernetes.io/zone", "ScheduleAnyway"),
                         ],
                     }),

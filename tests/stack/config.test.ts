@@ -45,11 +45,11 @@ describe("defaults are the seed's values", () => {
         assert.equal(config.availabilityZones, undefined);
         assert.deepEqual(config.publicSubnetCidrs, ["10.0.1.0/24", "10.0.2.0/24"]);
     });
-    test("nodes: t3.medium on-demand, desired 2, min 1, max 3, 20 GB; Kubernetes 1.36", () => {
+    test("nodes: t3.medium on-demand, desired 2, min 2 (the seed's 1 would let the autoscaler pack every pod onto one node), max 3, 20 GB; Kubernetes 1.36", () => {
         const config = loadWith({});
         assert.deepEqual(
             [config.nodeInstanceType, config.nodeCapacityType, config.nodeDesiredSize, config.nodeMinSize, config.nodeMaxSize, config.nodeDiskSizeGb, config.kubernetesVersion],
-            ["t3.medium", "ON_DEMAND", 2, 1, 3, 20, "1.36"]);
+            ["t3.medium", "ON_DEMAND", 2, 2, 3, 20, "1.36"]);
     });
     test("standard support only, control-plane logs kept 30 days", () => {
         const config = loadWith({});
@@ -147,6 +147,10 @@ describe("bad values fail with a message naming the key", () => {
     test("nodeDesiredSize above nodeMaxSize", () => assertRejected({ nodeDesiredSize: "4" }, "nodeDesiredSize", /must not exceed nodeMaxSize/));
     test("nodeDesiredSize below nodeMinSize", () => assertRejected({ nodeDesiredSize: "0" }, "nodeMinSize", /must not exceed nodeDesiredSize/));
     test("fractional node count", () => assertRejected({ nodeMaxSize: "2.5" }, "nodeMaxSize", /whole number/));
+    test("a single node: losing it, or draining it, would take every pod", () =>
+        assertRejected({ nodeMinSize: "1", nodeDesiredSize: "1" }, "nodeMinSize", /at least 2: the service's pods run on two nodes/));
+    test("at most two nodes: a drain of one of them would have nowhere to put its pods", () =>
+        assertRejected({ nodeMaxSize: "2", nodeDesiredSize: "2" }, "nodeMaxSize", /at least 3: draining one of two nodes needs a third/));
     test("root volume below 20 GB", () => assertRejected({ nodeDiskSizeGb: "8" }, "nodeDiskSizeGb", /from 20/));
     test("instance type format", () => assertRejected({ nodeInstanceType: "t3medium" }, "nodeInstanceType", /expected something like t3.medium/));
     test("instance type with unknown size", () => assertRejected({ nodeInstanceType: "t3.huge" }, "nodeInstanceType", /not valid/));

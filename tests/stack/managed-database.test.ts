@@ -221,6 +221,10 @@ describe("connection budget: every pod at the HPA maximum, a rolling update's su
         const documented = fs.readFileSync(path.join(PROJECT_DIRECTORY, "docs", "deploying.md"), "utf8");
         assert.ok(documented.includes(`(${maxReplicas} + ${surge}) × ${perPod} + ${appConstant("MIGRATION_CONNECTIONS")} = **${budget}**`),
             "docs/deploying.md shows the budget the stack and the service make");
+        const readme = fs.readFileSync(path.join(PROJECT_DIRECTORY, "README.md"), "utf8").replace(/\s+/g, " ");
+        const pooled = appConstant("DB_POOL_SIZE") + appConstant("DB_MAX_OVERFLOW");
+        assert.ok(readme.includes(`${maxReplicas + surge} × (${pooled} pooled + ${appConstant("READINESS_POOL_SIZE")} readiness) + ${appConstant("MIGRATION_CONNECTIONS")} migration = ${budget}`),
+            "README.md shows the same budget");
         assert.ok(budget + RESERVED <= MIN_MAX_CONNECTIONS, `${budget} + ${RESERVED} reserved <= ${MIN_MAX_CONNECTIONS}`);
         assert.ok(budget <= 0.8 * MIN_MAX_CONNECTIONS, `${budget} leaves a fifth of ${MIN_MAX_CONNECTIONS} for operators and monitoring`);
     });

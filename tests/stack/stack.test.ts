@@ -9,7 +9,7 @@ import {
     resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
 } from "./mocks";
 import { contentHash } from "../../registry";
-import { EPHEMERAL_STORAGE, PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
+import { EPHEMERAL_STORAGE, MIN_NODES_WITH_PODS, PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
 import { CLUSTER_AUTOSCALER_CHART_VERSION, KUBERNETES_RELEASES } from "../../versions";
 import { rendering } from "./rendering";
 
@@ -127,14 +127,15 @@ describe("EKS cluster (seed: fastapi-app-cluster, logs api/audit/authenticator, 
     });
 });
 
-describe("managed node group (seed: t3.medium, desired 2, min 1, max 3, EKS AMI, 20 GB gp3)", () => {
+describe("managed node group (seed: t3.medium, desired 2, max 3, EKS AMI, 20 GB gp3; min 2, not the seed's 1)", () => {
     const nodeGroup = (): Json => inputsOf("eks:index:ManagedNodeGroup");
     const launchTemplate = (): Json => inputsOf("aws:ec2/launchTemplate:LaunchTemplate");
     test("instance type t3.medium, on-demand", () => {
         assert.deepEqual(nodeGroup().instanceTypes, ["t3.medium"]);
         assert.equal(nodeGroup().capacityType, "ON_DEMAND");
     });
-    test("desired 2, min 1, max 3", () => assert.deepEqual(nodeGroup().scalingConfig, { desiredSize: 2, minSize: 1, maxSize: 3 }));
+    test("desired 2, min 2 (the pods' two nodes), max 3", () =>
+        assert.deepEqual(nodeGroup().scalingConfig, { desiredSize: 2, minSize: MIN_NODES_WITH_PODS, maxSize: 3 }));
     test("Amazon EKS-optimized AMI (AL2023 x86_64)", () => assert.equal(nodeGroup().amiType, "AL2023_x86_64_STANDARD"));
     test("desired size left to the cluster autoscaler after creation", () => assert.equal(nodeGroup().ignoreScalingChanges, true));
     test("nodes follow the control plane's Kubernetes version, upgraded after it in the same update", () => {
@@ -338,9 +339,14 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
         assert.ok(TERMINATION_GRACE_SECONDS > PRE_STOP_SECONDS + appShutdownTimeoutSeconds(),
             `${TERMINATION_GRACE_SECONDS} s > ${PRE_STOP_SECONDS} s pause + ${appShutdownTimeoutSeconds()} s shutdown`);
     });
-    test("spread over nodes (hard) and zones", () => {
-        const spread = deployment().spec.template.spec.topologySpreadConstraints.map((c: Json) => [c.topologyKey, c.whenUnsatisfiable, c.maxSkew]);
-        assert.deepEqual(spread, [["kubernetes.io/hostname", "DoNotSchedule", 1], ["topology.kubernetes.io/zone", "ScheduleAnyway", 1]]);
+    test("spread over at least two nodes (hard) and over zones, per revision, cordoned nodes left out of the balance", () => {
+        const spread = deployment().spec.template.spec.topologySpreadConstraints
+            .map((c: Json) => [c.topologyKey, c.whenUnsatisfiable, c.maxSkew, c.minDomains, c.nodeTaintsPolicy, c.matchLabelKeys]);
+        assert.deepEqual(spread, [
+            ["kubernetes.io/hostname", "DoNotSchedule", 1, MIN_NODES_WITH_PODS, "Honor", ["pod-template-hash"]],
+            ["topology.kubernetes.io/zone", "ScheduleAnyway", 1, undefined, "Honor", ["pod-template-hash"]],
+        ]);
+        assert.equal(MIN_NODES_WITH_PODS, 2);
     });
     test("migrations complete before the Deployment rolls: the engine is told the Deployment depends on the Job", () =>
         // Pulumi updates a resource only after its dependencies are ready, and a Job is ready once it has completed.
@@ -353,7 +359,7 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
             { name: "API_READS_NEED_TOKEN", value: "false" },
             { name: "HOST", value: "0.0.0.0" },
             { name: "PORT", value: "8000" },
-            { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+            { name: "POD_NAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } },
         ]));
 });
 
