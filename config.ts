@@ -183,7 +183,7 @@ function readEdge(config: pulumi.Config, region: string): EdgeConfig {
             throw new ConfigError("certificateArn", `the certificate is in ${match[2]}, but the load balancer is in ${region}: request or import it in ${region}`);
         }
     }
-    const keepHttpPort = config.getBoolean("keepHttpPort") ?? false;
+    const keepHttpPort = booleanSetting(config, "keepHttpPort", false, "");
     if (keepHttpPort && certificateArn === undefined) {
         throw new ConfigError("keepHttpPort", "only applies with certificateArn (without one, port 80 is the only port); remove it with: pulumi config rm keepHttpPort");
     }
@@ -457,7 +457,7 @@ export function loadConfig(): StackConfig {
         edge: readEdge(config, region),
         tokens: {
             apiTokens: readTokens(config, "apiTokens"),
-            readsNeedToken: config.getBoolean("apiReadsNeedToken") ?? false,
+            readsNeedToken: booleanSetting(config, "apiReadsNeedToken", false, ""),
             metricsTokens: readTokens(config, "metricsTokens"),
         },
     };

@@ -233,6 +233,10 @@ describe("edge: HTTPS and who may connect", () => {
     test("certificateArn in another region than the load balancer", () =>
         assertRejected({ certificateArn: certificate.replace("ap-southeast-1", "us-east-1") }, "certificateArn", /in us-east-1, but the load balancer is in ap-southeast-1/));
     test("keepHttpPort without a certificate", () => assertRejected({ keepHttpPort: "true" }, "keepHttpPort", /only applies with certificateArn/));
+    test("keepHttpPort and apiReadsNeedToken that are not true or false", () => {
+        assertRejected({ keepHttpPort: "yes" }, "keepHttpPort", /must be true or false, got 'yes'/);
+        assertRejected({ apiReadsNeedToken: "1" }, "apiReadsNeedToken", /must be true or false, got '1'/);
+    });
     test("allowedSourceRanges entry that is not a CIDR, has host bits set, or repeats", () => {
         assertRejected({ allowedSourceRanges: '["203.0.113.7"]' }, "allowedSourceRanges", /not an IPv4 CIDR/);
         assertRejected({ allowedSourceRanges: '["203.0.113.7/24"]' }, "allowedSourceRanges", /host bits set/);
