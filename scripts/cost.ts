@@ -49,24 +49,37 @@ function namespaced(key: string): string {
     return key.includes(":") ? key : `${PROJECT}:${key}`;
 }
 
+/** Secrets whose value cannot change the bill: left out, the program generates stand-ins for them. */
+const SECRETS_WITHOUT_COST = new Set([`${PROJECT}:apiTokens`, `${PROJECT}:metricsTokens`]);
+
+interface StackFileConfig {
+    config: Record<string, string>;
+    /** Other secrets of the stack file, which the estimate needs a value for (given with --config). */
+    secrets: string[];
+}
+
 /**
  * The stack's configuration as the program would read it. Secrets stay encrypted in the stack file and the
- * estimate never needs them: a configured databaseUrl only tells that the database is external.
+ * estimate never decrypts them: a configured databaseUrl only tells that the database is external.
  */
-function stackConfig(directory: string, stack: string): Record<string, string> {
+function stackConfig(directory: string, stack: string): StackFileConfig {
     const file = path.join(directory, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) {
         throw new UsageError(`no ${path.basename(file)}: create the stack (pulumi stack init ${stack}) or name another with --stack`);
     }
-    const entries = Object.entries((YAML.parse(fs.readFileSync(file, "utf8"))?.config ?? {}) as Record<string, unknown>);
-    return Object.fromEntries(entries.map(([key, value]) => {
+    const config: Record<string, string> = {};
+    const secrets: string[] = [];
+    for (const [key, value] of Object.entries((YAML.parse(fs.readFileSync(file, "utf8"))?.config ?? {}) as Record<string, unknown>)) {
         const secure = typeof value === "object" && value !== null && "secure" in value;
-        if (secure && key !== `${PROJECT}:databaseUrl`) {
-            throw new UsageError(`${key} is a secret in ${path.basename(file)}; give the estimate a value with --config ${key}=...`);
+        if (!secure) {
+            config[key] = typeof value === "object" ? JSON.stringify(value) : String(value);
+        } else if (key === `${PROJECT}:databaseUrl`) {
+            config[key] = FAKE_DATABASE_URL;
+        } else if (!SECRETS_WITHOUT_COST.has(key)) {
+            secrets.push(key);
         }
-        const text = secure ? FAKE_DATABASE_URL : typeof value === "object" ? JSON.stringify(value) : String(value);
-        return [key, text];
-    }));
+    }
+    return { config, secrets };
 }
 
 export interface CostRequest {
@@ -78,9 +91,13 @@ export interface CostRequest {
 /** What to estimate: the stack file in `directory` named by the arguments, with their overrides applied. */
 export function costRequest(argv: string[], directory: string): CostRequest {
     const options = parseArguments(argv);
-    const config = stackConfig(directory, options.stack);
+    const { config, secrets } = stackConfig(directory, options.stack);
     for (const [key, value] of options.overrides) {
         config[namespaced(key)] = value;
+    }
+    const missing = secrets.find((key) => !(key in config));
+    if (missing !== undefined) {
+        throw new UsageError(`${missing} is a secret in Pulumi.${options.stack}.yaml; give the estimate a value with --config ${missing}=...`);
     }
     return { config, json: options.json };
 }

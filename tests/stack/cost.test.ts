@@ -275,6 +275,14 @@ describe("npm run cost's arguments and stack file", () => {
     test("another secret in the stack file: refused, naming it and the override that replaces it", () =>
         assert.throws(() => costRequest([], stackDirectory(`${STACK}  fastapi-app:apiToken:\n    secure: v1:BBBB\n`)),
             (error: Error) => error instanceof UsageError && /fastapi-app:apiToken is a secret in Pulumi\.dev\.yaml; .*--config fastapi-app:apiToken=/.test(error.message)));
+    test("that secret given with --config, as the message says: estimated", () =>
+        assert.equal(costRequest(["--config", "fastapi-app:apiToken=stand-in"], stackDirectory(`${STACK}  fastapi-app:apiToken:\n    secure: v1:BBBB\n`))
+            .config["fastapi-app:apiToken"], "stand-in"));
+    test("the service's tokens, which cannot change the bill, are left out: the stack's own stand-ins are priced", () => {
+        const tokens = `${STACK}  fastapi-app:apiTokens:\n    secure: v1:CCCC\n  fastapi-app:metricsTokens:\n    secure: v1:DDDD\n`;
+        const config = costRequest([], stackDirectory(tokens)).config;
+        assert.deepEqual(["fastapi-app:apiTokens", "fastapi-app:metricsTokens"].filter((key) => key in config), []);
+    });
     test("a stack without its file, and arguments it does not know, are usage errors", () => {
         assert.throws(() => costRequest(["--stack", "prod"], stackDirectory(STACK)), /no Pulumi\.prod\.yaml: create the stack \(pulumi stack init prod\)/);
         assert.throws(() => costRequest(["--config", "nodeMaxSize"], stackDirectory(STACK)), /--config takes KEY=VALUE, got 'nodeMaxSize'/);
