@@ -41,7 +41,10 @@ def _token_list(value: SecretStr | None, name: str) -> list[str]:
 class Settings(BaseSettings):
     """Environment variables have the field's name in upper case (DATABASE_URL, DB_POOL_SIZE, ...)."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    # A rejected value never appears in the error: it may be a token or hold the database password.
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     database_url: SecretStr | None = Field(
         default=None,
