@@ -61,6 +61,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         # The head of the request being received: its bytes so far, its headers so far, whether it is done.
         self._head_bytes = 0
+        # The same head as the parser reads it: what a kept-alive connection's next request brings in the
+        # same read as the end of the last one never passes the byte count above, but always passes these.
+        self._parsed_head_bytes = 0
         self._header_count = 0
         self._head_pending = True
         self._deadline: asyncio.TimerHandle | None = None
@@ -92,8 +95,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._parsed_head_bytes = 0
         if self._deadline is None:
             self._arm(self.limits.head_timeout, self._head_too_slow)
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
@@ -104,7 +112,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 f"The request has more than {self.limits.max_headers} headers.",
             )
             raise _RefusedError
+        self._count_head(len(name) + len(value))
         super().on_header(name, value)
+
+    def _count_head(self, size: int) -> None:
+        self._parsed_head_bytes += size
+        if self._parsed_head_bytes > self.limits.max_head_bytes:
+            self._refusal = (
+                431,
+                "headers_too_large",
+                f"The request head exceeds {self.limits.max_head_bytes} bytes.",
+            )
+            raise _RefusedError
 
     def on_headers_complete(self) -> None:
         self._head_pending = False
