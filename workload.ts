@@ -1,4 +1,4 @@
-import { createHash } from "crypto";
+import { createHash, createHmac } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
@@ -186,10 +186,11 @@ export class Workload extends pulumi.ComponentResource {
         }, child);
 
         const migration = this.migrationJob(name, ns, args.image, [secret, serviceAccount]);
-        // Not secret, so the Deployment's spec stays readable in previews: a SHA-256 digest of tokens of 16 or more
-        // random characters (48 when generated) tells nothing about them.
-        const fingerprint = pulumi.unsecret(pulumi.all([apiTokens, metricsTokens])
-            .apply(([api, metrics]) => createHash("sha256").update(`${api}\n${metrics}`).digest("hex")));
+        // Not secret, so the Deployment's spec stays readable in previews: an HMAC keyed with a secret of the state,
+        // which nobody who reads the pod template has, so even a weak chosen token cannot be guessed from it offline.
+        const fingerprintKey = this.generatedToken(`${name}-tokens-fingerprint-key`);
+        const fingerprint = pulumi.unsecret(pulumi.all([fingerprintKey, apiTokens, metricsTokens])
+            .apply(([key, api, metrics]) => createHmac("sha256", key).update(`${api}\n${metrics}`).digest("hex")));
         const deployment = this.deployment(name, ns, args.image, { fingerprint, readsNeedToken: tokens.readsNeedToken ?? false },
             [secret, tokenSecret, serviceAccount, migration]);
         const edge = args.edge ?? {};

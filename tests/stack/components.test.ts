@@ -2,12 +2,13 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "child_process";
+import { createHash, createHmac } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    FAKE_DIGEST, Json, dependsOn, eksClusters, inputsOf, installMocks, isSecretInput, plain, resourceOf, resourcesOfType, setStackConfig,
+    FAKE_DIGEST, Json, dependsOn, eksClusters, generatedPassword, inputsOf, installMocks, isSecretInput, plain, resourceOf, resourcesOfType, setStackConfig,
     settled, valueOf,
 } from "./mocks";
 import { Network, zonesForEks } from "../../vpc";
@@ -386,14 +387,15 @@ describe("Workload alone", () => {
         assert.match(url, /^http:\/\//);
     });
     test("configured tokens are used as given, and nothing is generated for them", async () => {
-        const before = resourcesOfType("random:index/randomPassword:RandomPassword").length;
+        const generatedTokens = (): number => resourcesOfType("random:index/randomPassword:RandomPassword").filter((r) => r.name.endsWith("-token")).length;
+        const before = generatedTokens();
         const workload = new Workload("tokens-given", {
             namespace: "tokens-ns", image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
             loadBalancerDependsOn: [], tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)), readsNeedToken: true },
         });
         assert.equal(await valueOf(workload.apiTokens), "a".repeat(20));
         await settled();
-        assert.equal(resourcesOfType("random:index/randomPassword:RandomPassword").length, before);
+        assert.equal(generatedTokens(), before);
         const template = inputsOf("kubernetes:apps/v1:Deployment", "tokens-given-deployment").spec.template;
         const env = template.spec.containers[0].env;
         assert.deepEqual(env.find((variable: Json) => variable.name === "API_READS_NEED_TOKEN"), { name: "API_READS_NEED_TOKEN", value: "true" });
@@ -402,18 +404,31 @@ describe("Workload alone", () => {
         assert.match(fingerprint, /^[0-9a-f]{64}$/);
         assert.equal(JSON.stringify(template).includes("a".repeat(20)), false, "the pod template holds a digest, not the tokens");
     });
+    test("the pod template's token digest is keyed with a secret of the state, not a bare hash of the tokens", async () => {
+        new Workload("fingerprint-keyed", {
+            namespace: "keyed-ns", image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
+            loadBalancerDependsOn: [], tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
+        });
+        await settled();
+        const fingerprint = plain<string>(inputsOf("kubernetes:apps/v1:Deployment", "fingerprint-keyed-deployment").spec.template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
+        const bare = createHash("sha256").update(`${"a".repeat(20)}\n${"m".repeat(20)}`).digest("hex");
+        assert.notEqual(fingerprint, bare, "a bare digest of a weak token can be guessed offline");
+        const key = resourceOf("random:index/randomPassword:RandomPassword", "fingerprint-keyed-tokens-fingerprint-key");
+        assert.ok(Number(key.inputs.length) >= 32);
+    });
     test("a changed token list changes the pod template, so the pods restart with it", async () => {
-        const fingerprintFor = async (name: string, apiTokens: string): Promise<string> => {
-            new Workload(name, {
-                namespace: `${name}-ns`, image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
-                loadBalancerDependsOn: [], tokens: { apiTokens: pulumi.secret(apiTokens), metricsTokens: pulumi.secret("m".repeat(20)) },
-            });
-            await settled();
-            return plain<string>(inputsOf("kubernetes:apps/v1:Deployment", `${name}-deployment`).spec.template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
-        };
-        const before = await fingerprintFor("rotation-before", "a".repeat(20));
-        assert.notEqual(await fingerprintFor("rotation-during", `${"a".repeat(20)},${"b".repeat(20)}`), before);
-        assert.equal(await fingerprintFor("rotation-same", "a".repeat(20)), before);
+        const name = "rotation";
+        new Workload(name, {
+            namespace: `${name}-ns`, image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
+            loadBalancerDependsOn: [], tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
+        });
+        await settled();
+        const fingerprint = plain<string>(inputsOf("kubernetes:apps/v1:Deployment", `${name}-deployment`).spec.template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
+        const key = resourceOf("random:index/randomPassword:RandomPassword", `${name}-tokens-fingerprint-key`);
+        const keyed = (apiTokens: string): string =>
+            createHmac("sha256", generatedPassword(key.name, Number(key.inputs.length))).update(`${apiTokens}\n${"m".repeat(20)}`).digest("hex");
+        assert.equal(fingerprint, keyed("a".repeat(20)), "the digest of exactly these tokens under the state's key");
+        assert.notEqual(keyed(`${"a".repeat(20)},${"b".repeat(20)}`), fingerprint, "a token added to the list changes it");
     });
     test("a new image gets a new migration Job name; the same image keeps it", () => {
         const other = `registry.example.com/app@sha256:${"3".repeat(64)}`;

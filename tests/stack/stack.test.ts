@@ -408,7 +408,7 @@ describe("Service, HPA, PDB, NetworkPolicy", () => {
     });
     test("writes and /metrics need tokens the stack generates: 48 letters and digits, kept in state as secrets", async () => {
         const generated = resourcesOfType("random:index/randomPassword:RandomPassword").map((r) => [r.name, r.inputs.length, r.inputs.special]);
-        assert.deepEqual(generated, [["fastapi-api-token", 48, false], ["fastapi-metrics-token", 48, false]]);
+        assert.deepEqual(generated.filter(([name]) => String(name).endsWith("-token")), [["fastapi-api-token", 48, false], ["fastapi-metrics-token", 48, false]]);
         const secret = k8s("core/v1:Secret", "fastapi-tokens");
         assert.equal(isSecretInput(secret.stringData), true);
         const data = plain<Record<string, string>>(secret.stringData);
