@@ -21,14 +21,14 @@ logger = logging.getLogger(__name__)
 # What a failing database raises: a refused or dropped connection, a connect or statement timeout, no
 # free connection in the pool; but also errors in what was asked, which database_unavailable() tells apart.
 # SQLAlchemy wraps the driver's errors from statements, not those from opening a connection: asyncpg's
-# own exceptions (too many connections, server shutting down or starting, connection gone) arrive as is.
+# own exceptions (too many connections, server shutting down or starting, connection gone: all PostgresError)
+# arrive as is.
 DATABASE_ERRORS = (
     DBAPIError,
     PoolTimeoutError,
     OSError,
     TimeoutError,
     asyncpg.PostgresError,
-    asyncpg.ConnectionDoesNotExistError,
 )
 # SQLSTATE classes that mean "not now" rather than "never": connection exception, transaction rollback
 # (serialization failure, deadlock), insufficient resources, operator intervention (statement timeout,

@@ -13,7 +13,7 @@ the service's JSON error shape) and the connection is closed.
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -89,9 +89,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._head_bytes += len(piece)
             super().data_received(piece)
             if self._head_pending and self._head_bytes >= self.limits.max_head_bytes:
-                self._refuse(
-                    431, "headers_too_large", f"The request head exceeds {self.limits.max_head_bytes} bytes."
-                )
+                self._refuse(*self._head_too_large())
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -106,24 +104,24 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
         if self._header_count > self.limits.max_headers:
-            self._refusal = (
-                431,
-                "too_many_headers",
-                f"The request has more than {self.limits.max_headers} headers.",
+            self._stop_parsing(
+                431, "too_many_headers", f"The request has more than {self.limits.max_headers} headers."
             )
-            raise _RefusedError
         self._count_head(len(name) + len(value))
         super().on_header(name, value)
 
     def _count_head(self, size: int) -> None:
         self._parsed_head_bytes += size
         if self._parsed_head_bytes > self.limits.max_head_bytes:
-            self._refusal = (
-                431,
-                "headers_too_large",
-                f"The request head exceeds {self.limits.max_head_bytes} bytes.",
-            )
-            raise _RefusedError
+            self._stop_parsing(*self._head_too_large())
+
+    def _head_too_large(self) -> tuple[int, str, str]:
+        return 431, "headers_too_large", f"The request head exceeds {self.limits.max_head_bytes} bytes."
+
+    def _stop_parsing(self, status: int, code: str, message: str) -> NoReturn:
+        """Refuses from inside a parser callback: the parser stops, and send_400_response sends this."""
+        self._refusal = (status, code, message)
+        raise _RefusedError
 
     def on_headers_complete(self) -> None:
         self._head_pending = False
