@@ -32,6 +32,10 @@ async def refuses_new_connections(base_url: str) -> bool:
                 await probe.get("/health", headers={"Connection": "close"})
             except httpx.ConnectError:
                 return True
+            except httpx.RemoteProtocolError:
+                # Accepted into the listen backlog just before the listener closed, then dropped unanswered
+                # with it: not yet the refusal this waits for, so poll again.
+                pass
             await asyncio.sleep(0.05)
     return False
 
