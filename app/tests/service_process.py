@@ -1,5 +1,7 @@
-"""`python -m fastapi_app` as a real process on a free loopback port, as the container runs it."""
+"""`python -m fastapi_app` as a real process on free loopback ports (main and metrics), as the container
+runs it."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -33,16 +35,35 @@ def wait_until_healthy(
     raise RuntimeError(f"the service did not answer /health within {timeout:.0f}s:\n{output()}")
 
 
+async def refuses_new_connections(base_url: str) -> bool:
+    """Polls until a new connection is refused; False if the server kept accepting for 5 seconds."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=1) as probe:
+        for _ in range(100):
+            try:
+                await probe.get("/health", headers={"Connection": "close"})
+            except httpx.ConnectError:
+                return True
+            except httpx.RemoteProtocolError:
+                # Accepted into the listen backlog just before the listener closed, then dropped unanswered
+                # with it: not yet the refusal this waits for, so poll again.
+                pass
+            await asyncio.sleep(0.05)
+    return False
+
+
 class ServiceProcess:
     def __init__(self, database_url: str, **environment: str) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}"
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
+            "METRICS_PORT": str(self.metrics_port),
             **environment,
         }
         self.process = subprocess.Popen(

@@ -75,13 +75,19 @@ def test_the_password_is_known_for_redaction_and_hidden_in_settings() -> None:
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PORT", "9000")
+    monkeypatch.setenv("PORT", "8080")
+    monkeypatch.setenv("METRICS_PORT", "9100")
     monkeypatch.setenv("POD_NAME", "pod-from-env")
     monkeypatch.setenv("DB_POOL_SIZE", "3")
 
     settings = Settings()
 
-    assert (settings.port, settings.pod_name, settings.db_pool_size) == (9000, "pod-from-env", 3)
+    assert (settings.port, settings.metrics_port, settings.pod_name, settings.db_pool_size) == (
+        8080,
+        9100,
+        "pod-from-env",
+        3,
+    )
 
 
 async def test_without_database_url_the_service_runs_on_sqlite(

@@ -64,7 +64,13 @@ def start_service(database_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "fastapi_app"],
         cwd=APP_DIR,
-        env={**os.environ, "DATABASE_URL": database_url, "HOST": "127.0.0.1", "PORT": str(free_port())},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "HOST": "127.0.0.1",
+            "PORT": str(free_port()),
+            "METRICS_PORT": str(free_port()),
+        },
         capture_output=True,
         text=True,
         check=False,

@@ -7,7 +7,7 @@ import time
 import httpx
 
 from row_lock import row_locked
-from service_process import ServiceProcess
+from service_process import ServiceProcess, refuses_new_connections
 
 ITEMS = "/api/v1/items"
 
@@ -22,22 +22,6 @@ async def create(base_url: str, name: str) -> int:
         assert response.status_code == 201, response.text
         item_id: int = response.json()["id"]
         return item_id
-
-
-async def refuses_new_connections(base_url: str) -> bool:
-    """Polls until a new connection is refused; False if the server kept accepting for 5 seconds."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=1) as probe:
-        for _ in range(100):
-            try:
-                await probe.get("/health", headers={"Connection": "close"})
-            except httpx.ConnectError:
-                return True
-            except httpx.RemoteProtocolError:
-                # Accepted into the listen backlog just before the listener closed, then dropped unanswered
-                # with it: not yet the refusal this waits for, so poll again.
-                pass
-            await asyncio.sleep(0.05)
-    return False
 
 
 async def test_metrics_are_served_with_the_pod_name_from_the_environment(migrated_url: str) -> None:

@@ -111,6 +111,7 @@ def start_service(pod: str, database_url: str, log_dir: Path) -> tuple[ManagedPr
         "DATABASE_URL": database_url,
         "HOST": "127.0.0.1",
         "PORT": str(port),
+        "METRICS_PORT": str(free_port()),
         "POD_NAME": pod,
         "METRICS_TOKENS": METRICS_TOKEN,
     }

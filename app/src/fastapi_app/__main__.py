@@ -1,4 +1,5 @@
-"""`python -m fastapi_app`: one uvicorn process serving the application on $HOST:$PORT."""
+"""`python -m fastapi_app`: one uvicorn process serving the application on $HOST:$PORT and its metrics on
+$HOST:$METRICS_PORT."""
 
 import signal
 import sys
@@ -26,7 +27,7 @@ def main() -> None:
     # signal again once it is done; a stop that drained cleanly should end with status 0.
     for handled in (signal.SIGTERM, signal.SIGINT):
         signal.signal(handled, _exit_cleanly)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -37,6 +38,10 @@ def main() -> None:
         server_header=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
+    # One server on both ports: the same protocol (request limits) and the same SIGTERM drain for both,
+    # and one process-wide metrics registry that both see.
+    metrics_config = uvicorn.Config(app, host=settings.host, port=settings.metrics_port, log_config=None)
+    uvicorn.Server(config).run(sockets=[config.bind_socket(), metrics_config.bind_socket()])
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from fastapi_app.auth import BearerTokenMiddleware, TokenSet, declare_bearer_aut
 from fastapi_app.db import Database
 from fastapi_app.errors import install_error_handlers
 from fastapi_app.metrics import UNCOUNTED_PATHS, install_metrics
+from fastapi_app.metrics_port import MetricsPortMiddleware
 from fastapi_app.middleware import BodyLimitMiddleware, LivenessMiddleware, RequestLogMiddleware
 from fastapi_app.routes import health, items
 from fastapi_app.settings import Settings
@@ -41,8 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(items.router)
     app.include_router(health.router)
-    # Added innermost first. Outermost, liveness answers before anything else runs; next, the request
-    # log wraps all the rest, so it times and tags every other response.
+    # Added innermost first. Outermost, the metrics port answers its own requests; then liveness answers
+    # before anything else runs; next, the request log wraps all the rest, so it times and tags every
+    # other response.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Outside the body limit, so a request without a valid token is refused before its body is read.
     api_tokens = TokenSet(settings.api_token_list())
@@ -58,4 +60,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_metrics(app, settings.pod_name)
     app.add_middleware(RequestLogMiddleware, quiet_paths=frozenset(UNCOUNTED_PATHS))
     app.add_middleware(LivenessMiddleware)
+    app.add_middleware(MetricsPortMiddleware, port=settings.metrics_port)
     return app

@@ -4,8 +4,9 @@ import re
 import socket
 import tempfile
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The per-pod connection budget. Each pod opens DB_POOL_SIZE + DB_MAX_OVERFLOW connections for requests
@@ -56,6 +57,13 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="0.0.0.0", description="Address the server listens on.")  # noqa: S104
     port: int = Field(default=8000, ge=1, le=65535, description="Port the server listens on.")
+    metrics_port: int = Field(
+        default=9000,
+        ge=1,
+        le=65535,
+        description="Second port, on HOST, answering only GET /metrics, without a token; the load "
+        "balancer never publishes it, and Prometheus reaches it through the Kubernetes API server's proxy.",
+    )
     pod_name: str = Field(
         default_factory=socket.gethostname,
         min_length=1,
@@ -140,6 +148,12 @@ class Settings(BaseSettings):
     def _tokens_are_valid(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         _token_list(value, str(info.field_name).upper())
         return value
+
+    @model_validator(mode="after")
+    def _ports_differ(self) -> Self:
+        if self.metrics_port == self.port:
+            raise ValueError(f"METRICS_PORT must differ from PORT (both are {self.port})")
+        return self
 
     def api_token_list(self) -> list[str]:
         return _token_list(self.api_tokens, "API_TOKENS")
