@@ -1,17 +1,26 @@
 /**
- * Points Prometheus at the deployed service: reads the Pulumi stack outputs and writes
- * monitoring/secrets/metrics-token (the token /metrics asks for, mode 0600) and then
- * monitoring/targets/eks.json, a file_sd target group naming the load balancer (http on 80, or https on 443).
+ * Points Prometheus at the deployed service, from the Pulumi stack outputs, in one of two modes:
+ *
+ * pods (the default when the outputs carry kubernetesApiEndpoint, kubernetesCaCertificate and
+ *   metricsScraperToken): writes monitoring/secrets/kubernetes/{token (mode 0600), ca.crt, kubeconfig}, with
+ *   which the fastapi-pods job discovers every pod and scrapes it through the Kubernetes API server's proxy,
+ *   and removes monitoring/targets/eks.json, so that no pod is scraped through the load balancer as well.
+ * lb: writes monitoring/secrets/metrics-token (the token /metrics asks for, mode 0600) and then
+ *   monitoring/targets/eks.json, a file_sd target group naming the load balancer (http on 80, or https on 443),
+ *   and removes the pods mode's files, so that the fastapi-pods job no longer authenticates.
  *
  * Usage:
  *   npm run monitoring:targets                                   # runs `pulumi stack output --json --show-secrets --stack dev`
+ *   npm run monitoring:targets -- --mode lb                      # the load balancer even when pods mode is possible
  *   npm run monitoring:targets -- --stack prod                   # another stack
  *   npm run monitoring:targets -- --outputs saved-outputs.json   # a saved copy of those outputs (with --show-secrets)
- *   npm run monitoring:targets -- --out /some/dir/eks.json       # another destination
- *   npm run monitoring:targets -- --token-out /some/dir/token    # another destination for the token
+ *   npm run monitoring:targets -- --out /some/dir/eks.json       # another destination for the load balancer's target
+ *   npm run monitoring:targets -- --token-out /some/dir/token    # another destination for the metrics token
+ *   npm run monitoring:targets -- --kubernetes-out /some/dir     # another directory for the pods mode's files
  *
- * Prometheus re-reads file_sd files when they change, and the token file at every scrape, so no restart is needed.
- * Nothing the outputs hold is ever printed: the token goes only to its file.
+ * Prometheus re-reads file_sd files when they change, and token files at every scrape, so no restart is needed,
+ * except for the kubeconfig, which Prometheus reads when it loads its configuration.
+ * Nothing the outputs hold is ever printed: the tokens go only to their files.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -22,10 +31,21 @@ const PROJECT = "fastapi-app";
 const DEFAULT_STACK = "dev";
 const DEFAULT_TARGETS_FILE = join(__dirname, "..", "monitoring", "targets", "eks.json");
 const DEFAULT_TOKEN_FILE = join(__dirname, "..", "monitoring", "secrets", "metrics-token");
+const DEFAULT_KUBERNETES_DIR = join(__dirname, "..", "monitoring", "secrets", "kubernetes");
 const REQUIRED_OUTPUTS = ["url", "loadBalancerHostname", "clusterName", "namespace", "metricsTokens"] as const;
+const KUBERNETES_OUTPUTS = ["kubernetesApiEndpoint", "kubernetesCaCertificate", "metricsScraperToken"] as const;
+const POD_OUTPUTS = [...KUBERNETES_OUTPUTS, "clusterName", "namespace"] as const;
+/** The pods mode's files, by the names the kubeconfig and monitoring/prometheus.yml give them. */
+export const KUBERNETES_FILES = { token: "token", caCertificate: "ca.crt", kubeconfig: "kubeconfig" } as const;
+const SCRAPER = "fastapi-metrics-scraper";
+export const MODES = ["pods", "lb"] as const;
+export type Mode = (typeof MODES)[number];
 const PORTS: Record<string, number> = { "http:": 80, "https:": 443 };
 /** The service's token rule (app/src/fastapi_app/settings.py); "[secret]" from outputs read without --show-secrets fails it. */
 const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]{16,512}=*$/;
+/** A service account token is a JWT: three base64url parts, longer than the service's own tokens. */
+const SERVICE_ACCOUNT_TOKEN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*$/;
 
 /** What Prometheus needs from the stack outputs. */
 export interface StackOutputs {
@@ -37,6 +57,17 @@ export interface StackOutputs {
   metricsToken: string;
 }
 
+/** What the fastapi-pods job needs from the stack outputs. */
+export interface KubernetesOutputs {
+  /** https://host[:port], as the kubeconfig's server. */
+  apiEndpoint: string;
+  caCertificate: string;
+  /** The long-lived token of the fastapi-metrics-scraper service account. */
+  scraperToken: string;
+  clusterName: string;
+  namespace: string;
+}
+
 /** One entry of a Prometheus file_sd file. */
 export interface TargetGroup {
   targets: string[];
@@ -45,18 +76,84 @@ export interface TargetGroup {
 
 interface Options {
   stack: string;
+  mode?: Mode;
   outputsFile?: string;
   targetsFile: string;
   tokenFile: string;
+  kubernetesDir: string;
 }
 
-/** Validates the outputs this command needs, naming every missing or empty one, never showing a value of a secret. */
-export function parseStackOutputs(raw: unknown): StackOutputs {
+function asRecord(raw: unknown): Record<string, unknown> {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new Error("stack outputs must be a JSON object, as printed by `pulumi stack output --json --show-secrets`");
   }
-  const record = raw as Record<string, unknown>;
-  const missing = REQUIRED_OUTPUTS.filter((key) => typeof record[key] !== "string" || record[key] === "");
+  return raw as Record<string, unknown>;
+}
+
+function isPresent(record: Record<string, unknown>, key: string): boolean {
+  return typeof record[key] === "string" && record[key] !== "";
+}
+
+/** The requested mode, or pods where the outputs allow it. */
+export function chooseMode(raw: unknown, requested?: Mode): Mode {
+  const record = asRecord(raw);
+  return requested ?? (KUBERNETES_OUTPUTS.every((key) => isPresent(record, key)) ? "pods" : "lb");
+}
+
+/** Validates the outputs pods mode needs, naming every missing or empty one, never showing a secret's value. */
+export function parseKubernetesOutputs(raw: unknown): KubernetesOutputs {
+  const record = asRecord(raw);
+  const missing = POD_OUTPUTS.filter((key) => !isPresent(record, key));
+  if (missing.length > 0) {
+    throw new Error(
+      `stack outputs lack ${missing.join(", ")}, which pods mode needs: run \`pulumi up\` with this version of the ` +
+        "stack first, or use --mode lb",
+    );
+  }
+  const text = (key: (typeof POD_OUTPUTS)[number]): string => record[key] as string;
+  const endpoint = URL.canParse(text("kubernetesApiEndpoint")) ? new URL(text("kubernetesApiEndpoint")) : undefined;
+  if (endpoint === undefined || endpoint.protocol !== "https:" || endpoint.pathname !== "/" || endpoint.search !== "") {
+    throw new Error(`kubernetesApiEndpoint "${text("kubernetesApiEndpoint")}" is not https://<host>[:port]`);
+  }
+  if (!PEM_CERTIFICATE.test(text("kubernetesCaCertificate"))) {
+    throw new Error("kubernetesCaCertificate is not a PEM certificate (-----BEGIN CERTIFICATE----- ...)");
+  }
+  const scraperToken = text("metricsScraperToken").trim();
+  if (!SERVICE_ACCOUNT_TOKEN.test(scraperToken)) {
+    throw new Error(
+      "metricsScraperToken is not a service account token (outputs read without --show-secrets show \"[secret]\"): " +
+        "save them with `pulumi stack output --json --show-secrets`",
+    );
+  }
+  return {
+    apiEndpoint: endpoint.origin,
+    caCertificate: text("kubernetesCaCertificate"),
+    scraperToken,
+    clusterName: text("clusterName"),
+    namespace: text("namespace"),
+  };
+}
+
+/**
+ * The kubeconfig Prometheus's Kubernetes discovery reads. Its file names are relative: client-go resolves them
+ * against the kubeconfig's own directory, so the same file works on this machine and in the compose container.
+ */
+export function scraperKubeconfig(outputs: KubernetesOutputs): string {
+  const config = {
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: outputs.clusterName, cluster: { server: outputs.apiEndpoint, "certificate-authority": KUBERNETES_FILES.caCertificate } }],
+    users: [{ name: SCRAPER, user: { tokenFile: KUBERNETES_FILES.token } }],
+    contexts: [{ name: SCRAPER, context: { cluster: outputs.clusterName, user: SCRAPER, namespace: outputs.namespace } }],
+    "current-context": SCRAPER,
+  };
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/** Validates the outputs lb mode needs, naming every missing or empty one, never showing a value of a secret. */
+export function parseStackOutputs(raw: unknown): StackOutputs {
+  const record = asRecord(raw);
+  const missing = REQUIRED_OUTPUTS.filter((key) => !isPresent(record, key));
   if (missing.length > 0) {
     throw new Error(
       `stack outputs lack ${missing.join(", ")}: run \`pulumi up\` first; ` +
@@ -161,36 +258,68 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     options: {
       stack: { type: "string", default: DEFAULT_STACK },
+      mode: { type: "string" },
       outputs: { type: "string" },
       out: { type: "string", default: DEFAULT_TARGETS_FILE },
       "token-out": { type: "string", default: DEFAULT_TOKEN_FILE },
+      "kubernetes-out": { type: "string", default: DEFAULT_KUBERNETES_DIR },
     },
     strict: true,
     allowPositionals: false,
   });
-  return { stack: values.stack, outputsFile: values.outputs, targetsFile: values.out, tokenFile: values["token-out"] };
+  const mode = values.mode;
+  if (mode !== undefined && !(MODES as readonly string[]).includes(mode)) {
+    throw new Error(`--mode must be ${MODES.join(" or ")}, not "${mode}"`);
+  }
+  return {
+    stack: values.stack,
+    mode: mode as Mode | undefined,
+    outputsFile: values.outputs,
+    targetsFile: values.out,
+    tokenFile: values["token-out"],
+    kubernetesDir: values["kubernetes-out"],
+  };
 }
 
-/** Writes the targets file and returns the target group written. */
-function writeTargets(options: Options): TargetGroup[] {
-  const raw = options.outputsFile === undefined ? readPulumiOutputs(options.stack) : readSavedOutputs(options.outputsFile);
+/** Writes what the fastapi-pods job reads, then removes the load balancer's target; returns what to report. */
+function writePodsMode(raw: unknown, options: Options): string {
+  const outputs = parseKubernetesOutputs(raw);
+  const file = (name: string): string => join(options.kubernetesDir, name);
+  // The kubeconfig last: it names the other two, which are complete by then.
+  writeFileAtomically(file(KUBERNETES_FILES.token), outputs.scraperToken, 0o600);
+  writeFileAtomically(file(KUBERNETES_FILES.caCertificate), outputs.caCertificate);
+  writeFileAtomically(file(KUBERNETES_FILES.kubeconfig), scraperKubeconfig(outputs));
+  rmSync(options.targetsFile, { force: true });
+  return (
+    `wrote ${options.kubernetesDir}/{${Object.values(KUBERNETES_FILES).join(",")}} and removed ${options.targetsFile}: ` +
+    `job fastapi-pods scrapes every pod of namespace ${outputs.namespace} through ${outputs.apiEndpoint} ` +
+    `(environment ${options.stack}); restart Prometheus if it was running, so that it reads the new kubeconfig`
+  );
+}
+
+/** Writes the load balancer's token and target, then removes the pods mode's files; returns what to report. */
+function writeLoadBalancerMode(raw: unknown, options: Options): string {
   const outputs = parseStackOutputs(raw);
-  const groups = targetGroups(outputs, options.stack);
+  const [group] = targetGroups(outputs, options.stack);
   // The token first: once Prometheus sees the target, its scrapes already carry the token.
   writeFileAtomically(options.tokenFile, outputs.metricsToken, 0o600);
-  writeFileAtomically(options.targetsFile, `${JSON.stringify(groups, null, 2)}\n`);
-  return groups;
+  writeFileAtomically(options.targetsFile, `${JSON.stringify([group], null, 2)}\n`);
+  for (const name of Object.values(KUBERNETES_FILES)) {
+    rmSync(join(options.kubernetesDir, name), { force: true });
+  }
+  const scheme = group.labels.__scheme__ ?? "http";
+  return (
+    `wrote ${options.tokenFile} and ${options.targetsFile}: job fastapi scrapes ${scheme}://${group.targets.join(", ")} ` +
+    `with the metrics token (environment ${options.stack})`
+  );
 }
 
 function main(): void {
   try {
     const options = parseOptions(process.argv.slice(2));
-    const [group] = writeTargets(options);
-    const scheme = group.labels.__scheme__ ?? "http";
-    console.log(
-      `wrote ${options.tokenFile} and ${options.targetsFile}: job fastapi scrapes ${scheme}://${group.targets.join(", ")} ` +
-        `with the metrics token (environment ${options.stack})`,
-    );
+    const raw = options.outputsFile === undefined ? readPulumiOutputs(options.stack) : readSavedOutputs(options.outputsFile);
+    const mode = chooseMode(raw, options.mode);
+    console.log(mode === "pods" ? writePodsMode(raw, options) : writeLoadBalancerMode(raw, options));
   } catch (error) {
     console.error(`monitoring:targets: ${(error as Error).message}`);
     process.exitCode = 1;
