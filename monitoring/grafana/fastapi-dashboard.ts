@@ -1,10 +1,11 @@
 /**
  * The "FastAPI service" dashboard, built with Grafana's foundation SDK.
  *
- * Prometheus scrapes the service through its load balancer, so each scrape reaches one pod and every series
- * carries that pod's `pod` label. Every query therefore aggregates over pods with a range function:
- * counters as sums of per-pod rates, histograms as summed buckets, gauges as the last value each pod
- * reported within a few scrapes. A bare instant query would show only the pod that answered the latest scrape.
+ * Every series carries its pod's `pod` label. In pods mode Prometheus scrapes every pod through the Kubernetes
+ * API; through the load balancer each scrape reaches one pod. Every query therefore aggregates over pods with a
+ * range function: counters as sums of per-pod rates, histograms as summed buckets, gauges as the last value each
+ * pod reported within a few scrapes. A bare instant query would show only the pod that answered the latest
+ * scrape through the load balancer. Where both jobs reach a pod, the pods job's series of it are the ones counted.
  */
 import {
   LegendDisplayMode,
@@ -38,19 +39,31 @@ const DASHBOARD_UID = "fastapi-service";
 const RATE_WINDOW = "5m";
 const GAUGE_WINDOW = "2m";
 const SERVICE = `job="fastapi", environment="$environment"`;
-const requests = (extraMatchers = ""): string => `starlette_requests_total{${SERVICE}${extraMatchers}}`;
-const DURATION_BUCKETS = `starlette_request_duration_seconds_bucket{${SERVICE}}`;
+/** The label of the series the pods job scrapes through the Kubernetes API (monitoring/prometheus.yml). */
+const THROUGH_KUBERNETES_API = `via="kubernetes-api"`;
+const REQUESTS = "starlette_requests_total";
+const DURATION_BUCKETS = "starlette_request_duration_seconds_bucket";
 
-const requestRate = (extraMatchers = ""): string => `sum(rate(${requests(extraMatchers)}[${RATE_WINDOW}]))`;
+/**
+ * `fn(metric[window])` over the service's series, with each pod counted once: where both the pods job and the
+ * load balancer's job reach a pod, `or on (environment, pod)` keeps the pods job's series of that pod and drops
+ * the load balancer's.
+ */
+const eachPodOnce = (fn: string, metric: string, window: string, extraMatchers = ""): string =>
+  `${fn}(${metric}{${SERVICE}, ${THROUGH_KUBERNETES_API}${extraMatchers}}[${window}]) or on (environment, pod) ` +
+  `${fn}(${metric}{${SERVICE}${extraMatchers}}[${window}])`;
+const rates = (metric: string, extraMatchers = ""): string => eachPodOnce("rate", metric, RATE_WINDOW, extraMatchers);
+
+const requestRate = (extraMatchers = ""): string => `sum(${rates(REQUESTS, extraMatchers)})`;
 
 const ERROR_RATIO_5XX = `${requestRate(`, status_code=~"5.."`)} / ${requestRate()}`;
 const ERROR_RATIO_4XX = `${requestRate(`, status_code=~"4.."`)} / ${requestRate()}`;
 
 const latencyQuantile = (quantile: number): string =>
-  `histogram_quantile(${quantile}, sum by (le) (rate(${DURATION_BUCKETS}[${RATE_WINDOW}])))`;
+  `histogram_quantile(${quantile}, sum by (le) (${rates(DURATION_BUCKETS)}))`;
 
 const perPodGauge = (metric: string): string =>
-  `sum by (pod) (last_over_time(${metric}{${SERVICE}}[${GAUGE_WINDOW}]))`;
+  `sum by (pod) (${eachPodOnce("last_over_time", metric, GAUGE_WINDOW)})`;
 
 /** A panel's queries, each as [PromQL, legend], with the refIds A, B, C... that Grafana expects. */
 function queries(...specs: [expr: string, legend: string][]): DataqueryBuilder[] {
@@ -107,7 +120,7 @@ function overviewRow(builder: DashboardBuilder): DashboardBuilder {
   return builder
     .withRow(new RowBuilder("Overview"))
     .withPanel(
-      stat("Pods reporting", "Pods whose metrics reached Prometheus through the load balancer in the last 2 minutes.", "none")
+      stat("Pods reporting", "Pods whose metrics reached Prometheus in the last 2 minutes.", "none")
         .targets(queries([`count(${perPodGauge("process_start_time_seconds")})`, "pods"]))
         .noValue("0")
         .thresholds(
@@ -149,7 +162,7 @@ function trafficRow(builder: DashboardBuilder): DashboardBuilder {
     .withRow(new RowBuilder("Traffic"))
     .withPanel(
       timeseries("Request rate", "Requests per second, all pods together and per pod.", "reqps").targets(
-        queries([requestRate(), "all pods"], [`sum by (pod) (rate(${requests()}[${RATE_WINDOW}]))`, "{{pod}}"]),
+        queries([requestRate(), "all pods"], [`sum by (pod) (${rates(REQUESTS)})`, "{{pod}}"]),
       ),
     )
     .withPanel(
@@ -160,7 +173,7 @@ function trafficRow(builder: DashboardBuilder): DashboardBuilder {
     .withPanel(
       timeseries("Requests by route and status", "Requests per second for each route template, method and status code.", "reqps").targets(
         queries([
-          `sum by (method, path, status_code) (rate(${requests()}[${RATE_WINDOW}]))`,
+          `sum by (method, path, status_code) (${rates(REQUESTS)})`,
           "{{method}} {{path}} {{status_code}}",
         ]),
       ),
@@ -182,7 +195,7 @@ function latencyRow(builder: DashboardBuilder): DashboardBuilder {
     )
     .withPanel(
       timeseries("p95 latency by route", "95th percentile of request duration for each route template.", "s").targets(
-        queries([`histogram_quantile(0.95, sum by (path, le) (rate(${DURATION_BUCKETS}[${RATE_WINDOW}])))`, "{{path}}"]),
+        queries([`histogram_quantile(0.95, sum by (path, le) (${rates(DURATION_BUCKETS)}))`, "{{path}}"]),
       ),
     );
 }
@@ -192,7 +205,7 @@ function resourcesRow(builder: DashboardBuilder): DashboardBuilder {
     .withRow(new RowBuilder("Process resources"))
     .withPanel(
       timeseries("CPU", "CPU used by each pod's service process, in cores (the pod's limit is 0.5).", "short").targets(
-        queries([`sum by (pod) (rate(process_cpu_seconds_total{${SERVICE}}[${RATE_WINDOW}]))`, "{{pod}}"]),
+        queries([`sum by (pod) (${rates("process_cpu_seconds_total")})`, "{{pod}}"]),
       ),
     )
     .withPanel(

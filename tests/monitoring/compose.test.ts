@@ -153,7 +153,12 @@ describe("docker-compose.yml", () => {
   it("mounts Prometheus's config, rules and targets read-only where prometheus.yml looks for them", () => {
     const config = readYaml<{
       rule_files: string[];
-      scrape_configs: { file_sd_configs: { files: string[] }[]; authorization?: { credentials_file: string } }[];
+      scrape_configs: {
+        file_sd_configs?: { files: string[] }[];
+        kubernetes_sd_configs?: { kubeconfig_file: string }[];
+        authorization?: { credentials_file: string };
+        tls_config?: { ca_file: string };
+      }[];
     }>(
       "monitoring",
       "prometheus.yml",
@@ -166,10 +171,20 @@ describe("docker-compose.yml", () => {
     const configDir = posix.dirname(configPath);
     const globs = [
       ...config.rule_files,
-      ...config.scrape_configs.flatMap((scrape) => scrape.file_sd_configs.flatMap((sd) => sd.files)),
+      ...config.scrape_configs.flatMap((scrape) => (scrape.file_sd_configs ?? []).flatMap((sd) => sd.files)),
+      ...config.scrape_configs.flatMap((scrape) => (scrape.kubernetes_sd_configs ?? []).map((sd) => sd.kubeconfig_file)),
       ...config.scrape_configs.flatMap((scrape) => (scrape.authorization ? [scrape.authorization.credentials_file] : [])),
+      ...config.scrape_configs.flatMap((scrape) => (scrape.tls_config ? [scrape.tls_config.ca_file] : [])),
     ];
-    assert.deepEqual(globs, ["rules/*.yml", "targets/*.json", "targets/local/*.json", "secrets/metrics-token"]);
+    assert.deepEqual(globs, [
+      "rules/*.yml",
+      "targets/*.json",
+      "targets/local/*.json",
+      "secrets/kubernetes/kubeconfig",
+      "secrets/kubernetes/token",
+      "secrets/metrics-token",
+      "secrets/kubernetes/ca.crt",
+    ]);
     for (const glob of globs) {
       // Each file lives in (a subdirectory of) a mounted directory: a single-file mount would miss renames.
       const top = glob.split("/")[0];
