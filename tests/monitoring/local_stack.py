@@ -21,7 +21,8 @@ APP_DIR = REPO / "app"
 MONITORING_DIR = REPO / "monitoring"
 VENV_BIN = Path(sys.executable).parent
 NGINX = shutil.which("nginx", path=f"/usr/sbin:{os.environ.get('PATH', '')}") or "/usr/sbin/nginx"
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+# scripts/test-monitoring puts the Prometheus that scripts/setup builds first on PATH.
+PROMETHEUS = shutil.which("prometheus") or "prometheus"
 
 STARTUP_TIMEOUT = 30.0
 # What the stack hands a deployed service and Prometheus alike: /metrics answers only with this token.
@@ -180,12 +181,18 @@ def start_prometheus(
 ) -> tuple[ManagedProcess, PrometheusApi]:
     """Prometheus with the repository's config; its relative rules/, targets/ and secrets/ paths resolve in
     work_dir, where targets/proxy.json names `target` and secrets/metrics-token holds the metrics token."""
-    (work_dir / "prometheus.yml").write_text(prometheus_config(scrape_interval))
-    (work_dir / "rules").symlink_to(MONITORING_DIR / "rules")
     (work_dir / "secrets").mkdir(mode=0o700)
     (work_dir / "secrets" / "metrics-token").write_text(METRICS_TOKEN)
     (work_dir / "targets").mkdir()
     (work_dir / "targets" / "proxy.json").write_text(json.dumps([{"targets": [target], "labels": labels}]))
+    return run_prometheus(scrape_interval, work_dir)
+
+
+def run_prometheus(scrape_interval: str, work_dir: Path) -> tuple[ManagedProcess, PrometheusApi]:
+    """Prometheus with the repository's config in work_dir, beside the repository's rules; what its
+    targets/ and secrets/ hold is up to the caller."""
+    (work_dir / "prometheus.yml").write_text(prometheus_config(scrape_interval))
+    (work_dir / "rules").symlink_to(MONITORING_DIR / "rules")
     port = free_port()
     prometheus = ManagedProcess(
         "prometheus",
