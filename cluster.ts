@@ -175,6 +175,10 @@ function nodeInstanceTypes(instanceType: string, capacityType: NodeCapacityType)
 export class Cluster extends pulumi.ComponentResource {
     public readonly clusterName: pulumi.Output<string>;
     public readonly kubeconfig: pulumi.Output<string>;
+    /** The API server's URL (https://…), which monitoring reaches the pods through. */
+    public readonly apiEndpoint: pulumi.Output<string>;
+    /** The PEM certificate of the cluster's certificate authority, which signed the API server's certificate. */
+    public readonly certificateAuthority: pulumi.Output<string>;
     public readonly provider: k8s.Provider;
     /**
      * The security group that pod traffic leaves from: the cluster security group EKS creates. Our launch template
@@ -250,9 +254,14 @@ export class Cluster extends pulumi.ComponentResource {
 
         this.clusterName = cluster.eksCluster.name;
         this.kubeconfig = pulumi.secret(cluster.kubeconfigJson);
+        this.apiEndpoint = cluster.eksCluster.endpoint;
+        this.certificateAuthority = cluster.eksCluster.certificateAuthority.apply((ca) => Buffer.from(ca.data, "base64").toString("utf8"));
         // With skipDefaultSecurityGroups, pulumi-eks reports the group EKS created for the cluster.
         this.podSecurityGroupId = cluster.clusterSecurityGroupId;
-        this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig, podSecurityGroupId: this.podSecurityGroupId });
+        this.registerOutputs({
+            clusterName: this.clusterName, kubeconfig: this.kubeconfig, apiEndpoint: this.apiEndpoint,
+            certificateAuthority: this.certificateAuthority, podSecurityGroupId: this.podSecurityGroupId,
+        });
     }
 
     private addon(name: string, cluster: eks.Cluster, nodeGroup: eks.ManagedNodeGroup, addonName: string, addonVersion: string, tags?: Record<string, string>): aws.eks.Addon {

@@ -73,6 +73,7 @@ const workload = new Workload("fastapi", {
     edge: config.edge,
     tokens: config.tokens,
     loadBalancerDependsOn: [cluster],
+    metricsScrape: { apiEndpoint: cluster.apiEndpoint, sourceCidrs: [config.vpcCidr] },
     databaseEgress: config.database.mode === "managed" ? { cidrs: config.database.isolatedSubnetCidrs, port: DATABASE_PORT } : undefined,
 }, { providers: [cluster.provider], dependsOn: [cluster] });
 
@@ -87,5 +88,9 @@ export const publicSubnetIds = network.publicSubnetIds;
 export const namespace = workload.namespace;
 export const apiTokens = workload.apiTokens;
 export const metricsTokens = workload.metricsTokens;
+// What `npm run monitoring:targets` needs to scrape every pod through the API server (docs/monitoring.md).
+export const kubernetesApiEndpoint = cluster.apiEndpoint;
+export const kubernetesCaCertificate = cluster.certificateAuthority;
+export const metricsScraperToken = workload.metricsScraperToken;
 export const databaseMode = config.database.mode;
 export const databaseEndpoint = database?.endpoint;

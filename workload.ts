@@ -27,6 +27,15 @@ export interface WorkloadArgs {
      * Job may then reach nothing but DNS and these blocks on this port.
      */
     databaseEgress?: DatabaseEgress;
+    /** How Prometheus reaches each pod from outside the cluster: through the API server's proxy. */
+    metricsScrape: MetricsScrapeArgs;
+}
+
+export interface MetricsScrapeArgs {
+    /** The API server's URL (https://host[:port]); the pods announce it for Prometheus's relabelling. */
+    apiEndpoint: pulumi.Input<string>;
+    /** Where the API server's proxied requests come from: the cluster's VPC, where EKS puts its network interfaces. */
+    sourceCidrs: string[];
 }
 
 export interface DatabaseEgress {
@@ -55,6 +64,11 @@ export interface TokenArgs {
 const APP_LABELS = { app: "fastapi" };
 const MIGRATION_LABELS = { app: "fastapi-migrate" };
 const CONTAINER_PORT = 8000;
+/** /metrics without a token, for scrapes through the API server's proxy, which never forwards a bearer token. */
+export const METRICS_PORT = 9000;
+export const METRICS_SCRAPER = "fastapi-metrics-scraper";
+/** The API server's host:port on the pod template: Prometheus's relabelling takes the scrape address from it. */
+export const KUBERNETES_API_ANNOTATION = "fastapi-app/kubernetes-api";
 const APP_UID = 10001;
 const DATABASE_SECRET = "fastapi-database";
 const TOKENS_SECRET = "fastapi-tokens";
@@ -131,6 +145,15 @@ function podSpec(containers: kinputs.core.v1.Container[], extra: Partial<kinputs
     };
 }
 
+/** An API server URL as host:port, the form of a Prometheus scrape address. */
+export function hostAndPort(endpoint: string): string {
+    const url = new URL(endpoint);
+    if (url.protocol !== "https:") {
+        throw new Error(`the Kubernetes API endpoint must be https, got ${url.protocol}`);
+    }
+    return `${url.hostname}:${url.port === "" ? "443" : url.port}`;
+}
+
 /** The migration Job is named after the image, so each new image runs its migrations once, before its pods roll. */
 export function migrationJobName(image: string): string {
     return `fastapi-migrate-${createHash("sha256").update(image).digest("hex").slice(0, 10)}`;
@@ -147,6 +170,8 @@ export class Workload extends pulumi.ComponentResource {
     /** The tokens the pods accept for writes, and for /metrics (secrets). */
     public readonly apiTokens: pulumi.Output<string>;
     public readonly metricsTokens: pulumi.Output<string>;
+    /** The token of the ServiceAccount Prometheus discovers and scrapes the pods as (secret). */
+    public readonly metricsScraperToken: pulumi.Output<string>;
 
     constructor(name: string, args: WorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
         super("fastapi:index:Workload", name, {}, opts);
@@ -191,8 +216,9 @@ export class Workload extends pulumi.ComponentResource {
         const fingerprintKey = this.generatedToken(`${name}-tokens-fingerprint-key`);
         const fingerprint = pulumi.unsecret(pulumi.all([fingerprintKey, apiTokens, metricsTokens])
             .apply(([key, api, metrics]) => createHmac("sha256", key).update(`${api}\n${metrics}`).digest("hex")));
+        const kubernetesApi = pulumi.output(args.metricsScrape.apiEndpoint).apply(hostAndPort);
         const deployment = this.deployment(name, ns, args.image, { fingerprint, readsNeedToken: tokens.readsNeedToken ?? false },
-            [secret, tokenSecret, serviceAccount, migration]);
+            kubernetesApi, [secret, tokenSecret, serviceAccount, migration]);
         const edge = args.edge ?? {};
         const service = this.service(name, ns, edge, args.loadBalancerDependsOn);
 
@@ -222,7 +248,7 @@ export class Workload extends pulumi.ComponentResource {
             },
         }, child);
 
-        this.networkPolicies(name, ns);
+        this.networkPolicies(name, ns, args.metricsScrape.sourceCidrs);
         if (args.databaseEgress !== undefined) {
             this.egressPolicy(name, ns, args.databaseEgress);
         }
@@ -232,10 +258,48 @@ export class Workload extends pulumi.ComponentResource {
         this.url = pulumi.interpolate`${edge.certificateArn ? "https" : "http"}://${this.loadBalancerHostname}`;
         this.apiTokens = apiTokens;
         this.metricsTokens = metricsTokens;
+        this.metricsScraperToken = this.metricsScraper(name, ns);
         this.registerOutputs({
             namespace: this.namespace, loadBalancerHostname: this.loadBalancerHostname, url: this.url,
-            apiTokens: this.apiTokens, metricsTokens: this.metricsTokens,
+            apiTokens: this.apiTokens, metricsTokens: this.metricsTokens, metricsScraperToken: this.metricsScraperToken,
         });
+    }
+
+    /**
+     * The identity Prometheus uses from outside the cluster: it may list and watch the namespace's pods and reach
+     * them through the API server's proxy, and nothing else. Its token is a long-lived token Secret rather than a
+     * bounded token: Prometheus runs unattended, and renewing a bounded token would put credentials that can mint
+     * tokens (cluster admin) on the monitoring host. Deleting the Secret revokes the token at once.
+     */
+    private metricsScraper(name: string, ns: pulumi.Output<string>): pulumi.Output<string> {
+        const labels = { app: METRICS_SCRAPER };
+        const account = new k8s.core.v1.ServiceAccount(`${name}-metrics-scraper`, {
+            metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
+            automountServiceAccountToken: false,
+        }, { parent: this });
+        const role = new k8s.rbac.v1.Role(`${name}-metrics-scraper`, {
+            metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
+            rules: [
+                { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+                { apiGroups: [""], resources: ["pods/proxy"], verbs: ["get"] },
+            ],
+        }, { parent: this });
+        new k8s.rbac.v1.RoleBinding(`${name}-metrics-scraper`, {
+            metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+            subjects: [{ kind: "ServiceAccount", name: account.metadata.name, namespace: ns }],
+        }, { parent: this });
+        const tokenSecret = new k8s.core.v1.Secret(`${name}-metrics-scraper-token`, {
+            metadata: {
+                name: `${METRICS_SCRAPER}-token`,
+                namespace: ns,
+                labels,
+                annotations: { "kubernetes.io/service-account.name": METRICS_SCRAPER },
+            },
+            type: "kubernetes.io/service-account-token",
+        }, { parent: this, dependsOn: [account] });
+        // The provider waits until the token controller has written the token.
+        return pulumi.secret(tokenSecret.data.apply((data) => Buffer.from(data.token, "base64").toString("utf8")));
     }
 
     private generatedToken(name: string): pulumi.Output<string> {
@@ -277,7 +341,7 @@ export class Workload extends pulumi.ComponentResource {
 
     private deployment(
         name: string, ns: pulumi.Output<string>, image: pulumi.Input<string>, tokens: { fingerprint: pulumi.Output<string>; readsNeedToken: boolean },
-        dependsOn: pulumi.Resource[],
+        kubernetesApi: pulumi.Output<string>, dependsOn: pulumi.Resource[],
     ): k8s.apps.v1.Deployment {
         const probe = (path: string, initialDelaySeconds: number, periodSeconds: number): kinputs.core.v1.Probe => ({
             httpGet: { path, port: CONTAINER_PORT },
@@ -309,12 +373,18 @@ export class Workload extends pulumi.ComponentResource {
                 strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
                 template: {
                     // Pods read the tokens once, at start: a changed token list must roll them, as a new image does.
-                    metadata: { labels: APP_LABELS, annotations: { [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint } },
+                    metadata: {
+                        labels: APP_LABELS,
+                        annotations: { [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint, [KUBERNETES_API_ANNOTATION]: kubernetesApi },
+                    },
                     spec: podSpec([{
                         name: "fastapi",
                         image,
                         imagePullPolicy,
-                        ports: [{ name: "http", containerPort: CONTAINER_PORT, protocol: "TCP" }],
+                        ports: [
+                            { name: "http", containerPort: CONTAINER_PORT, protocol: "TCP" },
+                            { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },
+                        ],
                         env: [
                             databaseUrlEnv,
                             tokenEnv("API_TOKENS"),
@@ -322,6 +392,7 @@ export class Workload extends pulumi.ComponentResource {
                             { name: "API_READS_NEED_TOKEN", value: String(tokens.readsNeedToken) },
                             { name: "HOST", value: "0.0.0.0" },
                             { name: "PORT", value: String(CONTAINER_PORT) },
+                            { name: "METRICS_PORT", value: String(METRICS_PORT) },
                             // apiVersion is what the API server would fill in; declared, the applied object is the
                             // stored one, so a later server-side apply finds no field it did not set.
                             { name: "POD_NAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } },
@@ -387,7 +458,7 @@ export class Workload extends pulumi.ComponentResource {
         }, { parent: this, dependsOn });
     }
 
-    private networkPolicies(name: string, ns: pulumi.Output<string>): void {
+    private networkPolicies(name: string, ns: pulumi.Output<string>, metricsSourceCidrs: string[]): void {
         new k8s.networking.v1.NetworkPolicy(`${name}-default-deny-ingress`, {
             metadata: { name: "default-deny-ingress", namespace: ns },
             spec: { podSelector: {}, policyTypes: ["Ingress"] },
@@ -397,7 +468,15 @@ export class Workload extends pulumi.ComponentResource {
             spec: {
                 podSelector: { matchLabels: APP_LABELS },
                 policyTypes: ["Ingress"],
-                ingress: [{ ports: [{ protocol: "TCP", port: CONTAINER_PORT }] }],
+                ingress: [
+                    { ports: [{ protocol: "TCP", port: CONTAINER_PORT }] },
+                    // The Service never publishes this port; the API server's proxy (and anything else inside the VPC)
+                    // reaches it, nothing outside.
+                    {
+                        from: metricsSourceCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+                        ports: [{ protocol: "TCP", port: METRICS_PORT }],
+                    },
+                ],
             },
         }, { parent: this });
     }

@@ -6,6 +6,7 @@ The tests run in order and share the cluster: two nodes first (the default nodeD
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import time
@@ -22,6 +23,8 @@ GO_MOD = REPO / "tests" / "controlplane" / "binaries" / "go.mod"
 NAMESPACE = "fastapi-app"
 APP = "app=fastapi"
 DEPLOYMENT = "fastapi-deployment"
+METRICS_SCRAPER = "fastapi-metrics-scraper"
+SCRAPER_TOKEN_SECRET = f"{METRICS_SCRAPER}-token"
 HPA = "fastapi-hpa"
 # The field manager Pulumi's Kubernetes provider applies under.
 FIELD_MANAGER = "pulumi-kubernetes"
@@ -195,6 +198,80 @@ def test_pods_spread_over_nodes_and_zones(
     per_node = pods_per_node(app_pods(cluster))
     assert sorted(per_node.values()) == [1, 1], per_node
     assert {zone_of(cluster, node) for node in per_node} == {ZONE_A, ZONE_B}
+
+
+def scraper_token(control_plane: ControlPlane, other_than: str | None = None) -> str:
+    """The token the controller wrote into the scraper's Secret (the stack's metricsScraperToken output)."""
+
+    def token() -> str | None:
+        found = control_plane.kubectl(
+            "get", "secret", "-n", NAMESPACE, SCRAPER_TOKEN_SECRET, "-o", "json", check=False
+        )
+        encoded = (json.loads(found.stdout).get("data") or {}).get("token") if found.returncode == 0 else None
+        value = base64.b64decode(encoded).decode() if encoded else None
+        return value if value != other_than else None
+
+    return wait_until(token, SETTLE_TIMEOUT, "the scraper's token")
+
+
+def kubeconfig_with_token(control_plane: ControlPlane, token: str, name: str) -> Path:
+    """A kubeconfig holding nothing but the API server, its CA and a token, as Prometheus has."""
+    admin = json.loads(control_plane.admin_kubeconfig.read_text())
+    path = control_plane.work_dir / f"{name}.kubeconfig"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": admin["clusters"],
+        "users": [{"name": name, "user": {"token": token}}],
+        "contexts": [{"name": name, "context": {"cluster": "controlplane", "user": name}}],
+        "current-context": name,
+    }
+    path.write_text(json.dumps(config))
+    return path
+
+
+def can_i(control_plane: ControlPlane, kubeconfig: Path, verb: str, resource: str, namespace: str) -> str:
+    """The API server's authorizer's answer, "yes" or "no"; "unauthorized" when the token is refused."""
+    # `kubectl auth can-i get pods/proxy` would ask about a pod named "proxy": a subresource has its own flag.
+    resource, _, subresource = resource.partition("/")
+    answer = subprocess.run(
+        [
+            str(control_plane.bin / "kubectl"), f"--kubeconfig={kubeconfig}",
+            "auth", "can-i", verb, resource, f"--subresource={subresource}", "-n", namespace,
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    if "Unauthorized" in answer.stderr:
+        return "unauthorized"
+    return answer.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def scraper_kubeconfig(cluster: ControlPlane, applied: subprocess.CompletedProcess[str]) -> Path:
+    return kubeconfig_with_token(cluster, scraper_token(cluster), METRICS_SCRAPER)
+
+
+@pytest.mark.parametrize(
+    ("question", "allowed"),
+    [
+        (("list", "pods", NAMESPACE), True),
+        (("watch", "pods", NAMESPACE), True),
+        (("get", "pods", NAMESPACE), True),
+        (("get", "pods/proxy", NAMESPACE), True),
+        (("create", "pods/proxy", NAMESPACE), False),
+        (("get", "pods/exec", NAMESPACE), False),
+        (("get", "pods/log", NAMESPACE), False),
+        (("delete", "pods", NAMESPACE), False),
+        (("get", "secrets", NAMESPACE), False),
+        (("get", "services/proxy", NAMESPACE), False),
+        (("list", "pods", "default"), False),
+        (("get", "pods/proxy", "kube-system"), False),
+    ],
+)
+def test_the_metrics_scraper_may_read_the_pods_and_proxy_to_them_and_nothing_else(
+    cluster: ControlPlane, scraper_kubeconfig: Path, question: tuple[str, str, str], allowed: bool
+) -> None:
+    assert can_i(cluster, scraper_kubeconfig, *question) == ("yes" if allowed else "no")
 
 
 def test_a_root_copy_of_the_deployment_is_refused(
@@ -384,3 +461,39 @@ def test_a_drain_completes_at_every_replica_count(
         # At two pods, one is all that is ready while the other's replacement starts.
         assert watch.min_ready_nodes >= min(2, count - 1), f"{count} pods: every ready pod on one node"
     print(f"drain seconds by replica count: {timings}")
+
+
+def test_the_scraper_token_is_revoked_with_its_secret_and_rotated_with_its_service_account(
+    cluster: ControlPlane,
+) -> None:
+    """What docs/security.md tells an operator: deleting the Secret revokes the token; the same Secret
+    re-created for the same account carries the same token; replacing the account and the Secret gives a new
+    one."""
+    secret, account = (
+        rendered("secret-fastapi-metrics-scraper-token"),
+        rendered("serviceaccount-fastapi-metrics-scraper"),
+    )
+    first = scraper_token(cluster)
+    first_config = kubeconfig_with_token(cluster, first, "first-scraper-token")
+    assert can_i(cluster, first_config, "list", "pods", NAMESPACE) == "yes"
+
+    cluster.kubectl("delete", "secret", "-n", NAMESPACE, SCRAPER_TOKEN_SECRET)
+    wait_until(
+        lambda: can_i(cluster, first_config, "list", "pods", NAMESPACE) == "unauthorized",
+        SETTLE_TIMEOUT, "the token refused once its Secret is gone",
+    )  # fmt: skip
+    server_side_apply(cluster, as_json(cluster, secret))
+    assert scraper_token(cluster) == first
+
+    cluster.kubectl("delete", "secret", "-n", NAMESPACE, SCRAPER_TOKEN_SECRET)
+    cluster.kubectl("delete", "serviceaccount", "-n", NAMESPACE, METRICS_SCRAPER)
+    server_side_apply(cluster, as_json(cluster, account))
+    server_side_apply(cluster, as_json(cluster, secret))
+    second = scraper_token(cluster, other_than=first)
+    assert (
+        can_i(
+            cluster, kubeconfig_with_token(cluster, second, "second-scraper-token"), "list", "pods", NAMESPACE
+        )
+        == "yes"
+    )
+    assert can_i(cluster, first_config, "list", "pods", NAMESPACE) == "unauthorized"

@@ -8,14 +8,16 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    FAKE_DIGEST, Json, dependsOn, eksClusters, generatedPassword, inputsOf, installMocks, isSecretInput, plain, resourceOf, resourcesOfType, setStackConfig,
+    API_ENDPOINT, CLUSTER_CA_PEM, FAKE_DIGEST, Json, SCRAPER_TOKEN, dependsOn, eksClusters, generatedPassword, inputsOf, installMocks, isSecretInput, plain, resourceOf, resourcesOfType, setStackConfig,
     settled, valueOf,
 } from "./mocks";
 import { Network, zonesForEks } from "../../vpc";
 import { Cluster, ClusterArgs, accessEntryKey } from "../../cluster";
 import { KUBERNETES_RELEASES } from "../../versions";
 import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../../registry";
-import { TLS_POLICY, TOKENS_FINGERPRINT_ANNOTATION, Workload, migrationJobName } from "../../workload";
+import {
+    KUBERNETES_API_ANNOTATION, METRICS_PORT, METRICS_SCRAPER, TLS_POLICY, TOKENS_FINGERPRINT_ANNOTATION, Workload, hostAndPort, migrationJobName,
+} from "../../workload";
 import { Database, DatabaseArgs } from "../../database";
 
 installMocks();
@@ -201,6 +203,11 @@ describe("Cluster alone", () => {
         const cluster = new Cluster("cluster-kubeconfig", { ...clusterArgs, clusterName: "other-cluster" });
         assert.equal(await pulumi.isSecret(cluster.kubeconfig), true);
     });
+    test("the API endpoint and the CA certificate (PEM, decoded) are what monitoring needs to reach the pods", async () => {
+        const cluster = new Cluster("cluster-api", { ...clusterArgs, clusterName: "api-cluster" });
+        assert.equal(await valueOf(cluster.apiEndpoint), API_ENDPOINT);
+        assert.equal(await valueOf(cluster.certificateAuthority), CLUSTER_CA_PEM);
+    });
     test("pods' security group is the cluster security group EKS creates (no groups of pulumi-eks's own)", async () => {
         const cluster = new Cluster("cluster-pod-sg", { ...clusterArgs, clusterName: "sg-cluster" });
         assert.equal(await valueOf(cluster.podSecurityGroupId), "sg-0e1k5c1u5t3r00001");
@@ -325,6 +332,7 @@ class FakeNodes extends pulumi.CustomResource {
 
 describe("Workload alone", () => {
     const image = `registry.example.com/app@sha256:${"2".repeat(64)}`;
+    const metricsScrape = { apiEndpoint: "https://api.example.internal:6443", sourceCidrs: ["10.20.0.0/16"] };
 
     test("runs the given image with the given scaling, in the given namespace", async () => {
         const workload = new Workload("workload-alone", {
@@ -334,7 +342,7 @@ describe("Workload alone", () => {
             minReplicas: 3,
             maxReplicas: 7,
             targetCpuPercent: 55,
-            loadBalancerDependsOn: [],
+            loadBalancerDependsOn: [], metricsScrape,
         });
         assert.equal(await valueOf(workload.namespace), "demo-ns");
         assert.match(await valueOf(workload.url), /^http:\/\/.+\.elb\.amazonaws\.com$/);
@@ -350,7 +358,7 @@ describe("Workload alone", () => {
         const nodes = new FakeNodes("workload-nodes");
         new Workload("workload-ordered", {
             namespace: "ordered-ns", image, databaseUrl: "postgresql://u:p@h:5432/d",
-            minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70, loadBalancerDependsOn: [nodes],
+            minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70, loadBalancerDependsOn: [nodes], metricsScrape,
         });
         await settled();
         assert.ok(dependsOn(resourceOf("kubernetes:core/v1:Service", "workload-ordered-service"), "test:index:Nodes", "workload-nodes"));
@@ -359,7 +367,7 @@ describe("Workload alone", () => {
     const serviceOf = async (name: string, edge: ConstructorParameters<typeof Workload>[1]["edge"]) => {
         const workload = new Workload(name, {
             namespace: `${name}-ns`, image, databaseUrl: "postgresql://u:p@h:5432/d",
-            minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70, loadBalancerDependsOn: [], edge,
+            minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70, loadBalancerDependsOn: [], metricsScrape, edge,
         });
         const url = await valueOf(workload.url);
         await settled();
@@ -391,7 +399,7 @@ describe("Workload alone", () => {
         const before = generatedTokens();
         const workload = new Workload("tokens-given", {
             namespace: "tokens-ns", image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
-            loadBalancerDependsOn: [], tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)), readsNeedToken: true },
+            loadBalancerDependsOn: [], metricsScrape, tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)), readsNeedToken: true },
         });
         assert.equal(await valueOf(workload.apiTokens), "a".repeat(20));
         await settled();
@@ -407,7 +415,7 @@ describe("Workload alone", () => {
     test("the pod template's token digest is keyed with a secret of the state, not a bare hash of the tokens", async () => {
         new Workload("fingerprint-keyed", {
             namespace: "keyed-ns", image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
-            loadBalancerDependsOn: [], tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
+            loadBalancerDependsOn: [], metricsScrape, tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
         });
         await settled();
         const fingerprint = plain<string>(inputsOf("kubernetes:apps/v1:Deployment", "fingerprint-keyed-deployment").spec.template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
@@ -420,7 +428,7 @@ describe("Workload alone", () => {
         const name = "rotation";
         new Workload(name, {
             namespace: `${name}-ns`, image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
-            loadBalancerDependsOn: [], tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
+            loadBalancerDependsOn: [], metricsScrape, tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
         });
         await settled();
         const fingerprint = plain<string>(inputsOf("kubernetes:apps/v1:Deployment", `${name}-deployment`).spec.template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
@@ -429,6 +437,55 @@ describe("Workload alone", () => {
             createHmac("sha256", generatedPassword(key.name, Number(key.inputs.length))).update(`${apiTokens}\n${"m".repeat(20)}`).digest("hex");
         assert.equal(fingerprint, keyed("a".repeat(20)), "the digest of exactly these tokens under the state's key");
         assert.notEqual(keyed(`${"a".repeat(20)},${"b".repeat(20)}`), fingerprint, "a token added to the list changes it");
+    });
+    test("the metrics scraper may list and watch the namespace's pods and proxy to them, and nothing else", async () => {
+        const workload = new Workload("scraper", {
+            namespace: "scraper-ns", image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
+            loadBalancerDependsOn: [], metricsScrape,
+        });
+        assert.equal(await valueOf(workload.metricsScraperToken), SCRAPER_TOKEN);
+        assert.equal(await pulumi.isSecret(workload.metricsScraperToken), true);
+        await settled();
+        const role = inputsOf("kubernetes:rbac.authorization.k8s.io/v1:Role", "scraper-metrics-scraper");
+        assert.equal(role.metadata.namespace, "scraper-ns");
+        assert.deepEqual(role.rules, [
+            { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+            { apiGroups: [""], resources: ["pods/proxy"], verbs: ["get"] },
+        ]);
+        const binding = inputsOf("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "scraper-metrics-scraper");
+        assert.deepEqual(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: METRICS_SCRAPER });
+        assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: METRICS_SCRAPER, namespace: "scraper-ns" }]);
+        const account = inputsOf("kubernetes:core/v1:ServiceAccount", "scraper-metrics-scraper");
+        assert.equal(account.automountServiceAccountToken, false, "no pod runs as the scraper");
+        const tokenSecret = inputsOf("kubernetes:core/v1:Secret", "scraper-metrics-scraper-token");
+        assert.equal(tokenSecret.type, "kubernetes.io/service-account-token");
+        assert.equal(tokenSecret.metadata.annotations["kubernetes.io/service-account.name"], METRICS_SCRAPER);
+        assert.ok(dependsOn(resourceOf("kubernetes:core/v1:Secret", "scraper-metrics-scraper-token"), "kubernetes:core/v1:ServiceAccount", "scraper-metrics-scraper"),
+            "the token controller fills the Secret only once its ServiceAccount exists");
+    });
+    test("the pods serve token-free metrics on a port the load balancer never publishes, reachable from the VPC only", async () => {
+        new Workload("metrics-port", {
+            namespace: "metrics-ns", image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
+            loadBalancerDependsOn: [], metricsScrape,
+        });
+        await settled();
+        const template = inputsOf("kubernetes:apps/v1:Deployment", "metrics-port-deployment").spec.template;
+        const container = template.spec.containers[0];
+        assert.deepEqual(container.ports.map((port: Json) => [port.name, port.containerPort]), [["http", 8000], ["metrics", METRICS_PORT]]);
+        assert.deepEqual(container.env.find((variable: Json) => variable.name === "METRICS_PORT"), { name: "METRICS_PORT", value: String(METRICS_PORT) });
+        assert.equal(template.metadata.annotations[KUBERNETES_API_ANNOTATION], "api.example.internal:6443");
+        const service = inputsOf("kubernetes:core/v1:Service", "metrics-port-service");
+        assert.deepEqual(service.spec.ports.map((port: Json) => port.targetPort), [8000], "the load balancer reaches port 8000 only");
+        const ingress = inputsOf("kubernetes:networking.k8s.io/v1:NetworkPolicy", "metrics-port-allow-http").spec.ingress;
+        assert.deepEqual(ingress, [
+            { ports: [{ protocol: "TCP", port: 8000 }] },
+            { from: [{ ipBlock: { cidr: "10.20.0.0/16" } }], ports: [{ protocol: "TCP", port: METRICS_PORT }] },
+        ]);
+    });
+    test("the API server's address on the pod template is host:port, 443 when the URL names none; plain http is refused", () => {
+        assert.equal(hostAndPort("https://0A1B2C.gr7.ap-southeast-1.eks.amazonaws.com"), "0a1b2c.gr7.ap-southeast-1.eks.amazonaws.com:443");
+        assert.equal(hostAndPort("https://127.0.0.1:6443"), "127.0.0.1:6443");
+        assert.throws(() => hostAndPort("http://api.example.internal"), /must be https/);
     });
     test("a new image gets a new migration Job name; the same image keeps it", () => {
         const other = `registry.example.com/app@sha256:${"3".repeat(64)}`;

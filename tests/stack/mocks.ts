@@ -43,11 +43,16 @@ export function plain<T>(value: unknown): T {
     return (isSecretInput(value) ? (value as { value: unknown }).value : value) as T;
 }
 
+export const API_ENDPOINT = "https://EXAMPLE.gr7.ap-southeast-1.eks.amazonaws.com";
+/** What the token controller writes into the scraper's token Secret: a service-account JWT. */
+export const SCRAPER_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJl";
+export const CLUSTER_CA_PEM = "-----BEGIN CERTIFICATE-----\nZmFrZSBjbHVzdGVyIENB\n-----END CERTIFICATE-----\n";
+
 function kubeconfigFor(clusterName: string): string {
     return JSON.stringify({
         apiVersion: "v1",
         kind: "Config",
-        clusters: [{ name: clusterName, cluster: { server: "https://EXAMPLE.gr7.ap-southeast-1.eks.amazonaws.com", "certificate-authority-data": "Q0E=" } }],
+        clusters: [{ name: clusterName, cluster: { server: API_ENDPOINT, "certificate-authority-data": Buffer.from(CLUSTER_CA_PEM).toString("base64") } }],
         contexts: [{ name: clusterName, context: { cluster: clusterName, user: clusterName } }],
         "current-context": clusterName,
         users: [{ name: clusterName, user: { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", clusterName] } } }],
@@ -63,7 +68,10 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
             return {
                 ...inputs,
                 kubeconfigJson: kubeconfigFor(clusterName),
-                eksCluster: { name: clusterName, arn: `arn:aws:eks:${REGION}:${ACCOUNT_ID}:cluster/${clusterName}`, version: inputs.version },
+                eksCluster: {
+                    name: clusterName, arn: `arn:aws:eks:${REGION}:${ACCOUNT_ID}:cluster/${clusterName}`, version: inputs.version,
+                    endpoint: API_ENDPOINT, certificateAuthority: { data: Buffer.from(CLUSTER_CA_PEM).toString("base64") },
+                },
                 oidcIssuer: OIDC_ISSUER,
                 oidcProviderArn: `arn:aws:iam::${ACCOUNT_ID}:oidc-provider/${OIDC_ISSUER}`,
                 clusterSecurityGroupId: CLUSTER_SECURITY_GROUP_ID,
@@ -88,6 +96,11 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
             return { ...inputs, result: generatedPassword(name, Number(inputs.length)) };
         case "random:index/randomId:RandomId":
             return { ...inputs, hex: "0a1b2c3d" };
+        case "kubernetes:core/v1:Secret":
+            // The token controller fills a service-account token Secret, and the provider waits for it to.
+            return inputs.type === "kubernetes.io/service-account-token"
+                ? { ...inputs, data: { token: Buffer.from(SCRAPER_TOKEN).toString("base64"), "ca.crt": Buffer.from(CLUSTER_CA_PEM).toString("base64") } }
+                : inputs;
         case "kubernetes:core/v1:Service":
             return { ...inputs, status: { loadBalancer: { ingress: [{ hostname: LOAD_BALANCER_HOSTNAME }] } } };
         default:

@@ -5,8 +5,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    FAKE_DATABASE_URL, FAKE_DIGEST, LOAD_BALANCER_HOSTNAME, Json, dependsOn, inputsOf, installMocks, isSecretInput, plain, recorded,
-    resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
+    API_ENDPOINT, CLUSTER_CA_PEM, FAKE_DATABASE_URL, FAKE_DIGEST, LOAD_BALANCER_HOSTNAME, Json, dependsOn, inputsOf, installMocks, isSecretInput, plain, recorded,
+    SCRAPER_TOKEN, resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
 } from "./mocks";
 import { contentHash } from "../../registry";
 import { EPHEMERAL_STORAGE, MIN_NODES_WITH_PODS, PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
@@ -49,8 +49,9 @@ before(async () => {
 describe("stack outputs", () => {
     test("exports exactly the documented outputs", () => {
         assert.deepEqual(Object.keys(program).sort(), [
-            "apiTokens", "clusterName", "databaseEndpoint", "databaseMode", "image", "kubeconfig", "loadBalancerHostname", "metricsTokens",
-            "namespace", "publicSubnetIds", "repositoryUrl", "url", "vpcId",
+            "apiTokens", "clusterName", "databaseEndpoint", "databaseMode", "image", "kubeconfig", "kubernetesApiEndpoint",
+            "kubernetesCaCertificate", "loadBalancerHostname", "metricsScraperToken", "metricsTokens", "namespace", "publicSubnetIds",
+            "repositoryUrl", "url", "vpcId",
         ]);
     });
     test("databaseMode is external and there is no databaseEndpoint: the database is not the stack's", () => {
@@ -64,6 +65,12 @@ describe("stack outputs", () => {
     test("kubeconfig is a secret", async () => {
         assert.equal(await pulumi.isSecret(program.kubeconfig), true);
         assert.match(String(await valueOf(program.kubeconfig)), /get-token/);
+    });
+    test("monitoring's way in: the API endpoint and CA are plain, the scraper's token is a secret", async () => {
+        assert.equal(await valueOf(program.kubernetesApiEndpoint), API_ENDPOINT);
+        assert.equal(await valueOf(program.kubernetesCaCertificate), CLUSTER_CA_PEM);
+        assert.equal(await valueOf(program.metricsScraperToken), SCRAPER_TOKEN);
+        assert.equal(await pulumi.isSecret(program.metricsScraperToken), true);
     });
     test("clusterName, vpcId, publicSubnetIds, namespace, repositoryUrl come from the resources", async () => {
         assert.equal(await valueOf(program.clusterName), "fastapi-app-cluster");
@@ -303,9 +310,12 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
     });
     test("in namespace fastapi-app", () => assert.equal(deployment().metadata.namespace, "fastapi-app"));
     test("no spec.replicas: the HPA owns the replica count", () => assert.equal("replicas" in deployment().spec, false));
-    test("container fastapi listens on port 8000", () => {
+    test("container fastapi listens on port 8000, and on 9000 for token-free metrics", () => {
         assert.equal(appContainer().name, "fastapi");
-        assert.deepEqual(appContainer().ports, [{ name: "http", containerPort: 8000, protocol: "TCP" }]);
+        assert.deepEqual(appContainer().ports, [
+            { name: "http", containerPort: 8000, protocol: "TCP" },
+            { name: "metrics", containerPort: 9000, protocol: "TCP" },
+        ]);
     });
     test("image pinned by digest", () => assert.match(appContainer().image, /@sha256:[0-9a-f]{64}$/));
     test("requests 250m CPU / 256Mi, limits 500m / 512Mi, and ephemeral storage", () =>
@@ -351,7 +361,7 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
     test("migrations complete before the Deployment rolls: the engine is told the Deployment depends on the Job", () =>
         // Pulumi updates a resource only after its dependencies are ready, and a Job is ready once it has completed.
         assert.ok(dependsOn(resourceOf("kubernetes:apps/v1:Deployment"), "kubernetes:batch/v1:Job", "fastapi-migrate")));
-    test("environment: DATABASE_URL and the tokens from their Secrets, HOST, PORT, POD_NAME from the downward API", () =>
+    test("environment: DATABASE_URL and the tokens from their Secrets, HOST, PORT, METRICS_PORT, POD_NAME from the downward API", () =>
         assert.deepEqual(appContainer().env, [
             { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "fastapi-database", key: "DATABASE_URL" } } },
             { name: "API_TOKENS", valueFrom: { secretKeyRef: { name: "fastapi-tokens", key: "API_TOKENS" } } },
@@ -359,6 +369,7 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
             { name: "API_READS_NEED_TOKEN", value: "false" },
             { name: "HOST", value: "0.0.0.0" },
             { name: "PORT", value: "8000" },
+            { name: "METRICS_PORT", value: "9000" },
             { name: "POD_NAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } },
         ]));
 });
@@ -442,10 +453,13 @@ describe("Service, HPA, PDB, NetworkPolicy", () => {
         assert.equal("minAvailable" in pdb.spec, false);
         assert.deepEqual(pdb.spec.selector, { matchLabels: { app: "fastapi" } });
     });
-    test("NetworkPolicy admits only TCP 8000 to the service pods; all other ingress denied", () => {
+    test("NetworkPolicy admits only TCP 8000 to the service pods, and 9000 from the VPC; all other ingress denied", () => {
         const allow = k8s("networking.k8s.io/v1:NetworkPolicy", "fastapi-allow-http");
         assert.deepEqual(allow.spec.podSelector, { matchLabels: { app: "fastapi" } });
-        assert.deepEqual(allow.spec.ingress, [{ ports: [{ protocol: "TCP", port: 8000 }] }]);
+        assert.deepEqual(allow.spec.ingress, [
+            { ports: [{ protocol: "TCP", port: 8000 }] },
+            { from: [{ ipBlock: { cidr: "10.0.0.0/16" } }], ports: [{ protocol: "TCP", port: 9000 }] },
+        ]);
         const deny = k8s("networking.k8s.io/v1:NetworkPolicy", "default-deny-ingress");
         assert.deepEqual(deny.spec, { podSelector: {}, policyTypes: ["Ingress"] });
     });
