@@ -251,3 +251,8 @@ class PrometheusApi:
     def active_targets(self) -> list[dict[str, Any]]:
         targets: list[dict[str, Any]] = self._get("/api/v1/targets", {"state": "active"})["activeTargets"]
         return targets
+
+    def dropped_targets(self) -> list[dict[str, Any]]:
+        """What discovery found and relabelling dropped, with the labels discovery gave it."""
+        targets: list[dict[str, Any]] = self._get("/api/v1/targets", {"state": "dropped"})["droppedTargets"]
+        return targets

@@ -295,3 +295,35 @@ def test_every_request_is_counted_once_per_pod_through_the_api_server(
         f"median {statistics.median(milliseconds):.1f} ms, max {max(milliseconds):.1f} ms"
     )
     assert set(counted) == set(pods), "a pod counted that is not one of the Deployment's"
+
+
+def test_a_pod_without_the_api_annotation_is_never_scraped(pods_mode: PodsMode) -> None:
+    """Its own address must never receive the scraper's token: discovery finds it, relabelling drops it."""
+    template = pods_mode.control_plane.get("deployment", "-n", NAMESPACE, DEPLOYMENT)["spec"]["template"]
+    name = "fastapi-unannotated"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": template["metadata"]["labels"]},
+        "spec": template["spec"],
+    }
+    pods_mode.control_plane.kubectl("create", "-f", "-", stdin=json.dumps(pod))
+    try:
+        wait_until(
+            lambda: is_ready(pods_mode.control_plane.get("pod", "-n", NAMESPACE, name)),
+            SETTLE_TIMEOUT,
+            f"{name} ready",
+        )
+
+        def dropped() -> bool:
+            return any(
+                target["discoveredLabels"].get("__meta_kubernetes_pod_name") == name
+                and target["discoveredLabels"].get("__meta_kubernetes_pod_container_port_name") == "metrics"
+                for target in pods_mode.prometheus.dropped_targets()
+            )
+
+        wait_until(dropped, SETTLE_TIMEOUT, f"Prometheus discovering and dropping {name}'s metrics port")
+        active = {target["labels"].get("instance") for target in pods_mode.prometheus.active_targets()}
+        assert name not in active
+    finally:
+        pods_mode.control_plane.kubectl("delete", "pod", "-n", NAMESPACE, name, "--wait=false")
