@@ -45,7 +45,8 @@ const PORTS: Record<string, number> = { "http:": 80, "https:": 443 };
 const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]{16,512}=*$/;
 /** A service account token is a JWT: three base64url parts, longer than the service's own tokens. */
 const SERVICE_ACCOUNT_TOKEN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-const PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*$/;
+/** One or more PEM certificates: a cluster's CA may be a bundle while its certificate is being rotated. */
+const PEM_CERTIFICATES = /^(-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*)+$/;
 
 /** What Prometheus needs from the stack outputs. */
 export interface StackOutputs {
@@ -115,7 +116,7 @@ export function parseKubernetesOutputs(raw: unknown): KubernetesOutputs {
   if (endpoint === undefined || endpoint.protocol !== "https:" || endpoint.pathname !== "/" || endpoint.search !== "") {
     throw new Error(`kubernetesApiEndpoint "${text("kubernetesApiEndpoint")}" is not https://<host>[:port]`);
   }
-  if (!PEM_CERTIFICATE.test(text("kubernetesCaCertificate"))) {
+  if (!PEM_CERTIFICATES.test(text("kubernetesCaCertificate"))) {
     throw new Error("kubernetesCaCertificate is not a PEM certificate (-----BEGIN CERTIFICATE----- ...)");
   }
   const scraperToken = text("metricsScraperToken").trim();

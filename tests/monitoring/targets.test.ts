@@ -131,6 +131,11 @@ describe("parseKubernetesOutputs", () => {
     });
   }
 
+  it("takes a bundle of PEM certificates as the CA", () => {
+    const bundle = `${CA_CERTIFICATE}${CA_CERTIFICATE}`;
+    assert.equal(parseKubernetesOutputs({ ...SAVED, kubernetesCaCertificate: bundle }).caCertificate, bundle);
+  });
+
   it("refuses a CA that is not a PEM certificate", () => {
     assert.throws(() => parseKubernetesOutputs({ ...SAVED, kubernetesCaCertificate: "LS0tLS1CRUdJTg==" }), /kubernetesCaCertificate is not a PEM certificate/);
   });
