@@ -50,6 +50,8 @@ DEPLOYMENT = "fastapi-deployment"
 APP = "app=fastapi"
 SCRAPER = "fastapi-metrics-scraper"
 API_ANNOTATION = "fastapi-app/kubernetes-api"
+ENVIRONMENT_ANNOTATION = "fastapi-app/environment"
+DASHBOARD = REPO / "monitoring" / "grafana" / "dashboards" / "fastapi-service.json"
 # What the pods' service processes listen on: each pod has an address of its own, so every pod uses the
 # Deployment's ports as a container would.
 SERVICE_PORT = 8000
@@ -195,6 +197,15 @@ class PodsMode:
         result = self.prometheus.query(f"sum by (pod) (max_over_time({COUNTED}[10m]))")
         return {series["metric"]["pod"]: round(float(series["value"][1])) for series in result}
 
+    def dashboard_pods_reporting(self) -> int:
+        """The dashboard's "Pods reporting" for the environment the pods job gives the pods."""
+        template = self.control_plane.get("deployment", "-n", NAMESPACE, DEPLOYMENT)["spec"]["template"]
+        environment = template["metadata"].get("annotations", {}).get(ENVIRONMENT_ANNOTATION, NAMESPACE)
+        panels = json.loads(DASHBOARD.read_text())["panels"]
+        (expr,) = [panel["targets"][0]["expr"] for panel in panels if panel["title"] == "Pods reporting"]
+        result = self.prometheus.query(expr.replace("$environment", environment))
+        return round(float(result[0]["value"][1])) if result else 0
+
     def scraped_pods(self) -> dict[str, float]:
         """Each target of the pods job whose last scrape succeeded, with that scrape's duration."""
         up = self.prometheus.query('up{job="fastapi", via="kubernetes-api"} == 1')
@@ -295,6 +306,7 @@ def test_every_request_is_counted_once_per_pod_through_the_api_server(
         f"median {statistics.median(milliseconds):.1f} ms, max {max(milliseconds):.1f} ms"
     )
     assert set(counted) == set(pods), "a pod counted that is not one of the Deployment's"
+    assert pods_mode.dashboard_pods_reporting() == pod_count
 
 
 def test_a_pod_without_the_api_annotation_is_never_scraped(pods_mode: PodsMode) -> None:
