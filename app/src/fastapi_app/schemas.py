@@ -113,7 +113,7 @@ class StoredItem(TypedDict):
 
     Validating a page of 100 rows into ItemRead models costs about three times as much CPU, and the reads
     write their JSON themselves (routes/items.py), so a model would only be built to be taken apart.
-    tests/test_items.py holds the two to the same fields and the same JSON.
+    tests/test_read_json.py holds the two to the same fields and the same JSON.
     """
 
     id: int

@@ -57,7 +57,7 @@ def _decimal_as_string(value: object) -> str:
 
 def json_response(content: object) -> Response:
     """The response the route's model declares, written by orjson: the same bytes pydantic would write for
-    it (tests/test_items.py compares them), in a third of the CPU for a page of 100."""
+    it (tests/test_read_json.py compares them), in a third of the CPU for a page of 100."""
     body = orjson.dumps(content, default=_decimal_as_string, option=orjson.OPT_UTC_Z)
     return Response(body, media_type="application/json")
 
