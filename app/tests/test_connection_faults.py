@@ -109,9 +109,50 @@ def test_driver_errors_from_connecting_count_as_unavailable(error: Exception) ->
     assert database_unavailable(error)
 
 
+async def test_reads_replace_pooled_connections_the_server_has_closed(own_server: PostgresServer) -> None:
+    # The server ends every idle session of the pool (as a restart or an idle timeout would); the reads
+    # that come next must not fail for it while the server is up.
+    settings = settings_for(own_server.url, db_pool_size=3)
+    admin = await asyncpg.connect(own_server.url)
+    try:
+        async for client in serve(create_app(settings)):
+            created = await client.post(ITEMS, json={"name": f"kept {secrets.token_hex(4)}", "price": "1"})
+            ended = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'fastapi-app'"
+            )
+            # Long enough for the client to read the server's goodbye on each closed connection.
+            await asyncio.sleep(0.2)
+            reads = await asyncio.gather(
+                *(client.get(created.headers["location"]) for _ in range(settings.db_pool_size)),
+                client.get(ITEMS),
+            )
+    finally:
+        await admin.close()
+
+    assert ended == settings.db_pool_size
+    assert [response.status_code for response in reads] == [200] * (settings.db_pool_size + 1)
+
+
 @pytest.mark.parametrize(
     "error",
-    [asyncpg.InvalidPasswordError("password authentication failed"), asyncpg.UndefinedTableError("no")],
+    [
+        asyncpg.InterfaceError("cannot call Connection.fetch(): connection is closed"),
+        asyncpg.InternalClientError("cannot switch to state 11; another operation (2) is in progress"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_client_side_driver_errors_of_a_broken_connection_count_as_unavailable(error: Exception) -> None:
+    assert database_unavailable(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.InvalidPasswordError("password authentication failed"),
+        asyncpg.UndefinedTableError("no"),
+        asyncpg.ClientConfigurationError("sslmode is not valid"),
+    ],
     ids=lambda error: type(error).__name__,
 )
 def test_driver_errors_that_a_retry_cannot_fix_are_not_unavailable(error: Exception) -> None:

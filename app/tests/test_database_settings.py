@@ -100,12 +100,14 @@ async def test_without_database_url_the_service_runs_on_sqlite(
             created = await client.post("/api/v1/items", json={"name": "local", "price": "2.5"})
             fetched = await client.get(created.headers["location"])
             listed = await client.get("/api/v1/items")
+            past_the_end = await client.get("/api/v1/items", params={"offset": 1})
             ready = await client.get("/ready")
 
     assert created.status_code == 201
     assert fetched.json()["price"] == "2.50"
     assert fetched.json()["created_at"].endswith("Z")
     assert listed.json()["total"] == 1
+    assert (past_the_end.json()["total"], past_the_end.json()["items"]) == (1, [])
     assert ready.status_code == 200
     assert "development SQLite database" in caplog.text
     assert (tmp_path / "dev.db").exists()

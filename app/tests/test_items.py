@@ -1,19 +1,19 @@
 """The items API against a real PostgreSQL: every operation, every error, pagination bounds."""
 
 import itertools
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import event
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.util import await_only
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from conftest import serve, settings_for
-from fastapi_app.db import Database
+from fastapi_app.db import ReadStatement
 from fastapi_app.errors import database_unavailable
 from fastapi_app.main import create_app
 from fastapi_app.routes.items import LIST_LIMIT_MAX, LIST_OFFSET_MAX
@@ -365,42 +365,40 @@ async def test_a_statement_timeout_is_503(migrated_url: str, settings: Settings)
     assert_error(response, 503, "database_unavailable")
 
 
-async def test_a_page_and_its_total_come_from_one_snapshot(migrated_url: str, settings: Settings) -> None:
+async def test_a_page_and_its_total_come_from_one_snapshot(
+    migrated_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = create_app(settings)
-    database: Database = app.state.database
     writer = await asyncpg.connect(migrated_url)
-
     committed = itertools.count()
+    run_statement = ReadStatement.rows
 
-    def commit(name: str) -> None:
-        await_only(
-            writer.execute("INSERT INTO items (name, price) VALUES ($1, 1)", f"{name} {next(committed)}")
-        )
+    async def commit(name: str) -> None:
+        await writer.execute("INSERT INTO items (name, price) VALUES ($1, 1)", f"{name} {next(committed)}")
 
-    def commit_rows_around_the_page(_: Any, __: Any, statement: str, *___: Any) -> None:
-        if "LIMIT" in statement:
-            commit("just before")
+    # Every statement the list runs gets a row committed just before it and one just after it.
+    async def rows_between_commits(
+        statement: ReadStatement, connection: AsyncConnection, **parameters: Any
+    ) -> Sequence[Sequence[Any]]:
+        await commit("just before")
+        rows = await run_statement(statement, connection, **parameters)
+        await commit("just after")
+        return rows
 
-    def commit_a_row_after_the_page(_: Any, __: Any, statement: str, *___: Any) -> None:
-        if "LIMIT" in statement:
-            commit("just after")
-
-    engine = database.engine.sync_engine
     try:
         async for client in serve(app):
             await create(client, "before")
-            event.listen(engine, "before_cursor_execute", commit_rows_around_the_page)
-            event.listen(engine, "after_cursor_execute", commit_a_row_after_the_page)
+            monkeypatch.setattr(ReadStatement, "rows", rows_between_commits)
             page = (await client.get(ITEMS)).json()
             past_the_end = (await client.get(ITEMS, params={"offset": 10})).json()
-            event.remove(engine, "before_cursor_execute", commit_rows_around_the_page)
-            event.remove(engine, "after_cursor_execute", commit_a_row_after_the_page)
+            monkeypatch.undo()
             after = (await client.get(ITEMS)).json()
     finally:
         await writer.close()
 
     # The row committed before the page is in both the page and the total; the one after in neither.
     assert (page["total"], [item["name"] for item in page["items"]]) == (2, ["before", "just before 0"])
-    # A page past the end is counted afterwards: the total includes the row committed after it.
-    assert (past_the_end["total"], past_the_end["items"]) == (5, [])
-    assert (after["total"], len(after["items"])) == (5, 5)
+    # A page past the end is counted by a statement of its own, afterwards: the total includes the rows
+    # committed after the page and just before the count.
+    assert (past_the_end["total"], past_the_end["items"]) == (6, [])
+    assert (after["total"], len(after["items"])) == (7, 7)

@@ -2,11 +2,12 @@
 
 import logging
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from sqlalchemy import URL, make_url, text
+import asyncpg
+from sqlalchemy import URL, Select, make_url, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from fastapi_app.admission import Admission
@@ -132,6 +133,54 @@ def create_probe_engine(settings: Settings) -> AsyncEngine:
         statement_timeout=timeout,
         autocommit=True,
     )
+
+
+class ReadStatement:
+    """A constant SELECT, run on PostgreSQL by the pooled connection's asyncpg connection itself.
+
+    SQLAlchemy compiles it once, on first use, to the SQL it would send anyway. Executing it through
+    SQLAlchemy costs more CPU than asyncpg's whole round trip: the compiled-cache lookup, the execution
+    context, the greenlet bridge and a Row per row (measured in-process: about 120 µs more for GET item,
+    260 µs more for a page of 100). The connection still comes from the engine's pool, through admission,
+    with the engine's timeouts and TLS. The SQLite development database runs the statement through SQLAlchemy.
+    """
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        # The SQL and its parameters' names in $1, $2, ... order.
+        self._compiled: tuple[str, tuple[str, ...]] | None = None
+
+    async def rows(self, connection: AsyncConnection, **parameters: Any) -> Sequence[Sequence[Any]]:
+        """The result's rows, each a sequence of the selected columns' values in order."""
+        if connection.dialect.driver != "asyncpg":
+            return (await connection.execute(self.statement, parameters)).all()
+        if self._compiled is None:
+            compiled = self.statement.compile(dialect=connection.dialect)
+            self._compiled = str(compiled), tuple(compiled.positiontup or ())
+        sql, names = self._compiled
+        driver = await _asyncpg_connection(connection)
+        try:
+            rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *(parameters[name] for name in names))
+        except (asyncpg.InterfaceError, asyncpg.InternalClientError):
+            # Failed in the client: the connection's state is unknown (a server that went away may not have
+            # been noticed yet); the pool replaces it, as SQLAlchemy does after a disconnect.
+            await connection.invalidate()
+            raise
+        return rows
+
+
+async def _asyncpg_connection(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under a pooled connection, never one the server has already closed.
+
+    A restart or an idle timeout on the server side leaves closed connections in the pool, which asyncpg
+    has noticed (the server said goodbye): one is replaced here, as SQLAlchemy's disconnect handling would
+    have done after failing the request, so no request fails for it.
+    """
+    driver = connection.sync_connection.connection.driver_connection if connection.sync_connection else None
+    if driver is None or driver.is_closed():
+        await connection.invalidate()
+        driver = (await connection.get_raw_connection()).driver_connection
+    return driver
 
 
 class DatabaseCertificateError(RuntimeError):

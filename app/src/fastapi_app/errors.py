@@ -20,15 +20,18 @@ logger = logging.getLogger(__name__)
 
 # What a failing database raises: a refused or dropped connection, a connect or statement timeout, no
 # free connection in the pool; but also errors in what was asked, which database_unavailable() tells apart.
-# SQLAlchemy wraps the driver's errors from statements, not those from opening a connection: asyncpg's
-# own exceptions (too many connections, server shutting down or starting, connection gone: all PostgresError)
-# arrive as is.
+# SQLAlchemy wraps the driver's errors from its statements, not those from opening a connection nor those
+# of the reads that run on asyncpg directly (db.ReadStatement): asyncpg's own exceptions arrive as is. The
+# server's (too many connections, shutting down or starting, connection gone) are PostgresError; the
+# client's are InterfaceError (connection closed, one in use) and InternalClientError (protocol state).
 DATABASE_ERRORS = (
     DBAPIError,
     PoolTimeoutError,
     OSError,
     TimeoutError,
     asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
 )
 # SQLSTATE classes that mean "not now" rather than "never": connection exception, transaction rollback
 # (serialization failure, deadlock), insufficient resources, operator intervention (statement timeout,
@@ -47,6 +50,10 @@ def database_unavailable(error: BaseException) -> bool:
         return _transient(getattr(error.orig, "sqlstate", None))
     if isinstance(error, asyncpg.PostgresError):
         return _transient(error.sqlstate)
+    if isinstance(error, ValueError):
+        # asyncpg's client-side errors that are also ValueErrors: an argument it cannot encode, a setting it
+        # cannot use.
+        return False
     return isinstance(error, DATABASE_ERRORS)
 
 
