@@ -73,7 +73,7 @@ const workload = new Workload("fastapi", {
     edge: config.edge,
     tokens: config.tokens,
     loadBalancerDependsOn: [cluster],
-    metricsScrape: { apiEndpoint: cluster.apiEndpoint, sourceCidrs: [config.vpcCidr] },
+    metricsScrape: { apiEndpoint: cluster.apiEndpoint, environment: pulumi.getStack(), sourceCidrs: [config.vpcCidr] },
     databaseEgress: config.database.mode === "managed" ? { cidrs: config.database.isolatedSubnetCidrs, port: DATABASE_PORT } : undefined,
 }, { providers: [cluster.provider], dependsOn: [cluster] });
 

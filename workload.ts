@@ -34,6 +34,8 @@ export interface WorkloadArgs {
 export interface MetricsScrapeArgs {
     /** The API server's URL (https://host[:port]); the pods announce it for Prometheus's relabelling. */
     apiEndpoint: pulumi.Input<string>;
+    /** The stack's name: the pods announce it as the `environment` label of their series. */
+    environment: string;
     /** Where the API server's proxied requests come from: the cluster's VPC, where EKS puts its network interfaces. */
     sourceCidrs: string[];
 }
@@ -69,6 +71,8 @@ export const METRICS_PORT = 9000;
 export const METRICS_SCRAPER = "fastapi-metrics-scraper";
 /** The API server's host:port on the pod template: Prometheus's relabelling takes the scrape address from it. */
 export const KUBERNETES_API_ANNOTATION = "fastapi-app/kubernetes-api";
+/** The stack's name on the pod template: Prometheus's relabelling takes the series' environment label from it. */
+export const ENVIRONMENT_ANNOTATION = "fastapi-app/environment";
 const APP_UID = 10001;
 const DATABASE_SECRET = "fastapi-database";
 const TOKENS_SECRET = "fastapi-tokens";
@@ -218,7 +222,8 @@ export class Workload extends pulumi.ComponentResource {
             .apply(([key, api, metrics]) => createHmac("sha256", key).update(`${api}\n${metrics}`).digest("hex")));
         const kubernetesApi = pulumi.output(args.metricsScrape.apiEndpoint).apply(hostAndPort);
         const deployment = this.deployment(name, ns, args.image, { fingerprint, readsNeedToken: tokens.readsNeedToken ?? false },
-            kubernetesApi, [secret, tokenSecret, serviceAccount, migration]);
+            { [KUBERNETES_API_ANNOTATION]: kubernetesApi, [ENVIRONMENT_ANNOTATION]: args.metricsScrape.environment },
+            [secret, tokenSecret, serviceAccount, migration]);
         const edge = args.edge ?? {};
         const service = this.service(name, ns, edge, args.loadBalancerDependsOn);
 
@@ -341,7 +346,7 @@ export class Workload extends pulumi.ComponentResource {
 
     private deployment(
         name: string, ns: pulumi.Output<string>, image: pulumi.Input<string>, tokens: { fingerprint: pulumi.Output<string>; readsNeedToken: boolean },
-        kubernetesApi: pulumi.Output<string>, dependsOn: pulumi.Resource[],
+        monitoring: Record<string, pulumi.Input<string>>, dependsOn: pulumi.Resource[],
     ): k8s.apps.v1.Deployment {
         const probe = (path: string, initialDelaySeconds: number, periodSeconds: number): kinputs.core.v1.Probe => ({
             httpGet: { path, port: CONTAINER_PORT },
@@ -375,7 +380,7 @@ export class Workload extends pulumi.ComponentResource {
                     // Pods read the tokens once, at start: a changed token list must roll them, as a new image does.
                     metadata: {
                         labels: APP_LABELS,
-                        annotations: { [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint, [KUBERNETES_API_ANNOTATION]: kubernetesApi },
+                        annotations: { [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint, ...monitoring },
                     },
                     spec: podSpec([{
                         name: "fastapi",

@@ -16,7 +16,7 @@ import { Cluster, ClusterArgs, accessEntryKey } from "../../cluster";
 import { KUBERNETES_RELEASES } from "../../versions";
 import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../../registry";
 import {
-    KUBERNETES_API_ANNOTATION, METRICS_PORT, METRICS_SCRAPER, TLS_POLICY, TOKENS_FINGERPRINT_ANNOTATION, Workload, hostAndPort, migrationJobName,
+    ENVIRONMENT_ANNOTATION, KUBERNETES_API_ANNOTATION, METRICS_PORT, METRICS_SCRAPER, TLS_POLICY, TOKENS_FINGERPRINT_ANNOTATION, Workload, hostAndPort, migrationJobName,
 } from "../../workload";
 import { Database, DatabaseArgs } from "../../database";
 
@@ -332,7 +332,7 @@ class FakeNodes extends pulumi.CustomResource {
 
 describe("Workload alone", () => {
     const image = `registry.example.com/app@sha256:${"2".repeat(64)}`;
-    const metricsScrape = { apiEndpoint: "https://api.example.internal:6443", sourceCidrs: ["10.20.0.0/16"] };
+    const metricsScrape = { apiEndpoint: "https://api.example.internal:6443", environment: "staging", sourceCidrs: ["10.20.0.0/16"] };
 
     test("runs the given image with the given scaling, in the given namespace", async () => {
         const workload = new Workload("workload-alone", {
@@ -474,6 +474,7 @@ describe("Workload alone", () => {
         assert.deepEqual(container.ports.map((port: Json) => [port.name, port.containerPort]), [["http", 8000], ["metrics", METRICS_PORT]]);
         assert.deepEqual(container.env.find((variable: Json) => variable.name === "METRICS_PORT"), { name: "METRICS_PORT", value: String(METRICS_PORT) });
         assert.equal(template.metadata.annotations[KUBERNETES_API_ANNOTATION], "api.example.internal:6443");
+        assert.equal(template.metadata.annotations[ENVIRONMENT_ANNOTATION], "staging", "the series' environment label");
         const service = inputsOf("kubernetes:core/v1:Service", "metrics-port-service");
         assert.deepEqual(service.spec.ports.map((port: Json) => port.targetPort), [8000], "the load balancer reaches port 8000 only");
         const ingress = inputsOf("kubernetes:networking.k8s.io/v1:NetworkPolicy", "metrics-port-allow-http").spec.ingress;

@@ -310,6 +310,11 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
     });
     test("in namespace fastapi-app", () => assert.equal(deployment().metadata.namespace, "fastapi-app"));
     test("no spec.replicas: the HPA owns the replica count", () => assert.equal("replicas" in deployment().spec, false));
+    test("the pods announce the API server and the stack's name, for Prometheus's pods job", () => {
+        const annotations = deployment().spec.template.metadata.annotations;
+        assert.equal(annotations["fastapi-app/kubernetes-api"], `${new URL(API_ENDPOINT).hostname}:443`);
+        assert.equal(annotations["fastapi-app/environment"], "dev");
+    });
     test("container fastapi listens on port 8000, and on 9000 for token-free metrics", () => {
         assert.equal(appContainer().name, "fastapi");
         assert.deepEqual(appContainer().ports, [
