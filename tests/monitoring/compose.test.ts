@@ -24,6 +24,10 @@ interface Service {
   read_only?: boolean;
   tmpfs?: string[];
   restart?: string;
+  user?: string;
+  cap_drop?: string[];
+  cap_add?: string[];
+  security_opt?: string[];
 }
 
 interface ComposeFile {
@@ -150,6 +154,13 @@ describe("docker-compose.yml", () => {
     }
   });
 
+  it("lets Prometheus read the 0600 secret files a host user wrote, with DAC_OVERRIDE as its only capability", () => {
+    const prometheus = service("prometheus");
+    assert.equal(prometheus.user, "root", "the image's nobody cannot read another uid's 0600 files");
+    assert.deepEqual(prometheus.cap_drop, ["ALL"]);
+    assert.deepEqual(prometheus.cap_add, ["DAC_OVERRIDE"]);
+    assert.deepEqual(prometheus.security_opt, ["no-new-privileges:true"]);
+  });
   it("mounts Prometheus's config, rules and targets read-only where prometheus.yml looks for them", () => {
     const config = readYaml<{
       rule_files: string[];
