@@ -95,6 +95,26 @@ function isPresent(record: Record<string, unknown>, key: string): boolean {
   return typeof record[key] === "string" && record[key] !== "";
 }
 
+/**
+ * Fails naming every one of `keys` that is missing or empty, `advice` following the list; else returns each
+ * key's text. Never shows a value, which may be a secret.
+ */
+function requireOutputs<Key extends string>(
+  record: Record<string, unknown>,
+  keys: readonly Key[],
+  advice: string,
+): (key: Key) => string {
+  const missing = keys.filter((key) => !isPresent(record, key));
+  if (missing.length > 0) {
+    throw new Error(`stack outputs lack ${missing.join(", ")}${advice}`);
+  }
+  return (key) => record[key] as string;
+}
+
+function parsedUrl(text: string): URL | undefined {
+  return URL.canParse(text) ? new URL(text) : undefined;
+}
+
 /** The requested mode, or pods where the outputs allow it. */
 export function chooseMode(raw: unknown, requested?: Mode): Mode {
   const record = asRecord(raw);
@@ -103,16 +123,12 @@ export function chooseMode(raw: unknown, requested?: Mode): Mode {
 
 /** Validates the outputs pods mode needs, naming every missing or empty one, never showing a secret's value. */
 export function parseKubernetesOutputs(raw: unknown): KubernetesOutputs {
-  const record = asRecord(raw);
-  const missing = POD_OUTPUTS.filter((key) => !isPresent(record, key));
-  if (missing.length > 0) {
-    throw new Error(
-      `stack outputs lack ${missing.join(", ")}, which pods mode needs: run \`pulumi up\` with this version of the ` +
-        "stack first, or use --mode lb",
-    );
-  }
-  const text = (key: (typeof POD_OUTPUTS)[number]): string => record[key] as string;
-  const endpoint = URL.canParse(text("kubernetesApiEndpoint")) ? new URL(text("kubernetesApiEndpoint")) : undefined;
+  const text = requireOutputs(
+    asRecord(raw),
+    POD_OUTPUTS,
+    ", which pods mode needs: run `pulumi up` with this version of the stack first, or use --mode lb",
+  );
+  const endpoint = parsedUrl(text("kubernetesApiEndpoint"));
   if (endpoint === undefined || endpoint.protocol !== "https:" || endpoint.pathname !== "/" || endpoint.search !== "") {
     throw new Error(`kubernetesApiEndpoint "${text("kubernetesApiEndpoint")}" is not https://<host>[:port]`);
   }
@@ -153,20 +169,16 @@ export function scraperKubeconfig(outputs: KubernetesOutputs): string {
 
 /** Validates the outputs lb mode needs, naming every missing or empty one, never showing a value of a secret. */
 export function parseStackOutputs(raw: unknown): StackOutputs {
-  const record = asRecord(raw);
-  const missing = REQUIRED_OUTPUTS.filter((key) => !isPresent(record, key));
-  if (missing.length > 0) {
-    throw new Error(
-      `stack outputs lack ${missing.join(", ")}: run \`pulumi up\` first; ` +
-        "loadBalancerHostname appears once AWS has provisioned the Service's load balancer",
-    );
-  }
-  const text = (key: (typeof REQUIRED_OUTPUTS)[number]): string => record[key] as string;
+  const text = requireOutputs(
+    asRecord(raw),
+    REQUIRED_OUTPUTS,
+    ": run `pulumi up` first; loadBalancerHostname appears once AWS has provisioned the Service's load balancer",
+  );
   const loadBalancerHostname = text("loadBalancerHostname");
   if (!/^[A-Za-z0-9.-]+$/.test(loadBalancerHostname)) {
     throw new Error(`loadBalancerHostname "${loadBalancerHostname}" is not a bare host name (no scheme, port or path)`);
   }
-  const url = URL.canParse(text("url")) ? new URL(text("url")) : undefined;
+  const url = parsedUrl(text("url"));
   if (url === undefined || !(url.protocol in PORTS) || url.hostname !== loadBalancerHostname.toLowerCase()) {
     throw new Error(`url "${text("url")}" is not http:// or https:// followed by loadBalancerHostname`);
   }
@@ -308,9 +320,8 @@ function writeLoadBalancerMode(raw: unknown, options: Options): string {
   for (const name of Object.values(KUBERNETES_FILES)) {
     rmSync(join(options.kubernetesDir, name), { force: true });
   }
-  const scheme = group.labels.__scheme__ ?? "http";
   return (
-    `wrote ${options.tokenFile} and ${options.targetsFile}: job fastapi scrapes ${scheme}://${group.targets.join(", ")} ` +
+    `wrote ${options.tokenFile} and ${options.targetsFile}: job fastapi scrapes ${outputs.scheme}://${group.targets.join(", ")} ` +
     `with the metrics token (environment ${options.stack})`
   );
 }
