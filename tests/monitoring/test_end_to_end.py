@@ -78,10 +78,8 @@ class Run:
         return sum(self.sent.values())
 
 
-def send(
-    run: Run, base_url: str, method: str, path: str, body: dict[str, Any] | None = None
-) -> tuple[int, bytes]:
-    status, payload = http_status(f"{base_url}{path}", method, body)
+def send(run: Run, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, bytes]:
+    status, payload = http_status(f"{run.base_url}{path}", method, body)
     run.sent[status] += 1
     return status, payload
 
@@ -94,21 +92,21 @@ def items_total_by_pod(prometheus: PrometheusApi) -> dict[str, float]:
     return {series["metric"]["pod"]: float(series["value"][1]) for series in result}
 
 
-def send_round(run: Run, base_url: str, round_number: int) -> None:
+def send_round(run: Run, round_number: int) -> None:
     ids = []
     for number in range(CREATES_PER_ROUND):
         body = {"name": f"e2e item {round_number}-{number}", "price": "9.99"}
-        status, payload = send(run, base_url, "POST", "/api/v1/items", body)
+        status, payload = send(run, "POST", "/api/v1/items", body)
         assert status == 201, payload
         ids.append(json.loads(payload)["id"])
     for _ in range(LISTS_PER_ROUND):
-        assert send(run, base_url, "GET", "/api/v1/items")[0] == 200
+        assert send(run, "GET", "/api/v1/items")[0] == 200
     for item_id in ids * READS_PER_ITEM:
-        assert send(run, base_url, "GET", f"/api/v1/items/{item_id}")[0] == 200
+        assert send(run, "GET", f"/api/v1/items/{item_id}")[0] == 200
     for _ in range(MISSING_READS_PER_ROUND):
-        assert send(run, base_url, "GET", "/api/v1/items/999999999")[0] == 404
+        assert send(run, "GET", "/api/v1/items/999999999")[0] == 404
     for _ in range(INVALID_CREATES_PER_ROUND):
-        assert send(run, base_url, "POST", "/api/v1/items", {"name": "", "price": "-1"})[0] == 422
+        assert send(run, "POST", "/api/v1/items", {"name": "", "price": "-1"})[0] == 422
 
 
 def wait_until_scraped(run: Run) -> None:
@@ -119,21 +117,19 @@ def wait_until_scraped(run: Run) -> None:
     )
 
 
-def send_traffic(run: Run, base_url: str, database: PostgresServer) -> None:
+def send_traffic(run: Run, database: PostgresServer) -> None:
     for round_number in range(ROUNDS):
-        send_round(run, base_url, round_number)
+        send_round(run, round_number)
         wait_until_scraped(run)
     database.stop()
     try:
         for _ in range(OUTAGE_ROUNDS):
             for _ in range(OUTAGE_LISTS_PER_ROUND):
-                assert send(run, base_url, "GET", "/api/v1/items")[0] == 503
+                assert send(run, "GET", "/api/v1/items")[0] == 503
             wait_until_scraped(run)
     finally:
         database.start()
-    wait_until(
-        lambda: send(run, base_url, "GET", "/api/v1/items")[0] == 200, 20, "the service did not recover"
-    )
+    wait_until(lambda: send(run, "GET", "/api/v1/items")[0] == 200, 20, "the service did not recover")
     wait_until_scraped(run)
 
 
@@ -164,7 +160,7 @@ def run() -> Iterator[Run]:
                 work_dir=work_dir,
                 base_url=f"http://127.0.0.1:{proxy_port}",
             )
-            send_traffic(run, run.base_url, database)
+            send_traffic(run, database)
             yield run
         except Exception:
             for process in processes:
