@@ -6,7 +6,6 @@ The tests run in order and share the cluster: two nodes first (the default nodeD
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import time
@@ -17,17 +16,21 @@ import pytest
 
 from control_plane import REPO, T3_MEDIUM_ALLOCATABLE, ControlPlane, Json, is_ready, watching
 from local_stack import wait_until
+from stack_objects import (
+    APP,
+    DEPLOYMENT,
+    FIELD_MANAGER,
+    METRICS_SCRAPER,
+    NAMESPACE,
+    SCRAPER_TOKEN_SECRET,
+    SYNTH_DIR,
+    as_json,
+    scraper_token,
+    server_side_apply,
+)
 
-SYNTH_DIR = REPO / "build" / "synth"
 GO_MOD = REPO / "tests" / "controlplane" / "binaries" / "go.mod"
-NAMESPACE = "fastapi-app"
-APP = "app=fastapi"
-DEPLOYMENT = "fastapi-deployment"
-METRICS_SCRAPER = "fastapi-metrics-scraper"
-SCRAPER_TOKEN_SECRET = f"{METRICS_SCRAPER}-token"
 HPA = "fastapi-hpa"
-# The field manager Pulumi's Kubernetes provider applies under.
-FIELD_MANAGER = "pulumi-kubernetes"
 ZONE_A, ZONE_B = "ap-southeast-1a", "ap-southeast-1b"
 SETTLE_TIMEOUT = 90.0
 DRAIN_TIMEOUT_SECONDS = 120
@@ -36,19 +39,6 @@ DRAIN_TIMEOUT_SECONDS = 120
 def rendered(pattern: str) -> Path:
     (path,) = SYNTH_DIR.glob(f"k8s/*-{pattern}.yaml")
     return path
-
-
-def as_json(control_plane: ControlPlane, manifest: Path) -> Json:
-    document: Json = json.loads(
-        control_plane.kubectl("create", "--dry-run=client", "-o", "json", "-f", str(manifest)).stdout
-    )
-    return document
-
-
-def server_side_apply(control_plane: ControlPlane, manifest: Json) -> subprocess.CompletedProcess[str]:
-    return control_plane.kubectl(
-        "apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", "-", stdin=json.dumps(manifest)
-    )
 
 
 def app_pods(control_plane: ControlPlane) -> list[Json]:
@@ -200,20 +190,6 @@ def test_pods_spread_over_nodes_and_zones(
     assert {zone_of(cluster, node) for node in per_node} == {ZONE_A, ZONE_B}
 
 
-def scraper_token(control_plane: ControlPlane, other_than: str | None = None) -> str:
-    """The token the controller wrote into the scraper's Secret (the stack's metricsScraperToken output)."""
-
-    def token() -> str | None:
-        found = control_plane.kubectl(
-            "get", "secret", "-n", NAMESPACE, SCRAPER_TOKEN_SECRET, "-o", "json", check=False
-        )
-        encoded = (json.loads(found.stdout).get("data") or {}).get("token") if found.returncode == 0 else None
-        value = base64.b64decode(encoded).decode() if encoded else None
-        return value if value != other_than else None
-
-    return wait_until(token, SETTLE_TIMEOUT, "the scraper's token")
-
-
 def kubeconfig_with_token(control_plane: ControlPlane, token: str, name: str) -> Path:
     """A kubeconfig holding nothing but the API server, its CA and a token, as Prometheus has."""
     admin = json.loads(control_plane.admin_kubeconfig.read_text())
@@ -248,7 +224,7 @@ def can_i(control_plane: ControlPlane, kubeconfig: Path, verb: str, resource: st
 
 @pytest.fixture(scope="module")
 def scraper_kubeconfig(cluster: ControlPlane, applied: subprocess.CompletedProcess[str]) -> Path:
-    return kubeconfig_with_token(cluster, scraper_token(cluster), METRICS_SCRAPER)
+    return kubeconfig_with_token(cluster, scraper_token(cluster, SETTLE_TIMEOUT), METRICS_SCRAPER)
 
 
 @pytest.mark.parametrize(
@@ -473,7 +449,7 @@ def test_the_scraper_token_is_revoked_with_its_secret_and_rotated_with_its_servi
         rendered("secret-fastapi-metrics-scraper-token"),
         rendered("serviceaccount-fastapi-metrics-scraper"),
     )
-    first = scraper_token(cluster)
+    first = scraper_token(cluster, SETTLE_TIMEOUT)
     first_config = kubeconfig_with_token(cluster, first, "first-scraper-token")
     assert can_i(cluster, first_config, "list", "pods", NAMESPACE) == "yes"
 
@@ -483,13 +459,13 @@ def test_the_scraper_token_is_revoked_with_its_secret_and_rotated_with_its_servi
         SETTLE_TIMEOUT, "the token refused once its Secret is gone",
     )  # fmt: skip
     server_side_apply(cluster, as_json(cluster, secret))
-    assert scraper_token(cluster) == first
+    assert scraper_token(cluster, SETTLE_TIMEOUT) == first
 
     cluster.kubectl("delete", "secret", "-n", NAMESPACE, SCRAPER_TOKEN_SECRET)
     cluster.kubectl("delete", "serviceaccount", "-n", NAMESPACE, METRICS_SCRAPER)
     server_side_apply(cluster, as_json(cluster, account))
     server_side_apply(cluster, as_json(cluster, secret))
-    second = scraper_token(cluster, other_than=first)
+    second = scraper_token(cluster, SETTLE_TIMEOUT, other_than=first)
     assert (
         can_i(
             cluster, kubeconfig_with_token(cluster, second, "second-scraper-token"), "list", "pods", NAMESPACE

@@ -11,7 +11,6 @@ of the test runs; no other address is used.
 
 from __future__ import annotations
 
-import base64
 import ctypes
 import json
 import os
@@ -43,12 +42,8 @@ from postgres_server import PostgresServer
 
 sys.path.insert(0, str(REPO / "tests" / "controlplane"))
 from control_plane import ControlPlane, Json, is_ready
+from stack_objects import APP, DEPLOYMENT, NAMESPACE, SYNTH_DIR, as_json, scraper_token, server_side_apply
 
-SYNTH_DIR = REPO / "build" / "synth" / "k8s"
-NAMESPACE = "fastapi-app"
-DEPLOYMENT = "fastapi-deployment"
-APP = "app=fastapi"
-SCRAPER = "fastapi-metrics-scraper"
 API_ANNOTATION = "fastapi-app/kubernetes-api"
 ENVIRONMENT_ANNOTATION = "fastapi-app/environment"
 DASHBOARD = REPO / "monitoring" / "grafana" / "dashboards" / "fastapi-service.json"
@@ -99,10 +94,8 @@ def add_loopback_address(address: str) -> None:
 def rendered_objects(control_plane: ControlPlane) -> list[Json]:
     """The objects `npm run synth` rendered, as JSON, of the kinds the test applies."""
     objects = []
-    for manifest in sorted(SYNTH_DIR.glob("*.yaml")):
-        document: Json = json.loads(
-            control_plane.kubectl("create", "--dry-run=client", "-o", "json", "-f", str(manifest)).stdout
-        )
+    for manifest in sorted((SYNTH_DIR / "k8s").glob("*.yaml")):
+        document = as_json(control_plane, manifest)
         if document["kind"] in APPLIED_KINDS:
             objects.append(document)
     return objects
@@ -114,23 +107,6 @@ def pointed_at(deployment: Json, api_address: str) -> Json:
     assert API_ANNOTATION in annotations, f"the rendered pod template has no {API_ANNOTATION} annotation"
     annotations[API_ANNOTATION] = api_address
     return deployment
-
-
-def scraper_token(control_plane: ControlPlane) -> str:
-    """The token the token controller wrote into the scraper's long-lived token Secret."""
-
-    def written() -> str | None:
-        for secret in control_plane.get("secrets", "-n", NAMESPACE)["items"]:
-            annotations = secret["metadata"].get("annotations", {})
-            if (
-                secret["type"] == "kubernetes.io/service-account-token"
-                and annotations.get("kubernetes.io/service-account.name") == SCRAPER
-                and "token" in secret.get("data", {})
-            ):
-                return base64.b64decode(secret["data"]["token"]).decode()
-        return None
-
-    return wait_until(written, SETTLE_TIMEOUT, f"the token Secret of {SCRAPER} filled in")
 
 
 @dataclass
@@ -234,17 +210,14 @@ def pods_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodsMode]:
             api_address = f"127.0.0.1:{control_plane.api_port}"
             for rendered in rendered_objects(control_plane):
                 manifest = pointed_at(rendered, api_address) if rendered["kind"] == "Deployment" else rendered
-                control_plane.kubectl(
-                    "apply", "--server-side", "--field-manager=pulumi-kubernetes", "-f", "-",
-                    stdin=json.dumps(manifest),
-                )  # fmt: skip
+                server_side_apply(control_plane, manifest)
             outputs = work_dir / "stack-outputs.json"
             outputs.write_text(
                 json.dumps(
                     {
                         "kubernetesApiEndpoint": f"https://{api_address}",
                         "kubernetesCaCertificate": (control_plane.pki.directory / "ca.crt").read_text(),
-                        "metricsScraperToken": scraper_token(control_plane),
+                        "metricsScraperToken": scraper_token(control_plane, SETTLE_TIMEOUT),
                         "clusterName": "fastapi-app-e2e",
                         "namespace": NAMESPACE,
                     }
