@@ -42,6 +42,7 @@ from postgres_server import PostgresServer
 
 sys.path.insert(0, str(REPO / "tests" / "controlplane"))
 from control_plane import ControlPlane, Json, is_ready
+from service_process import wait_until_healthy
 from stack_objects import APP, DEPLOYMENT, NAMESPACE, SYNTH_DIR, as_json, scraper_token, server_side_apply
 
 API_ANNOTATION = "fastapi-app/kubernetes-api"
@@ -150,12 +151,9 @@ class PodsMode:
             process = ManagedProcess(pod, [str(VENV_BIN / "python"), "-m", "fastapi_app"], self.work_dir, env)
             self.services[pod] = started[pod] = process
         for pod, process in started.items():
-
-            def healthy(process: ManagedProcess = process, address: str = pods[pod]) -> bool:
-                process.assert_running()
-                return http_status(f"http://{address}:{SERVICE_PORT}/health")[0] == 200
-
-            wait_until(healthy, STARTUP_TIMEOUT, f"{pod} answering /health")
+            wait_until_healthy(
+                f"http://{pods[pod]}:{SERVICE_PORT}", process.process, process.log_tail, STARTUP_TIMEOUT
+            )
 
     def send(self, pods: dict[str, str], round_number: int) -> None:
         """A different number of requests to each pod, straight to its address, so its count is its own."""
