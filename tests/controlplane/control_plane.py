@@ -235,11 +235,15 @@ class ControlPlane:
         for process in reversed(self.processes):
             process.stop()
 
+    def kubectl_command(self, *args: str, kubeconfig: Path | None = None) -> list[str]:
+        """kubectl's command line for `args`, as the admin unless another kubeconfig is given."""
+        return [str(self.bin / "kubectl"), f"--kubeconfig={kubeconfig or self.admin_kubeconfig}", *args]
+
     def kubectl(
         self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 180.0
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [str(self.bin / "kubectl"), f"--kubeconfig={self.admin_kubeconfig}", *args],
+            self.kubectl_command(*args),
             input=stdin,
             capture_output=True,
             text=True,
@@ -298,12 +302,10 @@ class PodWatch:
         self.min_ready_nodes = 0
         self._lock = threading.Lock()
         self._process = subprocess.Popen(
-            [
-                str(control_plane.bin / "kubectl"),
-                f"--kubeconfig={control_plane.admin_kubeconfig}",
+            control_plane.kubectl_command(
                 "get", "pods", "--namespace", namespace, "--selector", selector,
                 "--watch", "--output-watch-events", "--output", "json",
-            ],
+            ),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -211,10 +211,10 @@ def can_i(control_plane: ControlPlane, kubeconfig: Path, verb: str, resource: st
     # `kubectl auth can-i get pods/proxy` would ask about a pod named "proxy": a subresource has its own flag.
     resource, _, subresource = resource.partition("/")
     answer = subprocess.run(
-        [
-            str(control_plane.bin / "kubectl"), f"--kubeconfig={kubeconfig}",
+        control_plane.kubectl_command(
             "auth", "can-i", verb, resource, f"--subresource={subresource}", "-n", namespace,
-        ],
+            kubeconfig=kubeconfig,
+        ),
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     if "Unauthorized" in answer.stderr:
@@ -373,11 +373,10 @@ def test_a_drain_of_one_of_two_nodes_completes_once_a_node_is_added(
             watch.reset()
             with drain_log.open("w") as log:
                 drain = subprocess.Popen(
-                    [
-                        str(cluster.bin / "kubectl"), f"--kubeconfig={cluster.admin_kubeconfig}",
+                    cluster.kubectl_command(
                         "drain", busiest, "--ignore-daemonsets", "--delete-emptydir-data",
                         f"--timeout={DRAIN_TIMEOUT_SECONDS}s",
-                    ],
+                    ),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )  # fmt: skip
