@@ -64,6 +64,11 @@ def database_password(settings: Settings) -> str:
     return database_url(settings).password or ""
 
 
+def logged_secrets(settings: Settings) -> list[str]:
+    """What logging redacts: the database password and every API and metrics token."""
+    return [database_password(settings), *settings.api_token_list(), *settings.metrics_token_list()]
+
+
 def _engine(
     settings: Settings,
     *,
