@@ -9,10 +9,10 @@ from fastapi import FastAPI, status
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fastapi_app.errors import error_response
+from fastapi_app.metrics import METRICS_PATH
 from fastapi_app.schemas import ErrorResponse
 
 API_PREFIX = "/api/"
-METRICS_PATH = "/metrics"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECURITY_SCHEME = "bearerAuth"
 _REALM = 'Bearer realm="fastapi-app"'
