@@ -48,6 +48,8 @@ HEALTH_TARGET = 0.60  # GET /health must reach 60 % of the bare ASGI ceiling
 MIDDLEWARE_BUDGET = 0.10  # metrics may cost at most 10 % of GET item throughput
 PARTS = ("targets", "reference", "sweep")
 REFERENCE = "bench.targets:raw_asyncpg_reference"
+# wrk's script for POST /api/v1/items.
+POST_SCRIPT = Path(__file__).parent / "post_item.lua"
 
 
 @dataclass(frozen=True)
@@ -184,9 +186,16 @@ def parse_wrk(case: str, output: str, cpu_seconds: float) -> Result:
     )
 
 
-def warm_up(target: Server, path: str, args: argparse.Namespace, script: Path | None = None) -> None:
+def warm_up(
+    target: Server,
+    path: str,
+    args: argparse.Namespace,
+    script: Path | None = None,
+    *,
+    connections: int | None = None,
+) -> None:
     """Fills the pool and makes the code paths hot before anything is measured."""
-    wrk("warm-up", target, path, args, duration=2, script=script)
+    wrk("warm-up", target, path, args, duration=2, script=script, connections=connections)
 
 
 def combined(case: str, runs: list[Result]) -> Result:
@@ -337,17 +346,16 @@ def sweep(
     quota: CpuQuota, env: dict[str, str], counter: SessionCounter, item_path: str, args: argparse.Namespace
 ) -> list[SweepPoint]:
     """GET item, a list page of 100 and POST at each concurrency, for the service and the reference."""
-    post_script = Path(__file__).parent / "post_item.lua"
     endpoints = (
         ("GET /api/v1/items/{id}", item_path, None),
         ("GET /api/v1/items?limit=100", LIST_PATH, None),
-        ("POST /api/v1/items", "/api/v1/items", post_script),
+        ("POST /api/v1/items", "/api/v1/items", POST_SCRIPT),
     )
     points = []
     for name, target in (("service", "bench.targets:service_with_metrics"), ("reference", REFERENCE)):
         with server(quota, target, env) as running:
             for endpoint, path, script in endpoints:
-                wrk("warm-up", running, path, args, duration=2, script=script, connections=16)
+                warm_up(running, path, args, script, connections=16)
                 for connections in SWEEP_CONNECTIONS:
                     before = counter.sessions()
                     result = wrk(endpoint, running, path, args, duration=args.sweep_seconds, script=script,
@@ -463,11 +471,10 @@ def main() -> None:
 
 def targets(quota: CpuQuota, env: dict[str, str], item_path: str, args: argparse.Namespace) -> None:
     """The middleware targets: /health against the bare ASGI ceiling, the cost of the metrics middleware."""
-    post_script = Path(__file__).parent / "post_item.lua"
     with server(quota, "bench.targets:service_with_metrics", env) as service:
-        warm_up(service, "/api/v1/items", args, post_script)
+        warm_up(service, "/api/v1/items", args, POST_SCRIPT)
         post = wrk("POST /api/v1/items", service, "/api/v1/items", args,
-                   duration=args.duration, script=post_script)  # fmt: skip
+                   duration=args.duration, script=POST_SCRIPT)  # fmt: skip
     # Both servers of a pair share the quota, but only the one under load uses it.
     health = compare(
         quota, env, ("GET /health", "bench.targets:service_with_metrics"),

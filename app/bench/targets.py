@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 from starlette_exporter import PrometheusMiddleware
 
-from fastapi_app.db import database_password
+from fastapi_app.db import logged_secrets
 from fastapi_app.logs import configure_logging
 from fastapi_app.main import create_app
 from fastapi_app.middleware import LIVENESS_BODY, LIVENESS_HEADERS
@@ -37,7 +37,7 @@ async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
 
 def _service() -> FastAPI:
     settings = Settings()
-    configure_logging(settings.log_level, secrets=[database_password(settings)])
+    configure_logging(settings.log_level, secrets=logged_secrets(settings))
     return create_app(settings)
 
 

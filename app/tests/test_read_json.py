@@ -7,13 +7,10 @@ from typing import Any, get_type_hints
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import TypeAdapter
 
 from fastapi_app.models import ID_MAX, NAME_MAX_LENGTH, PRICE_DIGITS, PRICE_PLACES
-from fastapi_app.routes.items import json_response
+from fastapi_app.routes.items import _STORED_ITEM, json_response
 from fastapi_app.schemas import ItemPage, ItemRead, StoredItem
-
-_STORED_ITEM = TypeAdapter(StoredItem)
 
 # What PostgreSQL can hand back: no surrogates (not UTF-8) and no NUL (not in text).
 _TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=NAME_MAX_LENGTH)

@@ -7,7 +7,7 @@ from types import FrameType
 
 import uvicorn
 
-from fastapi_app.db import database_password
+from fastapi_app.db import logged_secrets
 from fastapi_app.logs import configure_logging
 from fastapi_app.main import create_app
 from fastapi_app.server import RequestLimits, bounded_protocol
@@ -20,8 +20,7 @@ def _exit_cleanly(_signal: int, _frame: FrameType | None) -> None:
 
 def main() -> None:
     settings = Settings()
-    secrets = [database_password(settings), *settings.api_token_list(), *settings.metrics_token_list()]
-    configure_logging(settings.log_level, secrets=secrets)
+    configure_logging(settings.log_level, secrets=logged_secrets(settings))
     app = create_app(settings)
     # uvicorn handles SIGTERM itself (stop accepting, drain, run the shutdown), then raises the
     # signal again once it is done; a stop that drained cleanly should end with status 0.

@@ -9,16 +9,22 @@ from fastapi import FastAPI, status
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fastapi_app.errors import error_response
+from fastapi_app.metrics import METRICS_PATH
 from fastapi_app.schemas import ErrorResponse
 
 API_PREFIX = "/api/"
-METRICS_PATH = "/metrics"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECURITY_SCHEME = "bearerAuth"
 _REALM = 'Bearer realm="fastapi-app"'
 _AUTHORIZATION = b"authorization"
 # Every route already declares its errors with this model, so the document always defines it.
 ERROR_RESPONSE_REF = f"#/components/schemas/{ErrorResponse.__name__}"
+
+
+def _needs_api_token(path: str, method: str, *, reads_need_token: bool) -> bool:
+    """Whether a request needs one of the API tokens (once they are set): writes to the API, and its reads
+    too when `reads_need_token`. `method` in upper case."""
+    return path.startswith(API_PREFIX) and (reads_need_token or method in WRITE_METHODS)
 
 
 def _digest(token: bytes) -> bytes:
@@ -73,7 +79,7 @@ class BearerTokenMiddleware:
         path: str = scope["path"]
         if path == METRICS_PATH:
             return self.metrics_tokens or None
-        if path.startswith(API_PREFIX) and (self.reads_need_token or scope["method"] in WRITE_METHODS):
+        if _needs_api_token(path, scope["method"], reads_need_token=self.reads_need_token):
             return self.api_tokens or None
         return None
 
@@ -116,10 +122,8 @@ def declare_bearer_auth(app: FastAPI, *, reads_need_token: bool) -> None:
             "description": "One of the service's API tokens (API_TOKENS).",
         }
         for path, operations in schema.get("paths", {}).items():
-            if not path.startswith(API_PREFIX):
-                continue
             for method, operation in operations.items():
-                if reads_need_token or method.upper() in WRITE_METHODS:
+                if _needs_api_token(path, method.upper(), reads_need_token=reads_need_token):
                     operation["security"] = [{SECURITY_SCHEME: []}]
                     operation.setdefault("responses", {})["401"] = {
                         "description": "No valid bearer token.",

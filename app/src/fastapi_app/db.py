@@ -4,6 +4,7 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from types import EllipsisType
 from typing import Any
 
 import asyncpg
@@ -47,7 +48,11 @@ def database_url(settings: Settings) -> URL:
     return async_url(settings.database_url.get_secret_value())
 
 
-def database_tls(settings: Settings) -> ssl.SSLContext | str | None:
+# asyncpg's `ssl` argument: a verifying context, an sslmode that verifies nothing, or None for its default.
+DatabaseTls = ssl.SSLContext | str | None
+
+
+def database_tls(settings: Settings) -> DatabaseTls:
     """How the connections to PostgreSQL use TLS, from DATABASE_URL's sslmode and sslrootcert."""
     if settings.database_url is None:
         return None
@@ -59,9 +64,15 @@ def database_password(settings: Settings) -> str:
     return database_url(settings).password or ""
 
 
+def logged_secrets(settings: Settings) -> list[str]:
+    """What logging redacts: the database password and every API and metrics token."""
+    return [database_password(settings), *settings.api_token_list(), *settings.metrics_token_list()]
+
+
 def _engine(
     settings: Settings,
     *,
+    tls: DatabaseTls | EllipsisType,
     application_name: str,
     pool_size: int,
     max_overflow: int,
@@ -81,6 +92,8 @@ def _engine(
     )
     if url.get_backend_name() == "sqlite":
         return create_async_engine(url, **transactions)
+    if isinstance(tls, EllipsisType):
+        tls = database_tls(settings)
     server_settings = {"application_name": application_name}
     if statement_timeout is not None:
         server_settings["statement_timeout"] = str(int(statement_timeout * 1000))
@@ -96,15 +109,19 @@ def _engine(
             "timeout": connect_timeout,
             "command_timeout": command_timeout,
             "server_settings": server_settings,
-            "ssl": database_tls(settings),
+            "ssl": tls,
         },
     )
 
 
-def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncEngine:
+def create_engine(
+    settings: Settings, *, for_migrations: bool = False, tls: DatabaseTls | EllipsisType = ...
+) -> AsyncEngine:
+    """`tls` is database_tls(settings); when not given, it is computed from the settings."""
     # Migrations may legitimately run long (and wait for the advisory lock); requests may not.
     return _engine(
         settings,
+        tls=tls,
         application_name="fastapi-app",
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -118,11 +135,12 @@ def create_engine(settings: Settings, *, for_migrations: bool = False) -> AsyncE
     )
 
 
-def create_probe_engine(settings: Settings) -> AsyncEngine:
+def create_probe_engine(settings: Settings, *, tls: DatabaseTls) -> AsyncEngine:
     """One connection for /ready, tested before each use so that a database restart fails no probe."""
     timeout = settings.readiness_timeout
     return _engine(
         settings,
+        tls=tls,
         application_name="fastapi-app-readiness",
         pool_size=READINESS_POOL_SIZE,
         max_overflow=0,
@@ -199,13 +217,15 @@ class Database:
     """The engine (and its pool) one application instance uses for its whole life."""
 
     def __init__(self, settings: Settings) -> None:
-        self.verifies_certificate = isinstance(database_tls(settings), ssl.SSLContext)
-        self.engine = create_engine(settings)
+        # Read once: it parses DATABASE_URL and reads the CA bundle; both engines use the same.
+        tls = database_tls(settings)
+        self.verifies_certificate = isinstance(tls, ssl.SSLContext)
+        self.engine = create_engine(settings, tls=tls)
         # Requests take turns for the pool's connections here, so the pool itself never makes one wait.
         self.admission = Admission(settings.db_pool_size + settings.db_max_overflow, settings.db_pool_timeout)
         # Readiness has a connection of its own: requests that exhaust their pool under load must not
         # turn every pod unready at once while the database is healthy.
-        self.probe_engine = create_probe_engine(settings)
+        self.probe_engine = create_probe_engine(settings, tls=tls)
 
     @property
     def is_sqlite(self) -> bool:

@@ -23,8 +23,9 @@ from starlette_exporter import PrometheusMiddleware, handle_metrics
 from starlette_exporter.middleware import get_matching_route_path
 
 APP_NAME = "fastapi-app"
+METRICS_PATH = "/metrics"
 # Probes and scrapes are not traffic: counting them would drown the request rate of an idle service.
-UNCOUNTED_PATHS = ("/metrics", "/health", "/ready")
+UNCOUNTED_PATHS = (METRICS_PATH, "/health", "/ready")
 
 _DEFAULT_COLLECTORS = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR)
 
@@ -185,4 +186,4 @@ def _route_template(scope: Scope, original_scope: dict[str, Any]) -> str | None:
 def install_metrics(app: FastAPI, pod: str) -> None:
     _label_default_collectors(pod)
     app.add_middleware(RouteMetricsMiddleware, app_name=APP_NAME, pod=pod, skip_paths=UNCOUNTED_PATHS)
-    app.add_route("/metrics", handle_metrics, include_in_schema=False)
+    app.add_route(METRICS_PATH, handle_metrics, include_in_schema=False)

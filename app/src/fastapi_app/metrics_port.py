@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette_exporter import handle_metrics
 
-from fastapi_app.auth import METRICS_PATH
 from fastapi_app.errors import error_response
+from fastapi_app.metrics import METRICS_PATH
 
 
 class MetricsPortMiddleware:

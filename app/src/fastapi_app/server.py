@@ -40,13 +40,7 @@ class RequestLimits:
     @classmethod
     def defaults(cls) -> "RequestLimits":
         """The settings' defaults, without reading the environment."""
-        fields = Settings.model_fields
-        return cls(
-            max_head_bytes=fields["max_header_bytes"].default,
-            max_headers=fields["max_headers"].default,
-            head_timeout=fields["header_timeout"].default,
-            body_timeout=fields["body_timeout"].default,
-        )
+        return cls.from_settings(Settings.model_construct())
 
 
 class _RefusedError(Exception):
