@@ -5,7 +5,7 @@
 import { eksClusters, setStackConfig } from "./mocks";
 import { renderProgram } from "../../scripts/render";
 
-interface World {
+export interface World {
     config?: Record<string, string>;
     eksClusters?: Record<string, string>;
 }

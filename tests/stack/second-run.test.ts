@@ -6,17 +6,13 @@ import { execFile } from "child_process";
 import * as path from "path";
 import { promisify } from "util";
 import { Json, RecordedResource } from "./mocks";
+import type { World } from "./render";
 import { contentHash } from "../../registry";
 
 const PROJECT_DIRECTORY = path.join(__dirname, "..", "..");
 const ALICE = "arn:aws:iam::123456789012:user/alice";
 const DEPLOY = "arn:aws:iam::123456789012:role/github-deploy";
 const BOB = "arn:aws:iam::123456789012:role/ops/bob";
-
-interface World {
-    config?: Record<string, string>;
-    eksClusters?: Record<string, string>;
-}
 
 async function render(world: World): Promise<RecordedResource[]> {
     const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "tests/stack/render.ts", JSON.stringify(world)],
