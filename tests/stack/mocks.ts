@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 
 /**
@@ -267,4 +268,11 @@ export function resourceOf(type: string, name?: string): RecordedResource {
 /** The inputs of the one recorded resource of that type (and name). */
 export function inputsOf(type: string, name?: string): Json {
     return resourceOf(type, name).inputs as Json;
+}
+
+/** The inputs of the one Kubernetes object of that kind (`apps/v1:Deployment`) with that metadata.name. */
+export function k8s(kind: string, name: string): Json {
+    const found = resourcesOfType(`kubernetes:${kind}`).map((r) => r.inputs as Json).filter((o) => o.metadata?.name === name);
+    assert.equal(found.length, 1, `one ${kind} named ${name}`);
+    return found[0];
 }
