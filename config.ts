@@ -224,9 +224,9 @@ function validateAvailabilityZones(region: string, zones: string[] | undefined):
     }
 }
 
-function requireMatch(key: string, value: string, pattern: RegExp, example: string): string {
+function requireMatch(key: string, value: string, pattern: RegExp, example: string, context = ""): string {
     if (!pattern.test(value)) {
-        throw new ConfigError(key, `'${value}' is not valid, expected something like ${example}`);
+        throw new ConfigError(key, `${context}'${value}' is not valid, expected something like ${example}`);
     }
     return value;
 }
@@ -368,10 +368,8 @@ function readDatabase(config: pulumi.Config, vpcCidr: string, availabilityZones:
         throw new ConfigError("isolatedSubnetCidrs", `${context}needs one block per availability zone (${publicSubnetCidrs.length}), got ${isolatedSubnetCidrs.length}`);
     }
     validateSubnets("isolatedSubnetCidrs", vpcCidr, isolatedSubnetCidrs, availabilityZones, publicSubnetCidrs, context);
-    const instanceClass = config.get("databaseInstanceClass") ?? "db.t4g.micro";
-    if (!/^db\.[a-z][a-z0-9-]*\d[a-z0-9-]*\.(micro|small|medium|large|\d*xlarge)$/.test(instanceClass)) {
-        throw new ConfigError("databaseInstanceClass", `${context}'${instanceClass}' is not valid, expected something like db.t4g.micro`);
-    }
+    const instanceClass = requireMatch("databaseInstanceClass", config.get("databaseInstanceClass") ?? "db.t4g.micro",
+        /^db\.[a-z][a-z0-9-]*\d[a-z0-9-]*\.(micro|small|medium|large|\d*xlarge)$/, "db.t4g.micro", context);
     const storageGb = integerIn("databaseStorageGb", config.getNumber("databaseStorageGb") ?? 20, 20, 65536);
     const maxStorageGb = integerIn("databaseMaxStorageGb", config.getNumber("databaseMaxStorageGb") ?? 100, 21, 65536);
     if (maxStorageGb <= storageGb) {
