@@ -224,9 +224,9 @@ function validateAvailabilityZones(region: string, zones: string[] | undefined):
     }
 }
 
-function requireMatch(key: string, value: string, pattern: RegExp, example: string): string {
+function requireMatch(key: string, value: string, pattern: RegExp, example: string, context = ""): string {
     if (!pattern.test(value)) {
-        throw new ConfigError(key, `'${value}' is not valid, expected something like ${example}`);
+        throw new ConfigError(key, `${context}'${value}' is not valid, expected something like ${example}`);
     }
     return value;
 }
@@ -344,7 +344,7 @@ function booleanSetting(config: pulumi.Config, key: string, fallback: boolean, c
  * Without databaseUrl the stack makes its own PostgreSQL (managed mode); with it, it uses that one as it always
  * has (external mode). Each mode refuses the other's settings, so a setting is never silently ignored.
  */
-function readDatabase(config: pulumi.Config, vpcCidr: string, availabilityZones: string[] | undefined, publicSubnetCidrs: string[]): DatabaseConfig {
+function readDatabase(config: pulumi.Config, vpcCidr: string, publicSubnetCidrs: string[]): DatabaseConfig {
     const databaseUrl = config.getSecret("databaseUrl");
     if (databaseUrl !== undefined) {
         const misplaced = MANAGED_DATABASE_KEYS.find((key) => config.get(key) !== undefined);
@@ -364,14 +364,13 @@ function readDatabase(config: pulumi.Config, vpcCidr: string, availabilityZones:
     const context = `${MANAGED_MODE}: `;
     const isolatedSubnetCidrs = stringList(config, "isolatedSubnetCidrs", ["10.0.101.0/24", "10.0.102.0/24"], '["10.0.101.0/24","10.0.102.0/24"]');
     // In the public subnets' zones: as many blocks as there are public subnets, whether the zones are configured or not.
+    // The public subnets were already counted against the zones, so this count is the zone check for these blocks too.
     if (isolatedSubnetCidrs.length !== publicSubnetCidrs.length) {
         throw new ConfigError("isolatedSubnetCidrs", `${context}needs one block per availability zone (${publicSubnetCidrs.length}), got ${isolatedSubnetCidrs.length}`);
     }
-    validateSubnets("isolatedSubnetCidrs", vpcCidr, isolatedSubnetCidrs, availabilityZones, publicSubnetCidrs, context);
-    const instanceClass = config.get("databaseInstanceClass") ?? "db.t4g.micro";
-    if (!/^db\.[a-z][a-z0-9-]*\d[a-z0-9-]*\.(micro|small|medium|large|\d*xlarge)$/.test(instanceClass)) {
-        throw new ConfigError("databaseInstanceClass", `${context}'${instanceClass}' is not valid, expected something like db.t4g.micro`);
-    }
+    validateSubnets("isolatedSubnetCidrs", vpcCidr, isolatedSubnetCidrs, undefined, publicSubnetCidrs, context);
+    const instanceClass = requireMatch("databaseInstanceClass", config.get("databaseInstanceClass") ?? "db.t4g.micro",
+        /^db\.[a-z][a-z0-9-]*\d[a-z0-9-]*\.(micro|small|medium|large|\d*xlarge)$/, "db.t4g.micro", context);
     const storageGb = integerIn("databaseStorageGb", config.getNumber("databaseStorageGb") ?? 20, 20, 65536);
     const maxStorageGb = integerIn("databaseMaxStorageGb", config.getNumber("databaseMaxStorageGb") ?? 100, 21, 65536);
     if (maxStorageGb <= storageGb) {
@@ -453,7 +452,7 @@ export function loadConfig(): StackConfig {
         appMinReplicas,
         appMaxReplicas,
         appTargetCpuPercent: integerIn("appTargetCpuPercent", config.getNumber("appTargetCpuPercent") ?? 70, 10, 100),
-        database: readDatabase(config, vpcCidr, availabilityZones, publicSubnetCidrs),
+        database: readDatabase(config, vpcCidr, publicSubnetCidrs),
         edge: readEdge(config, region),
         tokens: {
             apiTokens: readTokens(config, "apiTokens"),

@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
 import { RecordedResource, isSecretInput, setStackConfig } from "../tests/stack/mocks";
 import { renderProgram } from "./render";
+import { isStructure } from "../cost/estimate";
 
 const OUT_DIR = path.join(__dirname, "..", "build", "synth");
 const K8S_DIR = path.join(OUT_DIR, "k8s");
@@ -83,11 +84,6 @@ function isKubernetesObject(resource: RecordedResource): boolean {
     return resource.type.startsWith("kubernetes:") && resource.type !== "kubernetes:helm.sh/v3:Release";
 }
 
-/** Our own ComponentResources and the providers are structure, not infrastructure. */
-function isInfrastructure(resource: RecordedResource): boolean {
-    return !resource.type.startsWith("fastapi:") && !resource.type.startsWith("pulumi:providers:");
-}
-
 function sanitized(value: unknown): unknown {
     if (isSecretInput(value)) {
         return redactedLeaves((value as { value: unknown }).value);
@@ -127,7 +123,7 @@ async function main(): Promise<void> {
         fs.writeFileSync(path.join(K8S_DIR, manifestFileName(index, manifest)), YAML.stringify(manifest));
     });
 
-    const inventory = recorded.filter((r) => isInfrastructure(r) && !isKubernetesObject(r))
+    const inventory = recorded.filter((r) => !isStructure(r.type) && !isKubernetesObject(r))
         .map((resource) => ({ type: resource.type, name: resource.name, inputs: sanitized(resource.inputs) }));
     fs.writeFileSync(path.join(OUT_DIR, "aws-inventory.json"), `${JSON.stringify(inventory, null, 2)}\n`);
 

@@ -16,7 +16,7 @@ import { Cluster, ClusterArgs, accessEntryKey } from "../../cluster";
 import { KUBERNETES_RELEASES } from "../../versions";
 import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../../registry";
 import {
-    ENVIRONMENT_ANNOTATION, KUBERNETES_API_ANNOTATION, METRICS_PORT, METRICS_SCRAPER, TLS_POLICY, TOKENS_FINGERPRINT_ANNOTATION, Workload, hostAndPort, migrationJobName,
+    ENVIRONMENT_ANNOTATION, KUBERNETES_API_ANNOTATION, METRICS_PORT, METRICS_SCRAPER, TLS_POLICY, TOKENS_FINGERPRINT_ANNOTATION, Workload, WorkloadArgs, hostAndPort, migrationJobName,
 } from "../../workload";
 import { Database, DatabaseArgs } from "../../database";
 
@@ -333,17 +333,16 @@ class FakeNodes extends pulumi.CustomResource {
 describe("Workload alone", () => {
     const image = `registry.example.com/app@sha256:${"2".repeat(64)}`;
     const metricsScrape = { apiEndpoint: "https://api.example.internal:6443", environment: "staging", sourceCidrs: ["10.20.0.0/16"] };
+    /** A Workload's arguments, in the namespace `<name>-ns` unless `extra` names another. */
+    const workloadArgs = (name: string, extra: Partial<WorkloadArgs> = {}): WorkloadArgs => ({
+        namespace: `${name}-ns`, image, databaseUrl: "postgresql://u:p@h:5432/d",
+        minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70, loadBalancerDependsOn: [], metricsScrape, ...extra,
+    });
 
     test("runs the given image with the given scaling, in the given namespace", async () => {
-        const workload = new Workload("workload-alone", {
-            namespace: "demo-ns",
-            image,
-            databaseUrl: pulumi.secret("postgresql://u:p@h:5432/d"),
-            minReplicas: 3,
-            maxReplicas: 7,
-            targetCpuPercent: 55,
-            loadBalancerDependsOn: [], metricsScrape,
-        });
+        const workload = new Workload("workload-alone", workloadArgs("workload-alone", {
+            namespace: "demo-ns", databaseUrl: pulumi.secret("postgresql://u:p@h:5432/d"), minReplicas: 3, maxReplicas: 7, targetCpuPercent: 55,
+        }));
         assert.equal(await valueOf(workload.namespace), "demo-ns");
         assert.match(await valueOf(workload.url), /^http:\/\/.+\.elb\.amazonaws\.com$/);
         await settled();
@@ -356,19 +355,13 @@ describe("Workload alone", () => {
     });
     test("the LoadBalancer Service itself depends on what it is given to outlive", async () => {
         const nodes = new FakeNodes("workload-nodes");
-        new Workload("workload-ordered", {
-            namespace: "ordered-ns", image, databaseUrl: "postgresql://u:p@h:5432/d",
-            minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70, loadBalancerDependsOn: [nodes], metricsScrape,
-        });
+        new Workload("workload-ordered", workloadArgs("workload-ordered", { loadBalancerDependsOn: [nodes] }));
         await settled();
         assert.ok(dependsOn(resourceOf("kubernetes:core/v1:Service", "workload-ordered-service"), "test:index:Nodes", "workload-nodes"));
     });
     const certificateArn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
-    const serviceOf = async (name: string, edge: ConstructorParameters<typeof Workload>[1]["edge"]) => {
-        const workload = new Workload(name, {
-            namespace: `${name}-ns`, image, databaseUrl: "postgresql://u:p@h:5432/d",
-            minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70, loadBalancerDependsOn: [], metricsScrape, edge,
-        });
+    const serviceOf = async (name: string, edge: WorkloadArgs["edge"]) => {
+        const workload = new Workload(name, workloadArgs(name, { edge }));
         const url = await valueOf(workload.url);
         await settled();
         return { url, service: inputsOf("kubernetes:core/v1:Service", `${name}-service`) };
@@ -397,10 +390,9 @@ describe("Workload alone", () => {
     test("configured tokens are used as given, and nothing is generated for them", async () => {
         const generatedTokens = (): number => resourcesOfType("random:index/randomPassword:RandomPassword").filter((r) => r.name.endsWith("-token")).length;
         const before = generatedTokens();
-        const workload = new Workload("tokens-given", {
-            namespace: "tokens-ns", image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
-            loadBalancerDependsOn: [], metricsScrape, tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)), readsNeedToken: true },
-        });
+        const workload = new Workload("tokens-given", workloadArgs("tokens-given", {
+            tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)), readsNeedToken: true },
+        }));
         assert.equal(await valueOf(workload.apiTokens), "a".repeat(20));
         await settled();
         assert.equal(generatedTokens(), before);
@@ -413,10 +405,9 @@ describe("Workload alone", () => {
         assert.equal(JSON.stringify(template).includes("a".repeat(20)), false, "the pod template holds a digest, not the tokens");
     });
     test("the pod template's token digest is keyed with a secret of the state, not a bare hash of the tokens", async () => {
-        new Workload("fingerprint-keyed", {
-            namespace: "keyed-ns", image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
-            loadBalancerDependsOn: [], metricsScrape, tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
-        });
+        new Workload("fingerprint-keyed", workloadArgs("fingerprint-keyed", {
+            tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
+        }));
         await settled();
         const fingerprint = plain<string>(inputsOf("kubernetes:apps/v1:Deployment", "fingerprint-keyed-deployment").spec.template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
         const bare = createHash("sha256").update(`${"a".repeat(20)}\n${"m".repeat(20)}`).digest("hex");
@@ -426,10 +417,9 @@ describe("Workload alone", () => {
     });
     test("a changed token list changes the pod template, so the pods restart with it", async () => {
         const name = "rotation";
-        new Workload(name, {
-            namespace: `${name}-ns`, image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
-            loadBalancerDependsOn: [], metricsScrape, tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
-        });
+        new Workload(name, workloadArgs(name, {
+            tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
+        }));
         await settled();
         const fingerprint = plain<string>(inputsOf("kubernetes:apps/v1:Deployment", `${name}-deployment`).spec.template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
         const key = resourceOf("random:index/randomPassword:RandomPassword", `${name}-tokens-fingerprint-key`);
@@ -439,10 +429,7 @@ describe("Workload alone", () => {
         assert.notEqual(keyed(`${"a".repeat(20)},${"b".repeat(20)}`), fingerprint, "a token added to the list changes it");
     });
     test("the metrics scraper may list and watch the namespace's pods and proxy to them, and nothing else", async () => {
-        const workload = new Workload("scraper", {
-            namespace: "scraper-ns", image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
-            loadBalancerDependsOn: [], metricsScrape,
-        });
+        const workload = new Workload("scraper", workloadArgs("scraper", { namespace: "scraper-ns" }));
         assert.equal(await valueOf(workload.metricsScraperToken), SCRAPER_TOKEN);
         assert.equal(await pulumi.isSecret(workload.metricsScraperToken), true);
         await settled();
@@ -464,10 +451,7 @@ describe("Workload alone", () => {
             "the token controller fills the Secret only once its ServiceAccount exists");
     });
     test("the pods serve token-free metrics on a port the load balancer never publishes, reachable from the VPC only", async () => {
-        new Workload("metrics-port", {
-            namespace: "metrics-ns", image, databaseUrl: "postgresql://u:p@h:5432/d", minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70,
-            loadBalancerDependsOn: [], metricsScrape,
-        });
+        new Workload("metrics-port", workloadArgs("metrics-port"));
         await settled();
         const template = inputsOf("kubernetes:apps/v1:Deployment", "metrics-port-deployment").spec.template;
         const container = template.spec.containers[0];

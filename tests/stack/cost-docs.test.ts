@@ -47,7 +47,7 @@ describe("docs/cost.md (npm run cost's tables)", () => {
     });
     test("spot nodes with an external database cost at most the seed's $167 a month, in every priced region", () => {
         const spot = estimates.map((documented, index) => ({ documented, output: outputs[index] }))
-            .filter(({ documented }) => documented.args.includes(SPOT) && documented.args.some((arg) => arg.startsWith("databaseUrl=")));
+            .filter(({ documented }) => documented.args.includes(SPOT) && isExternal(documented));
         assert.ok(spot.length > 0);
         for (const { documented, output } of spot) {
             assert.ok(total(output) <= SEED_MONTHLY_ESTIMATE, `${regionOf(documented.args)}: $${total(output)}`);
@@ -65,7 +65,7 @@ describe("docs/cost.md (npm run cost's tables)", () => {
 describe("README.md", () => {
     test("its monthly figures are the command's, rounded to the dollar: the default (managed database) and external ones", () => {
         const external = (isSpot: boolean): number => total(outputs[estimates.findIndex((documented) => regionOf(documented.args) === "ap-southeast-1"
-            && documented.args.includes(SPOT) === isSpot && documented.args.some((arg) => arg.startsWith("databaseUrl=")))]);
+            && documented.args.includes(SPOT) === isSpot && isExternal(documented))]);
         const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8").replace(/\s+/g, " ");
         assert.match(readme, new RegExp(`About \\*\\*\\$${Math.round(total(outputs[0]))} a month\\*\\* in ap-southeast-1 as created by default`));
         assert.match(readme, new RegExp(

