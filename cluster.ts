@@ -4,7 +4,12 @@ import * as aws from "@pulumi/aws";
 import * as eks from "@pulumi/eks";
 import * as k8s from "@pulumi/kubernetes";
 import { KubernetesSupportType, checkUpgradeStep } from "./config";
-import { CLUSTER_AUTOSCALER_CHART_VERSION, KUBERNETES_RELEASES, KubernetesRelease, KubernetesVersion } from "./versions";
+import {
+    CLUSTER_AUTOSCALER_CHART_VERSION,
+    KUBERNETES_RELEASES,
+    KubernetesRelease,
+    KubernetesVersion,
+} from "./versions";
 
 const CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
 
@@ -39,8 +44,15 @@ const SAME_SHAPE_FAMILIES: { families: string[]; sizes: string[] }[] = [
 /** The configured type first, then the other families of the same shape; undefined when none is known. */
 export function spotInstanceTypes(instanceType: string): string[] | undefined {
     const [family, size] = instanceType.split(".");
-    const group = SAME_SHAPE_FAMILIES.find((candidate) => candidate.families.includes(family) && candidate.sizes.includes(size));
-    return group && [instanceType, ...group.families.filter((other) => other !== family).map((other) => `${other}.${size}`)];
+    const group = SAME_SHAPE_FAMILIES.find(
+        (candidate) => candidate.families.includes(family) && candidate.sizes.includes(size),
+    );
+    return (
+        group && [
+            instanceType,
+            ...group.families.filter((other) => other !== family).map((other) => `${other}.${size}`),
+        ]
+    );
 }
 
 /** The families and sizes a spot node group can be built from, for error messages. */
@@ -140,20 +152,27 @@ function clusterAutoscalerPolicy(clusterName: string): string {
 }
 
 /** Trust policy letting exactly one Kubernetes service account assume a role through the cluster's OIDC provider. */
-function serviceAccountTrustPolicy(oidcProviderArn: string, oidcIssuer: string, namespace: string, serviceAccount: string): string {
+function serviceAccountTrustPolicy(
+    oidcProviderArn: string,
+    oidcIssuer: string,
+    namespace: string,
+    serviceAccount: string,
+): string {
     return JSON.stringify({
         Version: "2012-10-17",
-        Statement: [{
-            Effect: "Allow",
-            Principal: { Federated: oidcProviderArn },
-            Action: "sts:AssumeRoleWithWebIdentity",
-            Condition: {
-                StringEquals: {
-                    [`${oidcIssuer}:sub`]: `system:serviceaccount:${namespace}:${serviceAccount}`,
-                    [`${oidcIssuer}:aud`]: "sts.amazonaws.com",
+        Statement: [
+            {
+                Effect: "Allow",
+                Principal: { Federated: oidcProviderArn },
+                Action: "sts:AssumeRoleWithWebIdentity",
+                Condition: {
+                    StringEquals: {
+                        [`${oidcIssuer}:sub`]: `system:serviceaccount:${namespace}:${serviceAccount}`,
+                        [`${oidcIssuer}:aud`]: "sts.amazonaws.com",
+                    },
                 },
             },
-        }],
+        ],
     });
 }
 
@@ -201,49 +220,76 @@ export class Cluster extends pulumi.ComponentResource {
 
         // EKS creates this group on first use with no retention and leaves it behind on deletion; owned here, it has a
         // retention and goes with the stack. The cluster depends on it, so it exists before EKS writes to it.
-        const logGroup = new aws.cloudwatch.LogGroup(`${name}-control-plane-logs`, {
-            name: `/aws/eks/${args.clusterName}/cluster`,
-            retentionInDays: args.logRetentionDays,
-            tags: args.tags,
-        }, { parent: this });
+        const logGroup = new aws.cloudwatch.LogGroup(
+            `${name}-control-plane-logs`,
+            {
+                name: `/aws/eks/${args.clusterName}/cluster`,
+                retentionInDays: args.logRetentionDays,
+                tags: args.tags,
+            },
+            { parent: this },
+        );
 
         // pulumi-eks waits only for the policies of roles it creates itself. Ours are attached before the control plane
         // starts and, on destroy, detached only after it is gone (it needs them to clean up its network interfaces).
-        const controlPlane = this.role(`${args.clusterName}-control-plane`, "eks.amazonaws.com", CLUSTER_ROLE_POLICIES, args.tags);
-        const cluster = new eks.Cluster(name, {
-            name: args.clusterName,
-            version,
-            // Without it EKS keeps a cluster whose version leaves standard support and bills extended support.
-            upgradePolicy: { supportType: args.supportType },
-            vpcId: args.vpcId,
-            publicSubnetIds: args.subnetIds,
-            serviceRole: controlPlane.role,
-            authenticationMode: eks.AuthenticationMode.Api,
-            accessEntries: Object.fromEntries(args.clusterAdmins.map((principalArn) => [accessEntryKey(principalArn), {
-                principalArn,
-                accessPolicies: { clusterAdmin: { policyArn: CLUSTER_ADMIN_ACCESS_POLICY, accessScope: { type: "cluster" } } },
-            }])),
-            createOidcProvider: true,
-            enabledClusterLogTypes: ["api", "audit", "authenticator"],
-            endpointPublicAccess: true,
-            endpointPrivateAccess: true,
-            // The managed node group below is the only compute; it uses the security group EKS creates.
-            skipDefaultNodeGroup: true,
-            skipDefaultSecurityGroups: true,
-            // Without it the VPC CNI ignores NetworkPolicy objects. Pinned, like kube-proxy: unpinned, each run resolves
-            // the most recent version, and an unrelated deploy rolls the networking of every node.
-            vpcCniOptions: { enableNetworkPolicy: true, addonVersion: release.addons.vpcCni },
-            kubeProxyAddonOptions: { version: release.addons.kubeProxy },
-            tags: args.tags,
-        }, { parent: this, dependsOn: [...controlPlane.attachments, logGroup] });
+        const controlPlane = this.role(
+            `${args.clusterName}-control-plane`,
+            "eks.amazonaws.com",
+            CLUSTER_ROLE_POLICIES,
+            args.tags,
+        );
+        const cluster = new eks.Cluster(
+            name,
+            {
+                name: args.clusterName,
+                version,
+                // Without it EKS keeps a cluster whose version leaves standard support and bills extended support.
+                upgradePolicy: { supportType: args.supportType },
+                vpcId: args.vpcId,
+                publicSubnetIds: args.subnetIds,
+                serviceRole: controlPlane.role,
+                authenticationMode: eks.AuthenticationMode.Api,
+                accessEntries: Object.fromEntries(
+                    args.clusterAdmins.map((principalArn) => [
+                        accessEntryKey(principalArn),
+                        {
+                            principalArn,
+                            accessPolicies: {
+                                clusterAdmin: {
+                                    policyArn: CLUSTER_ADMIN_ACCESS_POLICY,
+                                    accessScope: { type: "cluster" },
+                                },
+                            },
+                        },
+                    ]),
+                ),
+                createOidcProvider: true,
+                enabledClusterLogTypes: ["api", "audit", "authenticator"],
+                endpointPublicAccess: true,
+                endpointPrivateAccess: true,
+                // The managed node group below is the only compute; it uses the security group EKS creates.
+                skipDefaultNodeGroup: true,
+                skipDefaultSecurityGroups: true,
+                // Without it the VPC CNI ignores NetworkPolicy objects. Pinned, like kube-proxy: unpinned, each run resolves
+                // the most recent version, and an unrelated deploy rolls the networking of every node.
+                vpcCniOptions: { enableNetworkPolicy: true, addonVersion: release.addons.vpcCni },
+                kubeProxyAddonOptions: { version: release.addons.kubeProxy },
+                tags: args.tags,
+            },
+            { parent: this, dependsOn: [...controlPlane.attachments, logGroup] },
+        );
 
         const nodeGroup = this.nodeGroup(name, cluster, args);
-        this.provider = new k8s.Provider(name, {
-            kubeconfig: cluster.kubeconfigJson,
-            // Once the cluster is gone (an interrupted destroy), its Kubernetes objects and Helm release are dropped
-            // from the state instead of failing every later destroy on an unreachable API server.
-            deleteUnreachable: true,
-        }, { parent: this });
+        this.provider = new k8s.Provider(
+            name,
+            {
+                kubeconfig: cluster.kubeconfigJson,
+                // Once the cluster is gone (an interrupted destroy), its Kubernetes objects and Helm release are dropped
+                // from the state instead of failing every later destroy on an unreachable API server.
+                deleteUnreachable: true,
+            },
+            { parent: this },
+        );
 
         // CoreDNS is not created by pulumi-eks without its default node group; EKS installed it self-managed, and
         // this managed add-on adopts it (OVERWRITE) once there are nodes to run it, so it is upgraded with the pins.
@@ -255,121 +301,197 @@ export class Cluster extends pulumi.ComponentResource {
         this.clusterName = cluster.eksCluster.name;
         this.kubeconfig = pulumi.secret(cluster.kubeconfigJson);
         this.apiEndpoint = cluster.eksCluster.endpoint;
-        this.certificateAuthority = cluster.eksCluster.certificateAuthority.apply((ca) => Buffer.from(ca.data, "base64").toString("utf8"));
+        this.certificateAuthority = cluster.eksCluster.certificateAuthority.apply((ca) =>
+            Buffer.from(ca.data, "base64").toString("utf8"),
+        );
         // With skipDefaultSecurityGroups, pulumi-eks reports the group EKS created for the cluster.
         this.podSecurityGroupId = cluster.clusterSecurityGroupId;
         this.registerOutputs({
-            clusterName: this.clusterName, kubeconfig: this.kubeconfig, apiEndpoint: this.apiEndpoint,
-            certificateAuthority: this.certificateAuthority, podSecurityGroupId: this.podSecurityGroupId,
+            clusterName: this.clusterName,
+            kubeconfig: this.kubeconfig,
+            apiEndpoint: this.apiEndpoint,
+            certificateAuthority: this.certificateAuthority,
+            podSecurityGroupId: this.podSecurityGroupId,
         });
     }
 
-    private addon(name: string, cluster: eks.Cluster, nodeGroup: eks.ManagedNodeGroup, addonName: string, addonVersion: string, tags?: Record<string, string>): aws.eks.Addon {
-        return new aws.eks.Addon(`${name}-${addonName}`, {
-            clusterName: cluster.eksCluster.name,
-            addonName,
-            addonVersion,
-            resolveConflictsOnCreate: "OVERWRITE",
-            resolveConflictsOnUpdate: "OVERWRITE",
-            tags,
-        }, { parent: this, dependsOn: [nodeGroup] });
+    private addon(
+        name: string,
+        cluster: eks.Cluster,
+        nodeGroup: eks.ManagedNodeGroup,
+        addonName: string,
+        addonVersion: string,
+        tags?: Record<string, string>,
+    ): aws.eks.Addon {
+        return new aws.eks.Addon(
+            `${name}-${addonName}`,
+            {
+                clusterName: cluster.eksCluster.name,
+                addonName,
+                addonVersion,
+                resolveConflictsOnCreate: "OVERWRITE",
+                resolveConflictsOnUpdate: "OVERWRITE",
+                tags,
+            },
+            { parent: this, dependsOn: [nodeGroup] },
+        );
     }
 
-    private role(roleName: string, service: string, policyArns: string[], tags?: Record<string, string>): RoleWithPolicies {
-        const role = new aws.iam.Role(roleName, {
-            name: roleName,
-            assumeRolePolicy: assumeRolePolicy(service),
-            tags,
-        }, { parent: this });
+    private role(
+        roleName: string,
+        service: string,
+        policyArns: string[],
+        tags?: Record<string, string>,
+    ): RoleWithPolicies {
+        const role = new aws.iam.Role(
+            roleName,
+            {
+                name: roleName,
+                assumeRolePolicy: assumeRolePolicy(service),
+                tags,
+            },
+            { parent: this },
+        );
         const attachments = policyArns.map((policyArn) => {
             const policyName = policyArn.split("/").pop() ?? policyArn;
-            return new aws.iam.RolePolicyAttachment(`${roleName}-${policyName}`, { role: role.name, policyArn }, { parent: this });
+            return new aws.iam.RolePolicyAttachment(
+                `${roleName}-${policyName}`,
+                { role: role.name, policyArn },
+                { parent: this },
+            );
         });
         return { role, attachments };
     }
 
     private nodeGroup(name: string, cluster: eks.Cluster, args: ClusterArgs): eks.ManagedNodeGroup {
         // EKS only sets a gp3 root volume and IMDSv2 through a launch template of our own.
-        const launchTemplate = new aws.ec2.LaunchTemplate(`${name}-nodes`, {
-            namePrefix: `${args.clusterName}-nodes-`,
-            blockDeviceMappings: [{
-                deviceName: "/dev/xvda",
-                ebs: { volumeSize: args.nodeDiskSizeGb, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" },
-            }],
-            metadataOptions: {
-                httpEndpoint: "enabled",
-                httpTokens: "required",
-                // One hop: IMDS answers the node itself (and host-network pods such as the VPC CNI) but its token response
-                // cannot reach a pod's own network namespace, so pods cannot borrow the node role's credentials. A pod that
-                // calls AWS must use its own role through the OIDC provider (IRSA), as the cluster autoscaler does.
-                httpPutResponseHopLimit: 1,
+        const launchTemplate = new aws.ec2.LaunchTemplate(
+            `${name}-nodes`,
+            {
+                namePrefix: `${args.clusterName}-nodes-`,
+                blockDeviceMappings: [
+                    {
+                        deviceName: "/dev/xvda",
+                        ebs: {
+                            volumeSize: args.nodeDiskSizeGb,
+                            volumeType: "gp3",
+                            encrypted: "true",
+                            deleteOnTermination: "true",
+                        },
+                    },
+                ],
+                metadataOptions: {
+                    httpEndpoint: "enabled",
+                    httpTokens: "required",
+                    // One hop: IMDS answers the node itself (and host-network pods such as the VPC CNI) but its token response
+                    // cannot reach a pod's own network namespace, so pods cannot borrow the node role's credentials. A pod that
+                    // calls AWS must use its own role through the OIDC provider (IRSA), as the cluster autoscaler does.
+                    httpPutResponseHopLimit: 1,
+                },
+                updateDefaultVersion: true,
+                tagSpecifications: [
+                    { resourceType: "instance", tags: { ...args.tags, Name: `${args.clusterName}-node` } },
+                ],
+                tags: args.tags,
             },
-            updateDefaultVersion: true,
-            tagSpecifications: [{ resourceType: "instance", tags: { ...args.tags, Name: `${args.clusterName}-node` } }],
-            tags: args.tags,
-        }, { parent: this });
+            { parent: this },
+        );
 
         // Nodes need the worker and CNI policies to join and get pod IPs; on destroy the policies stay until the nodes
         // are gone, so the CNI can still release the network interfaces it attached.
         const nodeRole = this.role(`${args.clusterName}-node`, "ec2.amazonaws.com", NODE_ROLE_POLICIES, args.tags);
-        return new eks.ManagedNodeGroup(`${name}-nodes`, {
-            cluster,
-            nodeRole: nodeRole.role,
-            subnetIds: args.subnetIds,
-            // The types go on the node group, not the launch template: EKS refuses instanceTypes when the template
-            // names an instance type, and only the node group can offer several.
-            instanceTypes: nodeInstanceTypes(args.nodeInstanceType, args.nodeCapacityType),
-            capacityType: args.nodeCapacityType,
-            amiType: "AL2023_x86_64_STANDARD",
-            // pulumi-eks leaves the version unset with a launch template of our own, so nodes would stay behind a control
-            // plane upgrade. The control plane's own version output makes EKS upgrade the nodes right after it.
-            version: cluster.eksCluster.version,
-            scalingConfig: {
-                desiredSize: args.nodeGroupSize.desired,
-                minSize: args.nodeGroupSize.min,
-                maxSize: args.nodeGroupSize.max,
+        return new eks.ManagedNodeGroup(
+            `${name}-nodes`,
+            {
+                cluster,
+                nodeRole: nodeRole.role,
+                subnetIds: args.subnetIds,
+                // The types go on the node group, not the launch template: EKS refuses instanceTypes when the template
+                // names an instance type, and only the node group can offer several.
+                instanceTypes: nodeInstanceTypes(args.nodeInstanceType, args.nodeCapacityType),
+                capacityType: args.nodeCapacityType,
+                amiType: "AL2023_x86_64_STANDARD",
+                // pulumi-eks leaves the version unset with a launch template of our own, so nodes would stay behind a control
+                // plane upgrade. The control plane's own version output makes EKS upgrade the nodes right after it.
+                version: cluster.eksCluster.version,
+                scalingConfig: {
+                    desiredSize: args.nodeGroupSize.desired,
+                    minSize: args.nodeGroupSize.min,
+                    maxSize: args.nodeGroupSize.max,
+                },
+                // The cluster autoscaler owns the desired size once running; `pulumi up` must not reset it.
+                ignoreScalingChanges: true,
+                launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
+                tags: args.tags,
             },
-            // The cluster autoscaler owns the desired size once running; `pulumi up` must not reset it.
-            ignoreScalingChanges: true,
-            launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
-            tags: args.tags,
-        }, { parent: this, dependsOn: nodeRole.attachments });
+            { parent: this, dependsOn: nodeRole.attachments },
+        );
     }
 
-    private clusterAutoscaler(name: string, cluster: eks.Cluster, nodeGroup: eks.ManagedNodeGroup, args: ClusterArgs, imageTag: string): void {
+    private clusterAutoscaler(
+        name: string,
+        cluster: eks.Cluster,
+        nodeGroup: eks.ManagedNodeGroup,
+        args: ClusterArgs,
+        imageTag: string,
+    ): void {
         const roleName = `${args.clusterName}-autoscaler`;
-        const role = new aws.iam.Role(roleName, {
-            name: roleName,
-            assumeRolePolicy: pulumi.all([cluster.oidcProviderArn, cluster.oidcIssuer]).apply(([arn, issuer]) =>
-                serviceAccountTrustPolicy(arn, issuer, "kube-system", CLUSTER_AUTOSCALER_SERVICE_ACCOUNT)),
-            tags: args.tags,
-        }, { parent: this });
-        const permissions = new aws.iam.RolePolicy(roleName, { role: role.id, policy: clusterAutoscalerPolicy(args.clusterName) }, { parent: this });
+        const role = new aws.iam.Role(
+            roleName,
+            {
+                name: roleName,
+                assumeRolePolicy: pulumi
+                    .all([cluster.oidcProviderArn, cluster.oidcIssuer])
+                    .apply(([arn, issuer]) =>
+                        serviceAccountTrustPolicy(arn, issuer, "kube-system", CLUSTER_AUTOSCALER_SERVICE_ACCOUNT),
+                    ),
+                tags: args.tags,
+            },
+            { parent: this },
+        );
+        const permissions = new aws.iam.RolePolicy(
+            roleName,
+            { role: role.id, policy: clusterAutoscalerPolicy(args.clusterName) },
+            { parent: this },
+        );
 
-        new k8s.helm.v3.Release(`${name}-cluster-autoscaler`, {
-            name: "cluster-autoscaler",
-            namespace: "kube-system",
-            chart: "cluster-autoscaler",
-            version: CLUSTER_AUTOSCALER_CHART_VERSION,
-            repositoryOpts: { repo: "https://kubernetes.github.io/autoscaler" },
-            values: {
-                cloudProvider: "aws",
-                awsRegion: args.region,
-                // Finds the node group through the tags EKS puts on its Auto Scaling group.
-                autoDiscovery: { clusterName: args.clusterName },
-                fullnameOverride: "cluster-autoscaler",
-                image: { tag: imageTag },
-                rbac: {
-                    serviceAccount: {
-                        name: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
-                        annotations: { "eks.amazonaws.com/role-arn": role.arn },
+        new k8s.helm.v3.Release(
+            `${name}-cluster-autoscaler`,
+            {
+                name: "cluster-autoscaler",
+                namespace: "kube-system",
+                chart: "cluster-autoscaler",
+                version: CLUSTER_AUTOSCALER_CHART_VERSION,
+                repositoryOpts: { repo: "https://kubernetes.github.io/autoscaler" },
+                values: {
+                    cloudProvider: "aws",
+                    awsRegion: args.region,
+                    // Finds the node group through the tags EKS puts on its Auto Scaling group.
+                    autoDiscovery: { clusterName: args.clusterName },
+                    fullnameOverride: "cluster-autoscaler",
+                    image: { tag: imageTag },
+                    rbac: {
+                        serviceAccount: {
+                            name: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
+                            annotations: { "eks.amazonaws.com/role-arn": role.arn },
+                        },
+                    },
+                    extraArgs: { "balance-similar-node-groups": true, expander: "least-waste" },
+                    resources: { requests: { cpu: "100m", memory: "300Mi" }, limits: { memory: "600Mi" } },
+                    securityContext: {
+                        runAsNonRoot: true,
+                        runAsUser: 65534,
+                        runAsGroup: 65534,
+                        seccompProfile: { type: "RuntimeDefault" },
+                    },
+                    containerSecurityContext: {
+                        allowPrivilegeEscalation: false,
+                        readOnlyRootFilesystem: true,
+                        capabilities: { drop: ["ALL"] },
                     },
                 },
-                extraArgs: { "balance-similar-node-groups": true, expander: "least-waste" },
-                resources: { requests: { cpu: "100m", memory: "300Mi" }, limits: { memory: "600Mi" } },
-                securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
-                containerSecurityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
             },
-        }, { parent: this, provider: this.provider, dependsOn: [nodeGroup, permissions] });
+            { parent: this, provider: this.provider, dependsOn: [nodeGroup, permissions] },
+        );
     }
 }

@@ -81,7 +81,12 @@ const EXTERNAL_MODE = "external database mode (databaseUrl is set)";
 const MANAGED_MODE = "managed database mode (no databaseUrl)";
 /** Keys that only the managed database reads; setting one next to databaseUrl is a mistake, not a no-op. */
 const MANAGED_DATABASE_KEYS = [
-    "isolatedSubnetCidrs", "databaseInstanceClass", "databaseStorageGb", "databaseMaxStorageGb", "databaseDeletionProtection", "databaseFinalSnapshot",
+    "isolatedSubnetCidrs",
+    "databaseInstanceClass",
+    "databaseStorageGb",
+    "databaseMaxStorageGb",
+    "databaseDeletionProtection",
+    "databaseFinalSnapshot",
 ];
 
 export class ConfigError extends Error {
@@ -101,14 +106,22 @@ interface Cidr {
 function parseCidr(key: string, value: string): Cidr {
     const [address, prefixLength, ...extra] = value.split("/");
     // Four plain decimal octets only: ipaddr.js alone would also read "10.1" or octal "010.0.0.0" as addresses.
-    if (extra.length > 0 || prefixLength === undefined || !PREFIX_LENGTH.test(prefixLength)
-        || !ipaddr.IPv4.isValidFourPartDecimal(address) || !ipaddr.IPv4.isValidCIDR(value)) {
+    if (
+        extra.length > 0 ||
+        prefixLength === undefined ||
+        !PREFIX_LENGTH.test(prefixLength) ||
+        !ipaddr.IPv4.isValidFourPartDecimal(address) ||
+        !ipaddr.IPv4.isValidCIDR(value)
+    ) {
         throw new ConfigError(key, `'${value}' is not an IPv4 CIDR block such as 10.0.0.0/16`);
     }
     const prefix = Number(prefixLength);
     const network = ipaddr.IPv4.networkAddressFromCIDR(value);
     if (network.toString() !== address) {
-        throw new ConfigError(key, `'${value}' has host bits set; the network address is ${network.toString()}/${prefix}`);
+        throw new ConfigError(
+            key,
+            `'${value}' has host bits set; the network address is ${network.toString()}/${prefix}`,
+        );
     }
     return { network, prefix };
 }
@@ -127,7 +140,12 @@ function overlaps(a: Cidr, b: Cidr): boolean {
  * belongs to one mode only.
  */
 function validateSubnets(
-    key: string, vpcCidr: string, subnetCidrs: string[], availabilityZones: string[] | undefined, laidOut: string[] = [], context = "",
+    key: string,
+    vpcCidr: string,
+    subnetCidrs: string[],
+    availabilityZones: string[] | undefined,
+    laidOut: string[] = [],
+    context = "",
 ): void {
     const fail = (problem: string): never => {
         throw new ConfigError(key, `${context}${problem}`);
@@ -177,15 +195,24 @@ function readEdge(config: pulumi.Config, region: string): EdgeConfig {
     if (certificateArn !== undefined) {
         const match = ACM_CERTIFICATE_ARN.exec(certificateArn);
         if (!match) {
-            throw new ConfigError("certificateArn", `'${certificateArn}' is not an ACM certificate ARN such as arn:aws:acm:${region}:123456789012:certificate/<uuid>`);
+            throw new ConfigError(
+                "certificateArn",
+                `'${certificateArn}' is not an ACM certificate ARN such as arn:aws:acm:${region}:123456789012:certificate/<uuid>`,
+            );
         }
         if (match[2] !== region) {
-            throw new ConfigError("certificateArn", `the certificate is in ${match[2]}, but the load balancer is in ${region}: request or import it in ${region}`);
+            throw new ConfigError(
+                "certificateArn",
+                `the certificate is in ${match[2]}, but the load balancer is in ${region}: request or import it in ${region}`,
+            );
         }
     }
     const keepHttpPort = booleanSetting(config, "keepHttpPort", false, "");
     if (keepHttpPort && certificateArn === undefined) {
-        throw new ConfigError("keepHttpPort", "only applies with certificateArn (without one, port 80 is the only port); remove it with: pulumi config rm keepHttpPort");
+        throw new ConfigError(
+            "keepHttpPort",
+            "only applies with certificateArn (without one, port 80 is the only port); remove it with: pulumi config rm keepHttpPort",
+        );
     }
     const allowedSourceRanges = stringList(config, "allowedSourceRanges", [], '["203.0.113.0/24"]');
     validateSourceRanges(allowedSourceRanges);
@@ -201,7 +228,10 @@ function readTokens(config: pulumi.Config, key: string): pulumi.Output<string> |
         const tokens = value.split(",").map((token) => token.trim());
         tokens.forEach((token, index) => {
             if (!BEARER_TOKEN.test(token)) {
-                throw new ConfigError(key, `token ${index + 1} of ${tokens.length} is not 16-512 characters of A-Z a-z 0-9 - . _ ~ + /; set a comma-separated list with: pulumi config set --secret ${key} <token>,<token>`);
+                throw new ConfigError(
+                    key,
+                    `token ${index + 1} of ${tokens.length} is not 16-512 characters of A-Z a-z 0-9 - . _ ~ + /; set a comma-separated list with: pulumi config set --secret ${key} <token>,<token>`,
+                );
             }
         });
         return tokens.join(",");
@@ -220,7 +250,10 @@ function validateAvailabilityZones(region: string, zones: string[] | undefined):
     }
     const outside = zones.filter((zone) => !new RegExp(`^${region}[a-z]$`).test(zone));
     if (outside.length > 0) {
-        throw new ConfigError("availabilityZones", `${outside.join(", ")} not in region ${region} (expected e.g. ${region}a)`);
+        throw new ConfigError(
+            "availabilityZones",
+            `${outside.join(", ")} not in region ${region} (expected e.g. ${region}a)`,
+        );
     }
 }
 
@@ -250,8 +283,12 @@ const IMAGE_BY_DIGEST = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._\/-]+(:[\w.-]+)?@sha256:[
 function supportedKubernetesVersion(version: string): KubernetesVersion {
     if (!(version in KUBERNETES_RELEASES)) {
         const supported = Object.entries(KUBERNETES_RELEASES)
-            .map(([minor, release]) => `${minor} (standard support until ${release.endOfStandardSupport})`).join(", ");
-        throw new ConfigError("kubernetesVersion", `'${version}' is not supported; use one of ${supported}: the versions in EKS standard support, each with add-ons pinned for it`);
+            .map(([minor, release]) => `${minor} (standard support until ${release.endOfStandardSupport})`)
+            .join(", ");
+        throw new ConfigError(
+            "kubernetesVersion",
+            `'${version}' is not supported; use one of ${supported}: the versions in EKS standard support, each with add-ons pinned for it`,
+        );
     }
     return version as KubernetesVersion;
 }
@@ -261,7 +298,10 @@ function capacityType(value: string, instanceType: string): NodeCapacityType {
         throw new ConfigError("nodeCapacityType", `'${value}' is not valid, expected ON_DEMAND or SPOT`);
     }
     if (value === "SPOT" && spotInstanceTypes(instanceType) === undefined) {
-        throw new ConfigError("nodeCapacityType", `SPOT needs instance types of the same shape as nodeInstanceType to choose from, and none are known for ${instanceType}; use a type from ${spotInstanceFamilies()}, or ON_DEMAND`);
+        throw new ConfigError(
+            "nodeCapacityType",
+            `SPOT needs instance types of the same shape as nodeInstanceType to choose from, and none are known for ${instanceType}; use a type from ${spotInstanceFamilies()}, or ON_DEMAND`,
+        );
     }
     return value;
 }
@@ -277,10 +317,16 @@ export function checkUpgradeStep(runningVersion: string | undefined, wanted: Kub
     const step = minorOf(wanted) - minorOf(runningVersion);
     if (step > 1) {
         const next = `1.${minorOf(runningVersion) + 1}`;
-        throw new ConfigError("kubernetesVersion", `the cluster runs ${runningVersion}; EKS upgrades one minor version at a time. Set ${next}, run pulumi up, then set ${wanted} and run pulumi up again (see docs/operating.md)`);
+        throw new ConfigError(
+            "kubernetesVersion",
+            `the cluster runs ${runningVersion}; EKS upgrades one minor version at a time. Set ${next}, run pulumi up, then set ${wanted} and run pulumi up again (see docs/operating.md)`,
+        );
     }
     if (step < 0) {
-        throw new ConfigError("kubernetesVersion", `the cluster runs ${runningVersion}; EKS cannot downgrade to ${wanted}. Set ${runningVersion} (or a later minor)`);
+        throw new ConfigError(
+            "kubernetesVersion",
+            `the cluster runs ${runningVersion}; EKS cannot downgrade to ${wanted}. Set ${runningVersion} (or a later minor)`,
+        );
     }
 }
 
@@ -288,17 +334,25 @@ const SUPPORT_TYPES: readonly KubernetesSupportType[] = ["STANDARD", "EXTENDED"]
 
 function supportType(value: string): KubernetesSupportType {
     if (!SUPPORT_TYPES.includes(value as KubernetesSupportType)) {
-        throw new ConfigError("kubernetesSupportType", `must be STANDARD (EKS upgrades the cluster when its version leaves standard support) or EXTENDED (it stays, billed $0.60 instead of $0.10 per hour), got '${value}'`);
+        throw new ConfigError(
+            "kubernetesSupportType",
+            `must be STANDARD (EKS upgrades the cluster when its version leaves standard support) or EXTENDED (it stays, billed $0.60 instead of $0.10 per hour), got '${value}'`,
+        );
     }
     return value as KubernetesSupportType;
 }
 
 /** The retention periods CloudWatch Logs accepts (PutRetentionPolicy). */
-const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+const LOG_RETENTION_DAYS = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
 
 function logRetentionDays(days: number): number {
     if (!LOG_RETENTION_DAYS.includes(days)) {
-        throw new ConfigError("controlPlaneLogRetentionDays", `must be one of the periods CloudWatch Logs accepts (${LOG_RETENTION_DAYS.join(", ")}), got ${days}`);
+        throw new ConfigError(
+            "controlPlaneLogRetentionDays",
+            `must be one of the periods CloudWatch Logs accepts (${LOG_RETENTION_DAYS.join(", ")}), got ${days}`,
+        );
     }
     return days;
 }
@@ -306,13 +360,21 @@ function logRetentionDays(days: number): number {
 /** A list setting: JSON in the stack configuration, so anything but an array of strings is refused by name. */
 function stringList(config: pulumi.Config, key: string, fallback: string[], example: string): string[];
 function stringList(config: pulumi.Config, key: string, fallback: undefined, example: string): string[] | undefined;
-function stringList(config: pulumi.Config, key: string, fallback: string[] | undefined, example: string): string[] | undefined {
+function stringList(
+    config: pulumi.Config,
+    key: string,
+    fallback: string[] | undefined,
+    example: string,
+): string[] | undefined {
     const value: unknown = config.getObject<unknown>(key);
     if (value === undefined) {
         return fallback;
     }
     if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
-        throw new ConfigError(key, `must be a list of strings such as ${example}, got ${JSON.stringify(value)}; set an entry with: pulumi config set --path '${key}[0]' <value>`);
+        throw new ConfigError(
+            key,
+            `must be a list of strings such as ${example}, got ${JSON.stringify(value)}; set an entry with: pulumi config set --path '${key}[0]' <value>`,
+        );
     }
     return value;
 }
@@ -325,7 +387,10 @@ export function validateDatabaseUrl(url: string): void {
         throw new ConfigError("databaseUrl", `${EXTERNAL_MODE}: is not a URL; set it with: ${DATABASE_URL_HINT}`);
     }
     if (parsed.protocol !== "postgresql:" || parsed.hostname === "") {
-        throw new ConfigError("databaseUrl", `${EXTERNAL_MODE}: must look like postgresql://USER:PASSWORD@HOST:5432/DATABASE; set it with: ${DATABASE_URL_HINT}`);
+        throw new ConfigError(
+            "databaseUrl",
+            `${EXTERNAL_MODE}: must look like postgresql://USER:PASSWORD@HOST:5432/DATABASE; set it with: ${DATABASE_URL_HINT}`,
+        );
     }
 }
 
@@ -349,7 +414,10 @@ function readDatabase(config: pulumi.Config, vpcCidr: string, publicSubnetCidrs:
     if (databaseUrl !== undefined) {
         const misplaced = MANAGED_DATABASE_KEYS.find((key) => config.get(key) !== undefined);
         if (misplaced !== undefined) {
-            throw new ConfigError(misplaced, `${EXTERNAL_MODE}: applies only to the managed database; remove it (pulumi config rm ${misplaced}) or remove databaseUrl to let the stack create the database`);
+            throw new ConfigError(
+                misplaced,
+                `${EXTERNAL_MODE}: applies only to the managed database; remove it (pulumi config rm ${misplaced}) or remove databaseUrl to let the stack create the database`,
+            );
         }
         // The check runs inside apply so the secret never leaves its Output; the message never echoes it.
         return {
@@ -362,19 +430,35 @@ function readDatabase(config: pulumi.Config, vpcCidr: string, publicSubnetCidrs:
     }
 
     const context = `${MANAGED_MODE}: `;
-    const isolatedSubnetCidrs = stringList(config, "isolatedSubnetCidrs", ["10.0.101.0/24", "10.0.102.0/24"], '["10.0.101.0/24","10.0.102.0/24"]');
+    const isolatedSubnetCidrs = stringList(
+        config,
+        "isolatedSubnetCidrs",
+        ["10.0.101.0/24", "10.0.102.0/24"],
+        '["10.0.101.0/24","10.0.102.0/24"]',
+    );
     // In the public subnets' zones: as many blocks as there are public subnets, whether the zones are configured or not.
     // The public subnets were already counted against the zones, so this count is the zone check for these blocks too.
     if (isolatedSubnetCidrs.length !== publicSubnetCidrs.length) {
-        throw new ConfigError("isolatedSubnetCidrs", `${context}needs one block per availability zone (${publicSubnetCidrs.length}), got ${isolatedSubnetCidrs.length}`);
+        throw new ConfigError(
+            "isolatedSubnetCidrs",
+            `${context}needs one block per availability zone (${publicSubnetCidrs.length}), got ${isolatedSubnetCidrs.length}`,
+        );
     }
     validateSubnets("isolatedSubnetCidrs", vpcCidr, isolatedSubnetCidrs, undefined, publicSubnetCidrs, context);
-    const instanceClass = requireMatch("databaseInstanceClass", config.get("databaseInstanceClass") ?? "db.t4g.micro",
-        /^db\.[a-z][a-z0-9-]*\d[a-z0-9-]*\.(micro|small|medium|large|\d*xlarge)$/, "db.t4g.micro", context);
+    const instanceClass = requireMatch(
+        "databaseInstanceClass",
+        config.get("databaseInstanceClass") ?? "db.t4g.micro",
+        /^db\.[a-z][a-z0-9-]*\d[a-z0-9-]*\.(micro|small|medium|large|\d*xlarge)$/,
+        "db.t4g.micro",
+        context,
+    );
     const storageGb = integerIn("databaseStorageGb", config.getNumber("databaseStorageGb") ?? 20, 20, 65536);
     const maxStorageGb = integerIn("databaseMaxStorageGb", config.getNumber("databaseMaxStorageGb") ?? 100, 21, 65536);
     if (maxStorageGb <= storageGb) {
-        throw new ConfigError("databaseMaxStorageGb", `${context}the storage autoscaling ceiling (${maxStorageGb} GB) must be above databaseStorageGb (${storageGb} GB)`);
+        throw new ConfigError(
+            "databaseMaxStorageGb",
+            `${context}the storage autoscaling ceiling (${maxStorageGb} GB) must be above databaseStorageGb (${storageGb} GB)`,
+        );
     }
     return {
         mode: "managed",
@@ -393,18 +477,29 @@ export function loadConfig(): StackConfig {
     const region = new pulumi.Config("aws").get("region") ?? "ap-southeast-1";
     const availabilityZones = stringList(config, "availabilityZones", undefined, `["${region}a","${region}b"]`);
     const vpcCidr = config.get("vpcCidr") ?? "10.0.0.0/16";
-    const publicSubnetCidrs = stringList(config, "publicSubnetCidrs", ["10.0.1.0/24", "10.0.2.0/24"], '["10.0.1.0/24","10.0.2.0/24"]');
+    const publicSubnetCidrs = stringList(
+        config,
+        "publicSubnetCidrs",
+        ["10.0.1.0/24", "10.0.2.0/24"],
+        '["10.0.1.0/24","10.0.2.0/24"]',
+    );
     validateAvailabilityZones(region, availabilityZones);
     validateSubnets("publicSubnetCidrs", vpcCidr, publicSubnetCidrs, availabilityZones);
 
     const nodeDesiredSize = integerIn("nodeDesiredSize", config.getNumber("nodeDesiredSize") ?? 2, 0, 100);
     const nodeMinSize = integerIn("nodeMinSize", config.getNumber("nodeMinSize") ?? MIN_NODES_WITH_PODS, 0, 100);
     if (nodeMinSize < MIN_NODES_WITH_PODS) {
-        throw new ConfigError("nodeMinSize", `must be at least ${MIN_NODES_WITH_PODS}: the service's pods run on two nodes so that losing one never takes every pod, and the autoscaler must not remove the second`);
+        throw new ConfigError(
+            "nodeMinSize",
+            `must be at least ${MIN_NODES_WITH_PODS}: the service's pods run on two nodes so that losing one never takes every pod, and the autoscaler must not remove the second`,
+        );
     }
     const nodeMaxSize = integerIn("nodeMaxSize", config.getNumber("nodeMaxSize") ?? 3, 1, 100);
     if (nodeMaxSize < MIN_NODES_WITH_PODS + 1) {
-        throw new ConfigError("nodeMaxSize", `must be at least ${MIN_NODES_WITH_PODS + 1}: draining one of two nodes needs a third for its pods, since the pods never all run on one node`);
+        throw new ConfigError(
+            "nodeMaxSize",
+            `must be at least ${MIN_NODES_WITH_PODS + 1}: draining one of two nodes needs a third for its pods, since the pods never all run on one node`,
+        );
     }
     validateOrder(["nodeMinSize", "nodeMaxSize"], [nodeMinSize, nodeMaxSize]);
     validateOrder(["nodeMinSize", "nodeDesiredSize"], [nodeMinSize, nodeDesiredSize]);
@@ -412,28 +507,50 @@ export function loadConfig(): StackConfig {
 
     const appMinReplicas = integerIn("appMinReplicas", config.getNumber("appMinReplicas") ?? 2, 1, 100);
     if (appMinReplicas < 2) {
-        throw new ConfigError("appMinReplicas", "must be at least 2: with one pod, every node drain, upgrade, scale-down or node loss takes the service down");
+        throw new ConfigError(
+            "appMinReplicas",
+            "must be at least 2: with one pod, every node drain, upgrade, scale-down or node loss takes the service down",
+        );
     }
     const appMaxReplicas = integerIn("appMaxReplicas", config.getNumber("appMaxReplicas") ?? 10, 1, 100);
     validateOrder(["appMinReplicas", "appMaxReplicas"], [appMinReplicas, appMaxReplicas]);
 
-    const nodeInstanceType = requireMatch("nodeInstanceType", config.get("nodeInstanceType") ?? "t3.medium",
-        /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/, "t3.medium");
+    const nodeInstanceType = requireMatch(
+        "nodeInstanceType",
+        config.get("nodeInstanceType") ?? "t3.medium",
+        /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/,
+        "t3.medium",
+    );
     const nodeCapacityType = capacityType(config.get("nodeCapacityType") ?? "ON_DEMAND", nodeInstanceType);
 
     const clusterAdmins = stringList(config, "clusterAdmins", [], '["arn:aws:iam::123456789012:role/github-deploy"]');
-    clusterAdmins.forEach((arn) => requireMatch("clusterAdmins", arn, IAM_PRINCIPAL_ARN, "arn:aws:iam::123456789012:role/github-deploy"));
+    clusterAdmins.forEach((arn) =>
+        requireMatch("clusterAdmins", arn, IAM_PRINCIPAL_ARN, "arn:aws:iam::123456789012:role/github-deploy"),
+    );
     const repeated = clusterAdmins.filter((arn, index) => clusterAdmins.indexOf(arn) !== index);
     if (repeated.length > 0) {
-        throw new ConfigError("clusterAdmins", `${repeated.join(", ")} is listed twice; EKS takes one access entry per principal, remove the repetition`);
+        throw new ConfigError(
+            "clusterAdmins",
+            `${repeated.join(", ")} is listed twice; EKS takes one access entry per principal, remove the repetition`,
+        );
     }
     const image = config.get("image");
     if (image !== undefined) {
-        requireMatch("image", image, IMAGE_BY_DIGEST, "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@sha256:<64 hex digits>");
+        requireMatch(
+            "image",
+            image,
+            IMAGE_BY_DIGEST,
+            "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@sha256:<64 hex digits>",
+        );
     }
 
     return {
-        namePrefix: requireMatch("namePrefix", config.get("namePrefix") ?? "fastapi-app", /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/, "fastapi-app"),
+        namePrefix: requireMatch(
+            "namePrefix",
+            config.get("namePrefix") ?? "fastapi-app",
+            /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/,
+            "fastapi-app",
+        ),
         region,
         vpcCidr,
         availabilityZones,

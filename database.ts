@@ -53,41 +53,61 @@ export class Database extends pulumi.ComponentResource {
         const child = { parent: this };
         const identifier = `${args.namePrefix}-db`;
 
-        const subnetGroup = new aws.rds.SubnetGroup(name, {
-            name: identifier,
-            description: "Isolated subnets of the managed PostgreSQL",
-            subnetIds: args.subnetIds,
-            tags: args.tags,
-        }, child);
+        const subnetGroup = new aws.rds.SubnetGroup(
+            name,
+            {
+                name: identifier,
+                description: "Isolated subnets of the managed PostgreSQL",
+                subnetIds: args.subnetIds,
+                tags: args.tags,
+            },
+            child,
+        );
 
         // No egress rules: the database never opens a connection, and without them the provider removes the
         // allow-all egress rule AWS adds to every new group.
-        const securityGroup = new aws.ec2.SecurityGroup(name, {
-            name: identifier,
-            description: "PostgreSQL from the EKS pods only",
-            vpcId: args.vpcId,
-            tags: { ...args.tags, Name: identifier },
-        }, child);
-        new aws.vpc.SecurityGroupIngressRule(`${name}-from-pods`, {
-            securityGroupId: securityGroup.id,
-            description: "PostgreSQL from the security group pod traffic leaves from",
-            referencedSecurityGroupId: args.clientSecurityGroupId,
-            ipProtocol: "tcp",
-            fromPort: DATABASE_PORT,
-            toPort: DATABASE_PORT,
-            tags: args.tags,
-        }, child);
+        const securityGroup = new aws.ec2.SecurityGroup(
+            name,
+            {
+                name: identifier,
+                description: "PostgreSQL from the EKS pods only",
+                vpcId: args.vpcId,
+                tags: { ...args.tags, Name: identifier },
+            },
+            child,
+        );
+        new aws.vpc.SecurityGroupIngressRule(
+            `${name}-from-pods`,
+            {
+                securityGroupId: securityGroup.id,
+                description: "PostgreSQL from the security group pod traffic leaves from",
+                referencedSecurityGroupId: args.clientSecurityGroupId,
+                ipProtocol: "tcp",
+                fromPort: DATABASE_PORT,
+                toPort: DATABASE_PORT,
+                tags: args.tags,
+            },
+            child,
+        );
 
-        const parameterGroup = new aws.rds.ParameterGroup(name, {
-            name: identifier,
-            family: `postgres${POSTGRES_MAJOR_VERSION}`,
-            description: "TLS only; a connection budget for the service's pools",
-            parameters: [
-                { name: "rds.force_ssl", value: "1" },
-                { name: "max_connections", value: `GREATEST({DBInstanceClassMemory/9531392},${MIN_MAX_CONNECTIONS})`, applyMethod: "pending-reboot" },
-            ],
-            tags: args.tags,
-        }, child);
+        const parameterGroup = new aws.rds.ParameterGroup(
+            name,
+            {
+                name: identifier,
+                family: `postgres${POSTGRES_MAJOR_VERSION}`,
+                description: "TLS only; a connection budget for the service's pools",
+                parameters: [
+                    { name: "rds.force_ssl", value: "1" },
+                    {
+                        name: "max_connections",
+                        value: `GREATEST({DBInstanceClassMemory/9531392},${MIN_MAX_CONNECTIONS})`,
+                        applyMethod: "pending-reboot",
+                    },
+                ],
+                tags: args.tags,
+            },
+            child,
+        );
 
         // Alphanumeric: RDS refuses '/', '@', '"' and spaces in the password, and the URL needs no escaping.
         const password = new random.RandomPassword(name, { length: 40, special: false }, child);
@@ -95,48 +115,59 @@ export class Database extends pulumi.ComponentResource {
         const snapshotSuffix = new random.RandomId(`${name}-final-snapshot`, { byteLength: 4 }, child);
 
         // Created before the instance so RDS writes its exports here, with a retention, and destroy removes it.
-        const logGroup = new aws.cloudwatch.LogGroup(`${name}-postgresql`, {
-            name: `/aws/rds/instance/${identifier}/postgresql`,
-            retentionInDays: LOG_RETENTION_DAYS,
-            tags: args.tags,
-        }, child);
+        const logGroup = new aws.cloudwatch.LogGroup(
+            `${name}-postgresql`,
+            {
+                name: `/aws/rds/instance/${identifier}/postgresql`,
+                retentionInDays: LOG_RETENTION_DAYS,
+                tags: args.tags,
+            },
+            child,
+        );
 
-        const instance = new aws.rds.Instance(name, {
-            identifier,
-            engine: "postgres",
-            engineVersion: POSTGRES_MAJOR_VERSION,
-            // Minor versions (security fixes) arrive in the maintenance window; a major upgrade is a deliberate change here.
-            autoMinorVersionUpgrade: true,
-            allowMajorVersionUpgrade: false,
-            instanceClass: args.instanceClass,
-            storageType: "gp3",
-            allocatedStorage: args.storageGb,
-            maxAllocatedStorage: args.maxStorageGb,
-            storageEncrypted: true,
-            dbName: DATABASE_NAME,
-            username: MASTER_USERNAME,
-            password: password.result,
-            port: DATABASE_PORT,
-            dbSubnetGroupName: subnetGroup.name,
-            vpcSecurityGroupIds: [securityGroup.id],
-            publiclyAccessible: false,
-            parameterGroupName: parameterGroup.name,
-            caCertIdentifier: RDS_CA_CERTIFICATE,
-            backupRetentionPeriod: BACKUP_RETENTION_DAYS,
-            // UTC; 02:00-02:30 and Monday 03:00-03:30 in Singapore, the default region. The windows must not overlap.
-            backupWindow: "18:00-18:30",
-            maintenanceWindow: "sun:19:00-sun:19:30",
-            enabledCloudwatchLogsExports: ["postgresql"],
-            copyTagsToSnapshot: true,
-            deletionProtection: args.deletionProtection,
-            skipFinalSnapshot: !args.finalSnapshot,
-            finalSnapshotIdentifier: args.finalSnapshot ? pulumi.interpolate`${identifier}-final-${snapshotSuffix.hex}` : undefined,
-            tags: args.tags,
-        }, { parent: this, dependsOn: [logGroup] });
+        const instance = new aws.rds.Instance(
+            name,
+            {
+                identifier,
+                engine: "postgres",
+                engineVersion: POSTGRES_MAJOR_VERSION,
+                // Minor versions (security fixes) arrive in the maintenance window; a major upgrade is a deliberate change here.
+                autoMinorVersionUpgrade: true,
+                allowMajorVersionUpgrade: false,
+                instanceClass: args.instanceClass,
+                storageType: "gp3",
+                allocatedStorage: args.storageGb,
+                maxAllocatedStorage: args.maxStorageGb,
+                storageEncrypted: true,
+                dbName: DATABASE_NAME,
+                username: MASTER_USERNAME,
+                password: password.result,
+                port: DATABASE_PORT,
+                dbSubnetGroupName: subnetGroup.name,
+                vpcSecurityGroupIds: [securityGroup.id],
+                publiclyAccessible: false,
+                parameterGroupName: parameterGroup.name,
+                caCertIdentifier: RDS_CA_CERTIFICATE,
+                backupRetentionPeriod: BACKUP_RETENTION_DAYS,
+                // UTC; 02:00-02:30 and Monday 03:00-03:30 in Singapore, the default region. The windows must not overlap.
+                backupWindow: "18:00-18:30",
+                maintenanceWindow: "sun:19:00-sun:19:30",
+                enabledCloudwatchLogsExports: ["postgresql"],
+                copyTagsToSnapshot: true,
+                deletionProtection: args.deletionProtection,
+                skipFinalSnapshot: !args.finalSnapshot,
+                finalSnapshotIdentifier: args.finalSnapshot
+                    ? pulumi.interpolate`${identifier}-final-${snapshotSuffix.hex}`
+                    : undefined,
+                tags: args.tags,
+            },
+            { parent: this, dependsOn: [logGroup] },
+        );
 
         this.endpoint = pulumi.interpolate`${instance.address}:${instance.port}`;
-        this.url = pulumi.secret(pulumi.interpolate
-            `postgresql://${MASTER_USERNAME}:${password.result}@${instance.address}:${instance.port}/${DATABASE_NAME}?sslmode=verify-full&sslrootcert=${RDS_CA_BUNDLE_PATH}`);
+        this.url = pulumi.secret(
+            pulumi.interpolate`postgresql://${MASTER_USERNAME}:${password.result}@${instance.address}:${instance.port}/${DATABASE_NAME}?sslmode=verify-full&sslrootcert=${RDS_CA_BUNDLE_PATH}`,
+        );
         this.registerOutputs({ endpoint: this.endpoint, url: this.url });
     }
 }

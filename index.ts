@@ -36,18 +36,21 @@ const cluster = new Cluster(config.namePrefix, {
 });
 
 // Managed mode only: with databaseUrl set, the stack is what it was before it could make its own database.
-const database = config.database.mode === "managed" ? new Database(config.namePrefix, {
-    namePrefix: config.namePrefix,
-    vpcId: network.vpcId,
-    subnetIds: network.isolatedSubnetIds,
-    clientSecurityGroupId: cluster.podSecurityGroupId,
-    instanceClass: config.database.instanceClass,
-    storageGb: config.database.storageGb,
-    maxStorageGb: config.database.maxStorageGb,
-    deletionProtection: config.database.deletionProtection,
-    finalSnapshot: config.database.finalSnapshot,
-    tags,
-}) : undefined;
+const database =
+    config.database.mode === "managed"
+        ? new Database(config.namePrefix, {
+              namePrefix: config.namePrefix,
+              vpcId: network.vpcId,
+              subnetIds: network.isolatedSubnetIds,
+              clientSecurityGroupId: cluster.podSecurityGroupId,
+              instanceClass: config.database.instanceClass,
+              storageGb: config.database.storageGb,
+              maxStorageGb: config.database.maxStorageGb,
+              deletionProtection: config.database.deletionProtection,
+              finalSnapshot: config.database.finalSnapshot,
+              tags,
+          })
+        : undefined;
 
 const registry = new Registry(config.namePrefix, {
     repositoryName: config.namePrefix,
@@ -63,19 +66,30 @@ const registry = new Registry(config.namePrefix, {
 // add-ons), which depends on the Network's subnets. Pulumi deletes dependents first, so the Service goes before
 // the node group, the cluster and the VPC; Kubernetes keeps the Service (finalizer) until the cloud controller
 // has deleted its load balancer.
-const workload = new Workload("fastapi", {
-    namespace: "fastapi-app",
-    image: registry.image,
-    databaseUrl: config.database.mode === "external" ? config.database.url : database!.url,
-    minReplicas: config.appMinReplicas,
-    maxReplicas: config.appMaxReplicas,
-    targetCpuPercent: config.appTargetCpuPercent,
-    edge: config.edge,
-    tokens: config.tokens,
-    loadBalancerDependsOn: [cluster],
-    metricsScrape: { apiEndpoint: cluster.apiEndpoint, environment: pulumi.getStack(), sourceCidrs: [config.vpcCidr] },
-    databaseEgress: config.database.mode === "managed" ? { cidrs: config.database.isolatedSubnetCidrs, port: DATABASE_PORT } : undefined,
-}, { providers: [cluster.provider], dependsOn: [cluster] });
+const workload = new Workload(
+    "fastapi",
+    {
+        namespace: "fastapi-app",
+        image: registry.image,
+        databaseUrl: config.database.mode === "external" ? config.database.url : database!.url,
+        minReplicas: config.appMinReplicas,
+        maxReplicas: config.appMaxReplicas,
+        targetCpuPercent: config.appTargetCpuPercent,
+        edge: config.edge,
+        tokens: config.tokens,
+        loadBalancerDependsOn: [cluster],
+        metricsScrape: {
+            apiEndpoint: cluster.apiEndpoint,
+            environment: pulumi.getStack(),
+            sourceCidrs: [config.vpcCidr],
+        },
+        databaseEgress:
+            config.database.mode === "managed"
+                ? { cidrs: config.database.isolatedSubnetCidrs, port: DATABASE_PORT }
+                : undefined,
+    },
+    { providers: [cluster.provider], dependsOn: [cluster] },
+);
 
 export const url = workload.url;
 export const loadBalancerHostname = workload.loadBalancerHostname;

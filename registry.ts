@@ -29,7 +29,9 @@ interface IgnoreRule {
 /** One .dockerignore pattern as a regular expression: `**` spans directories, `*` and `?` stay within one. */
 function patternRegex(pattern: string): RegExp {
     if (/[[\\]/.test(pattern)) {
-        throw new Error(`.dockerignore pattern "${pattern}": character classes and escapes are not supported by the image tag hash`);
+        throw new Error(
+            `.dockerignore pattern "${pattern}": character classes and escapes are not supported by the image tag hash`,
+        );
     }
     let source = "";
     for (let i = 0; i < pattern.length; i++) {
@@ -52,11 +54,18 @@ function patternRegex(pattern: string): RegExp {
 
 /** The rules of a .dockerignore file, in order: blank lines and comments skipped, `!` marks an exception. */
 export function parseDockerignore(text: string): IgnoreRule[] {
-    return text.split("\n").map((line) => line.trim()).filter((line) => line !== "" && !line.startsWith("#")).map((line) => {
-        const exception = line.startsWith("!");
-        const pattern = path.posix.normalize((exception ? line.slice(1) : line).trim()).replace(/^\/+/, "").replace(/\/+$/, "");
-        return { exception, pattern, regex: patternRegex(pattern) };
-    });
+    return text
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => line !== "" && !line.startsWith("#"))
+        .map((line) => {
+            const exception = line.startsWith("!");
+            const pattern = path.posix
+                .normalize((exception ? line.slice(1) : line).trim())
+                .replace(/^\/+/, "")
+                .replace(/\/+$/, "");
+            return { exception, pattern, regex: patternRegex(pattern) };
+        });
 }
 
 /** Docker's rule: the last pattern matching the path or one of its parent directories decides. */
@@ -74,8 +83,11 @@ function isIgnored(rules: IgnoreRule[], relativePath: string): boolean {
 
 /** An ignored directory is skipped unless an exception could re-admit something inside it. */
 function mayHoldAdmittedFiles(rules: IgnoreRule[], relativeDirectory: string): boolean {
-    return rules.some((rule) => rule.exception
-        && (rule.pattern.startsWith(`${relativeDirectory}/`) || /[*?]/.test(rule.pattern.split("/")[0])));
+    return rules.some(
+        (rule) =>
+            rule.exception &&
+            (rule.pattern.startsWith(`${relativeDirectory}/`) || /[*?]/.test(rule.pattern.split("/")[0])),
+    );
 }
 
 /** Relative paths (with `/`) of the files the build context admits, sorted. */
@@ -118,12 +130,14 @@ export function contentHash(directory: string): string {
 
 export function lifecyclePolicy(keepImages: number): string {
     return JSON.stringify({
-        rules: [{
-            rulePriority: 1,
-            description: `Keep the last ${keepImages} images`,
-            selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: keepImages },
-            action: { type: "expire" },
-        }],
+        rules: [
+            {
+                rulePriority: 1,
+                description: `Keep the last ${keepImages} images`,
+                selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: keepImages },
+                action: { type: "expire" },
+            },
+        ],
     });
 }
 
@@ -138,25 +152,32 @@ export class Registry extends pulumi.ComponentResource {
     constructor(name: string, args: RegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("fastapi:index:Registry", name, {}, opts);
 
-        const repository = new aws.ecr.Repository(name, {
-            name: args.repositoryName,
-            imageScanningConfiguration: { scanOnPush: true },
-            imageTagMutability: "IMMUTABLE",
-            encryptionConfigurations: [{ encryptionType: "AES256" }],
-            // Teardown must not stop at a repository that still holds images.
-            forceDelete: true,
-            tags: args.tags,
-        }, { parent: this });
+        const repository = new aws.ecr.Repository(
+            name,
+            {
+                name: args.repositoryName,
+                imageScanningConfiguration: { scanOnPush: true },
+                imageTagMutability: "IMMUTABLE",
+                encryptionConfigurations: [{ encryptionType: "AES256" }],
+                // Teardown must not stop at a repository that still holds images.
+                forceDelete: true,
+                tags: args.tags,
+            },
+            { parent: this },
+        );
 
-        new aws.ecr.LifecyclePolicy(name, {
-            repository: repository.name,
-            policy: lifecyclePolicy(args.keepImages),
-        }, { parent: this });
+        new aws.ecr.LifecyclePolicy(
+            name,
+            {
+                repository: repository.name,
+                policy: lifecyclePolicy(args.keepImages),
+            },
+            { parent: this },
+        );
 
         this.repositoryUrl = repository.repositoryUrl;
-        this.image = args.existingImage !== undefined
-            ? pulumi.output(args.existingImage)
-            : this.imageOf(name, repository, args);
+        this.image =
+            args.existingImage !== undefined ? pulumi.output(args.existingImage) : this.imageOf(name, repository, args);
         this.registerOutputs({ repositoryUrl: this.repositoryUrl, image: this.image });
     }
 
@@ -170,18 +191,22 @@ export class Registry extends pulumi.ComponentResource {
      */
     private imageOf(name: string, repository: aws.ecr.Repository, args: RegistryArgs): pulumi.Output<string> {
         const tag = contentHash(args.appDirectory);
-        const push = new command.local.Command(`${name}-image`, {
-            // Relative, like the build context: Pulumi runs the program and its commands from the project directory.
-            create: "bash scripts/push-image",
-            environment: {
-                IMAGE_REPOSITORY: repository.repositoryUrl,
-                IMAGE_TAG: tag,
-                BUILD_CONTEXT: args.appDirectory,
-                PLATFORM: args.platform,
+        const push = new command.local.Command(
+            `${name}-image`,
+            {
+                // Relative, like the build context: Pulumi runs the program and its commands from the project directory.
+                create: "bash scripts/push-image",
+                environment: {
+                    IMAGE_REPOSITORY: repository.repositoryUrl,
+                    IMAGE_TAG: tag,
+                    BUILD_CONTEXT: args.appDirectory,
+                    PLATFORM: args.platform,
+                },
+                // A new tag runs the script again (the create command doubles as the update); its stdout is the image.
+                addPreviousOutputInEnv: false,
             },
-            // A new tag runs the script again (the create command doubles as the update); its stdout is the image.
-            addPreviousOutputInEnv: false,
-        }, { parent: this });
+            { parent: this },
+        );
         return push.stdout.apply((stdout) => stdout.trim());
     }
 }

@@ -33,15 +33,20 @@ export interface NetworkArgs {
  * New zones get later letters, so the first ones stay the same as a region grows.
  */
 export async function zonesForEks(count: number, parent?: pulumi.Resource): Promise<string[]> {
-    const zones = await aws.getAvailabilityZones({
-        excludeZoneIds: EKS_UNSUPPORTED_ZONE_IDS,
-        // Regular zones only: Local and Wavelength Zones are opted into, sort before them by name and cannot host EKS.
-        filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }],
-    }, { parent });
+    const zones = await aws.getAvailabilityZones(
+        {
+            excludeZoneIds: EKS_UNSUPPORTED_ZONE_IDS,
+            // Regular zones only: Local and Wavelength Zones are opted into, sort before them by name and cannot host EKS.
+            filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }],
+        },
+        { parent },
+    );
     const names = [...zones.names].sort();
     if (names.length < count) {
-        throw new Error(`the region has ${names.length} availability zones that can host EKS (${names.join(", ")}), `
-            + `${count} are needed, one per public subnet; configure availabilityZones and publicSubnetCidrs to match`);
+        throw new Error(
+            `the region has ${names.length} availability zones that can host EKS (${names.join(", ")}), ` +
+                `${count} are needed, one per public subnet; configure availabilityZones and publicSubnetCidrs to match`,
+        );
     }
     return names.slice(0, count);
 }
@@ -61,37 +66,56 @@ export class Network extends pulumi.ComponentResource<awsx.ec2.Vpc> {
         this.vpcId = vpc.apply((created) => created.vpcId);
         this.publicSubnetIds = vpc.apply((created) => created.publicSubnetIds);
         this.isolatedSubnetIds = vpc.apply((created) => created.isolatedSubnetIds);
-        this.registerOutputs({ vpcId: this.vpcId, publicSubnetIds: this.publicSubnetIds, isolatedSubnetIds: this.isolatedSubnetIds });
+        this.registerOutputs({
+            vpcId: this.vpcId,
+            publicSubnetIds: this.publicSubnetIds,
+            isolatedSubnetIds: this.isolatedSubnetIds,
+        });
     }
 
     // Runs from ComponentResource's constructor: awsx needs the zone names as plain strings, and without
     // configured ones they come from an AWS lookup, so the VPC can only be declared once that has answered.
-    protected async initialize(props: pulumi.Inputs, _opts: pulumi.ComponentResourceOptions, name: string): Promise<awsx.ec2.Vpc> {
+    protected async initialize(
+        props: pulumi.Inputs,
+        _opts: pulumi.ComponentResourceOptions,
+        name: string,
+    ): Promise<awsx.ec2.Vpc> {
         const args = props as NetworkArgs;
-        const availabilityZones = args.availabilityZones ?? await zonesForEks(args.publicSubnetCidrs.length, this);
+        const availabilityZones = args.availabilityZones ?? (await zonesForEks(args.publicSubnetCidrs.length, this));
         // The VPC keeps the component's name, as before zones could be looked up: existing stacks keep their VPC.
-        return new awsx.ec2.Vpc(name, {
-            cidrBlock: args.cidrBlock,
-            availabilityZoneNames: availabilityZones,
-            // Only "Auto" honours subnetSpecs[].cidrBlocks verbatim; the default strategy would compute its own ranges.
-            subnetStrategy: "Auto",
-            subnetSpecs: [{
-                type: "Public",
-                cidrBlocks: args.publicSubnetCidrs,
-                tags: {
-                    // The AWS cloud controller places internet-facing load balancers in subnets with this tag.
-                    "kubernetes.io/role/elb": "1",
-                    [`kubernetes.io/cluster/${args.clusterName}`]: "shared",
-                },
-            }, ...(args.isolatedSubnetCidrs === undefined ? [] : [{
-                // awsx gives isolated subnets a route table with the VPC's local route only.
-                type: "Isolated" as const,
-                cidrBlocks: args.isolatedSubnetCidrs,
-            }])],
-            natGateways: { strategy: "None" },
-            enableDnsHostnames: true,
-            enableDnsSupport: true,
-            tags: args.tags,
-        }, { parent: this });
+        return new awsx.ec2.Vpc(
+            name,
+            {
+                cidrBlock: args.cidrBlock,
+                availabilityZoneNames: availabilityZones,
+                // Only "Auto" honours subnetSpecs[].cidrBlocks verbatim; the default strategy would compute its own ranges.
+                subnetStrategy: "Auto",
+                subnetSpecs: [
+                    {
+                        type: "Public",
+                        cidrBlocks: args.publicSubnetCidrs,
+                        tags: {
+                            // The AWS cloud controller places internet-facing load balancers in subnets with this tag.
+                            "kubernetes.io/role/elb": "1",
+                            [`kubernetes.io/cluster/${args.clusterName}`]: "shared",
+                        },
+                    },
+                    ...(args.isolatedSubnetCidrs === undefined
+                        ? []
+                        : [
+                              {
+                                  // awsx gives isolated subnets a route table with the VPC's local route only.
+                                  type: "Isolated" as const,
+                                  cidrBlocks: args.isolatedSubnetCidrs,
+                              },
+                          ]),
+                ],
+                natGateways: { strategy: "None" },
+                enableDnsHostnames: true,
+                enableDnsSupport: true,
+                tags: args.tags,
+            },
+            { parent: this },
+        );
     }
 }

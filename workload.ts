@@ -130,7 +130,10 @@ const databaseUrlEnv: kinputs.core.v1.EnvVar = {
     valueFrom: { secretKeyRef: { name: DATABASE_SECRET, key: "DATABASE_URL" } },
 };
 
-const tokenEnv = (name: string): kinputs.core.v1.EnvVar => ({ name, valueFrom: { secretKeyRef: { name: TOKENS_SECRET, key: name } } });
+const tokenEnv = (name: string): kinputs.core.v1.EnvVar => ({
+    name,
+    valueFrom: { secretKeyRef: { name: TOKENS_SECRET, key: name } },
+});
 
 // The root filesystem is read-only; Python and the service write temporary files here only.
 export const TMP_SIZE_LIMIT = "64Mi";
@@ -138,7 +141,10 @@ const tmpVolume: kinputs.core.v1.Volume = { name: "tmp", emptyDir: { sizeLimit: 
 const tmpMount: kinputs.core.v1.VolumeMount = { name: "tmp", mountPath: "/tmp" };
 
 /** Hardening shared by the service's pods and the migration Job's pod. */
-function podSpec(containers: kinputs.core.v1.Container[], extra: Partial<kinputs.core.v1.PodSpec>): kinputs.core.v1.PodSpec {
+function podSpec(
+    containers: kinputs.core.v1.Container[],
+    extra: Partial<kinputs.core.v1.PodSpec>,
+): kinputs.core.v1.PodSpec {
     return {
         serviceAccountName: "fastapi",
         automountServiceAccountToken: false,
@@ -181,77 +187,114 @@ export class Workload extends pulumi.ComponentResource {
         super("fastapi:index:Workload", name, {}, opts);
         const child = { parent: this };
 
-        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-            metadata: {
-                name: args.namespace,
-                labels: {
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/enforce-version": "latest",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
+        const namespace = new k8s.core.v1.Namespace(
+            `${name}-namespace`,
+            {
+                metadata: {
+                    name: args.namespace,
+                    labels: {
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/enforce-version": "latest",
+                        "pod-security.kubernetes.io/warn": "restricted",
+                        "pod-security.kubernetes.io/audit": "restricted",
+                    },
                 },
             },
-        }, child);
+            child,
+        );
         const ns = namespace.metadata.name;
 
-        const secret = new k8s.core.v1.Secret(`${name}-database`, {
-            metadata: { name: DATABASE_SECRET, namespace: ns },
-            type: "Opaque",
-            stringData: { DATABASE_URL: pulumi.secret(args.databaseUrl) },
-        }, child);
+        const secret = new k8s.core.v1.Secret(
+            `${name}-database`,
+            {
+                metadata: { name: DATABASE_SECRET, namespace: ns },
+                type: "Opaque",
+                stringData: { DATABASE_URL: pulumi.secret(args.databaseUrl) },
+            },
+            child,
+        );
 
-        const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-service-account`, {
-            metadata: { name: "fastapi", namespace: ns, labels: APP_LABELS },
-            automountServiceAccountToken: false,
-        }, child);
+        const serviceAccount = new k8s.core.v1.ServiceAccount(
+            `${name}-service-account`,
+            {
+                metadata: { name: "fastapi", namespace: ns, labels: APP_LABELS },
+                automountServiceAccountToken: false,
+            },
+            child,
+        );
 
         const tokens = args.tokens ?? {};
         const apiTokens = pulumi.secret(tokens.apiTokens ?? this.generatedToken(`${name}-api-token`));
         const metricsTokens = pulumi.secret(tokens.metricsTokens ?? this.generatedToken(`${name}-metrics-token`));
-        const tokenSecret = new k8s.core.v1.Secret(`${name}-tokens`, {
-            metadata: { name: TOKENS_SECRET, namespace: ns },
-            type: "Opaque",
-            stringData: { API_TOKENS: apiTokens, METRICS_TOKENS: metricsTokens },
-        }, child);
+        const tokenSecret = new k8s.core.v1.Secret(
+            `${name}-tokens`,
+            {
+                metadata: { name: TOKENS_SECRET, namespace: ns },
+                type: "Opaque",
+                stringData: { API_TOKENS: apiTokens, METRICS_TOKENS: metricsTokens },
+            },
+            child,
+        );
 
         const migration = this.migrationJob(name, ns, args.image, [secret, serviceAccount]);
         // Not secret, so the Deployment's spec stays readable in previews: an HMAC keyed with a secret of the state,
         // which nobody who reads the pod template has, so even a weak chosen token cannot be guessed from it offline.
         const fingerprintKey = this.generatedToken(`${name}-tokens-fingerprint-key`);
-        const fingerprint = pulumi.unsecret(pulumi.all([fingerprintKey, apiTokens, metricsTokens])
-            .apply(([key, api, metrics]) => createHmac("sha256", key).update(`${api}\n${metrics}`).digest("hex")));
+        const fingerprint = pulumi.unsecret(
+            pulumi
+                .all([fingerprintKey, apiTokens, metricsTokens])
+                .apply(([key, api, metrics]) => createHmac("sha256", key).update(`${api}\n${metrics}`).digest("hex")),
+        );
         const kubernetesApi = pulumi.output(args.metricsScrape.apiEndpoint).apply(hostAndPort);
-        const deployment = this.deployment(name, ns, args.image, { fingerprint, readsNeedToken: tokens.readsNeedToken ?? false },
+        const deployment = this.deployment(
+            name,
+            ns,
+            args.image,
+            { fingerprint, readsNeedToken: tokens.readsNeedToken ?? false },
             { [KUBERNETES_API_ANNOTATION]: kubernetesApi, [ENVIRONMENT_ANNOTATION]: args.metricsScrape.environment },
-            [secret, tokenSecret, serviceAccount, migration]);
+            [secret, tokenSecret, serviceAccount, migration],
+        );
         const edge = args.edge ?? {};
         const service = this.service(name, ns, edge, args.loadBalancerDependsOn);
 
-        new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-hpa`, {
-            metadata: { name: "fastapi-hpa", namespace: ns, labels: APP_LABELS },
-            spec: {
-                scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name },
-                minReplicas: args.minReplicas,
-                maxReplicas: args.maxReplicas,
-                metrics: [{
-                    type: "Resource",
-                    resource: { name: "cpu", target: { type: "Utilization", averageUtilization: args.targetCpuPercent } },
-                }],
+        new k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            `${name}-hpa`,
+            {
+                metadata: { name: "fastapi-hpa", namespace: ns, labels: APP_LABELS },
+                spec: {
+                    scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name },
+                    minReplicas: args.minReplicas,
+                    maxReplicas: args.maxReplicas,
+                    metrics: [
+                        {
+                            type: "Resource",
+                            resource: {
+                                name: "cpu",
+                                target: { type: "Utilization", averageUtilization: args.targetCpuPercent },
+                            },
+                        },
+                    ],
+                },
             },
-        }, child);
+            child,
+        );
 
-        new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, {
-            metadata: { name: "fastapi-pdb", namespace: ns, labels: APP_LABELS },
-            spec: {
-                // One pod at a time: a drain never takes more than one serving pod away, whatever the replica count,
-                // and never blocks (minAvailable: 1 would block every drain at one replica, and at ten would let a
-                // drain evict all the pods of a node at once).
-                maxUnavailable: 1,
-                selector: { matchLabels: APP_LABELS },
-                // A crash-looping pod must not block node drains; only healthy pods count towards the budget.
-                unhealthyPodEvictionPolicy: "AlwaysAllow",
+        new k8s.policy.v1.PodDisruptionBudget(
+            `${name}-pdb`,
+            {
+                metadata: { name: "fastapi-pdb", namespace: ns, labels: APP_LABELS },
+                spec: {
+                    // One pod at a time: a drain never takes more than one serving pod away, whatever the replica count,
+                    // and never blocks (minAvailable: 1 would block every drain at one replica, and at ten would let a
+                    // drain evict all the pods of a node at once).
+                    maxUnavailable: 1,
+                    selector: { matchLabels: APP_LABELS },
+                    // A crash-looping pod must not block node drains; only healthy pods count towards the budget.
+                    unhealthyPodEvictionPolicy: "AlwaysAllow",
+                },
             },
-        }, child);
+            child,
+        );
 
         this.networkPolicies(name, ns, args.metricsScrape.sourceCidrs);
         if (args.databaseEgress !== undefined) {
@@ -265,8 +308,12 @@ export class Workload extends pulumi.ComponentResource {
         this.metricsTokens = metricsTokens;
         this.metricsScraperToken = this.metricsScraper(name, ns);
         this.registerOutputs({
-            namespace: this.namespace, loadBalancerHostname: this.loadBalancerHostname, url: this.url,
-            apiTokens: this.apiTokens, metricsTokens: this.metricsTokens, metricsScraperToken: this.metricsScraperToken,
+            namespace: this.namespace,
+            loadBalancerHostname: this.loadBalancerHostname,
+            url: this.url,
+            apiTokens: this.apiTokens,
+            metricsTokens: this.metricsTokens,
+            metricsScraperToken: this.metricsScraperToken,
         });
     }
 
@@ -278,75 +325,110 @@ export class Workload extends pulumi.ComponentResource {
      */
     private metricsScraper(name: string, ns: pulumi.Output<string>): pulumi.Output<string> {
         const labels = { app: METRICS_SCRAPER };
-        const account = new k8s.core.v1.ServiceAccount(`${name}-metrics-scraper`, {
-            metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
-            automountServiceAccountToken: false,
-        }, { parent: this });
-        const role = new k8s.rbac.v1.Role(`${name}-metrics-scraper`, {
-            metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
-            rules: [
-                { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
-                { apiGroups: [""], resources: ["pods/proxy"], verbs: ["get"] },
-            ],
-        }, { parent: this });
-        new k8s.rbac.v1.RoleBinding(`${name}-metrics-scraper`, {
-            metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-            subjects: [{ kind: "ServiceAccount", name: account.metadata.name, namespace: ns }],
-        }, { parent: this });
-        const tokenSecret = new k8s.core.v1.Secret(`${name}-metrics-scraper-token`, {
-            metadata: {
-                name: `${METRICS_SCRAPER}-token`,
-                namespace: ns,
-                labels,
-                annotations: { "kubernetes.io/service-account.name": METRICS_SCRAPER },
+        const account = new k8s.core.v1.ServiceAccount(
+            `${name}-metrics-scraper`,
+            {
+                metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
+                automountServiceAccountToken: false,
             },
-            type: "kubernetes.io/service-account-token",
-        }, { parent: this, dependsOn: [account] });
+            { parent: this },
+        );
+        const role = new k8s.rbac.v1.Role(
+            `${name}-metrics-scraper`,
+            {
+                metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
+                rules: [
+                    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+                    { apiGroups: [""], resources: ["pods/proxy"], verbs: ["get"] },
+                ],
+            },
+            { parent: this },
+        );
+        new k8s.rbac.v1.RoleBinding(
+            `${name}-metrics-scraper`,
+            {
+                metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+                subjects: [{ kind: "ServiceAccount", name: account.metadata.name, namespace: ns }],
+            },
+            { parent: this },
+        );
+        const tokenSecret = new k8s.core.v1.Secret(
+            `${name}-metrics-scraper-token`,
+            {
+                metadata: {
+                    name: `${METRICS_SCRAPER}-token`,
+                    namespace: ns,
+                    labels,
+                    annotations: { "kubernetes.io/service-account.name": METRICS_SCRAPER },
+                },
+                type: "kubernetes.io/service-account-token",
+            },
+            { parent: this, dependsOn: [account] },
+        );
         // The provider waits until the token controller has written the token.
         return pulumi.secret(tokenSecret.data.apply((data) => Buffer.from(data.token, "base64").toString("utf8")));
     }
 
     private generatedToken(name: string): pulumi.Output<string> {
         // Kept in the state (encrypted, as a secret) so every update hands the pods the same token.
-        return new random.RandomPassword(name, { length: GENERATED_TOKEN_LENGTH, special: false }, { parent: this }).result;
+        return new random.RandomPassword(name, { length: GENERATED_TOKEN_LENGTH, special: false }, { parent: this })
+            .result;
     }
 
-    private migrationJob(name: string, ns: pulumi.Output<string>, image: pulumi.Input<string>, dependsOn: pulumi.Resource[]): k8s.batch.v1.Job {
+    private migrationJob(
+        name: string,
+        ns: pulumi.Output<string>,
+        image: pulumi.Input<string>,
+        dependsOn: pulumi.Resource[],
+    ): k8s.batch.v1.Job {
         // Pulumi waits for the Job to complete; a failed migration stops the update before any pod is replaced.
         // A Job's pod template is immutable and its name fixed per image, so a changed Job is deleted, then recreated.
-        return new k8s.batch.v1.Job(`${name}-migrate`, {
-            metadata: {
-                name: pulumi.output(image).apply(migrationJobName),
-                namespace: ns,
-                labels: MIGRATION_LABELS,
-                // A Job left Failed by an earlier update is deleted and run again by the next one; without this,
-                // a retry with the same image would wait on the same Failed Job and fail again.
-                annotations: { "pulumi.com/replaceUnready": "true" },
-            },
-            spec: {
-                backoffLimit: 2,
-                activeDeadlineSeconds: 600,
-                template: {
-                    metadata: { labels: MIGRATION_LABELS },
-                    spec: podSpec([{
-                        name: "migrate",
-                        image,
-                        imagePullPolicy,
-                        command: ["alembic", "upgrade", "head"],
-                        env: [databaseUrlEnv],
-                        resources,
-                        securityContext: containerSecurityContext,
-                        volumeMounts: [tmpMount],
-                    }], { restartPolicy: "Never" }),
+        return new k8s.batch.v1.Job(
+            `${name}-migrate`,
+            {
+                metadata: {
+                    name: pulumi.output(image).apply(migrationJobName),
+                    namespace: ns,
+                    labels: MIGRATION_LABELS,
+                    // A Job left Failed by an earlier update is deleted and run again by the next one; without this,
+                    // a retry with the same image would wait on the same Failed Job and fail again.
+                    annotations: { "pulumi.com/replaceUnready": "true" },
+                },
+                spec: {
+                    backoffLimit: 2,
+                    activeDeadlineSeconds: 600,
+                    template: {
+                        metadata: { labels: MIGRATION_LABELS },
+                        spec: podSpec(
+                            [
+                                {
+                                    name: "migrate",
+                                    image,
+                                    imagePullPolicy,
+                                    command: ["alembic", "upgrade", "head"],
+                                    env: [databaseUrlEnv],
+                                    resources,
+                                    securityContext: containerSecurityContext,
+                                    volumeMounts: [tmpMount],
+                                },
+                            ],
+                            { restartPolicy: "Never" },
+                        ),
+                    },
                 },
             },
-        }, { parent: this, dependsOn, deleteBeforeReplace: true });
+            { parent: this, dependsOn, deleteBeforeReplace: true },
+        );
     }
 
     private deployment(
-        name: string, ns: pulumi.Output<string>, image: pulumi.Input<string>, tokens: { fingerprint: pulumi.Output<string>; readsNeedToken: boolean },
-        monitoring: Record<string, pulumi.Input<string>>, dependsOn: pulumi.Resource[],
+        name: string,
+        ns: pulumi.Output<string>,
+        image: pulumi.Input<string>,
+        tokens: { fingerprint: pulumi.Output<string>; readsNeedToken: boolean },
+        monitoring: Record<string, pulumi.Input<string>>,
+        dependsOn: pulumi.Resource[],
     ): k8s.apps.v1.Deployment {
         const probe = (path: string, initialDelaySeconds: number, periodSeconds: number): kinputs.core.v1.Probe => ({
             httpGet: { path, port: CONTAINER_PORT },
@@ -355,7 +437,10 @@ export class Workload extends pulumi.ComponentResource {
             timeoutSeconds: 3,
             failureThreshold: 3,
         });
-        const spreadOver = (topologyKey: string, whenUnsatisfiable: string): kinputs.core.v1.TopologySpreadConstraint => ({
+        const spreadOver = (
+            topologyKey: string,
+            whenUnsatisfiable: string,
+        ): kinputs.core.v1.TopologySpreadConstraint => ({
             maxSkew: 1,
             topologyKey,
             whenUnsatisfiable,
@@ -369,144 +454,194 @@ export class Workload extends pulumi.ComponentResource {
             nodeTaintsPolicy: "Honor",
         });
 
-        return new k8s.apps.v1.Deployment(`${name}-deployment`, {
-            metadata: { name: "fastapi-deployment", namespace: ns, labels: APP_LABELS },
-            spec: {
-                // No `replicas`: the HPA owns the count, and every `pulumi up` would otherwise reset it.
-                selector: { matchLabels: APP_LABELS },
-                revisionHistoryLimit: 5,
-                strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-                template: {
-                    // Pods read the tokens once, at start: a changed token list must roll them, as a new image does.
-                    metadata: {
-                        labels: APP_LABELS,
-                        annotations: { [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint, ...monitoring },
+        return new k8s.apps.v1.Deployment(
+            `${name}-deployment`,
+            {
+                metadata: { name: "fastapi-deployment", namespace: ns, labels: APP_LABELS },
+                spec: {
+                    // No `replicas`: the HPA owns the count, and every `pulumi up` would otherwise reset it.
+                    selector: { matchLabels: APP_LABELS },
+                    revisionHistoryLimit: 5,
+                    strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+                    template: {
+                        // Pods read the tokens once, at start: a changed token list must roll them, as a new image does.
+                        metadata: {
+                            labels: APP_LABELS,
+                            annotations: { [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint, ...monitoring },
+                        },
+                        spec: podSpec(
+                            [
+                                {
+                                    name: "fastapi",
+                                    image,
+                                    imagePullPolicy,
+                                    ports: [
+                                        { name: "http", containerPort: CONTAINER_PORT, protocol: "TCP" },
+                                        { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },
+                                    ],
+                                    env: [
+                                        databaseUrlEnv,
+                                        tokenEnv("API_TOKENS"),
+                                        tokenEnv("METRICS_TOKENS"),
+                                        { name: "API_READS_NEED_TOKEN", value: String(tokens.readsNeedToken) },
+                                        { name: "HOST", value: "0.0.0.0" },
+                                        { name: "PORT", value: String(CONTAINER_PORT) },
+                                        { name: "METRICS_PORT", value: String(METRICS_PORT) },
+                                        // apiVersion is what the API server would fill in; declared, the applied object is the
+                                        // stored one, so a later server-side apply finds no field it did not set.
+                                        {
+                                            name: "POD_NAME",
+                                            valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } },
+                                        },
+                                    ],
+                                    resources,
+                                    livenessProbe: probe("/health", 30, 10),
+                                    readinessProbe: probe("/ready", 5, 5),
+                                    lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
+                                    securityContext: containerSecurityContext,
+                                    volumeMounts: [tmpMount],
+                                },
+                            ],
+                            {
+                                terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
+                                // Pod counts per schedulable node differ by at most one (2,1,1 once pods outnumber nodes), and
+                                // with fewer than two schedulable nodes the scheduler places no second pod on one: it stays
+                                // Pending, which makes the cluster autoscaler add a node. So losing one node never takes every
+                                // pod, and a drain of one of two nodes waits for a third instead of packing the pods onto the
+                                // other. Zones are balanced when capacity allows. docs/operating.md states the promises.
+                                topologySpreadConstraints: [
+                                    {
+                                        ...spreadOver("kubernetes.io/hostname", "DoNotSchedule"),
+                                        minDomains: MIN_NODES_WITH_PODS,
+                                    },
+                                    spreadOver("topology.kubernetes.io/zone", "ScheduleAnyway"),
+                                ],
+                            },
+                        ),
                     },
-                    spec: podSpec([{
-                        name: "fastapi",
-                        image,
-                        imagePullPolicy,
-                        ports: [
-                            { name: "http", containerPort: CONTAINER_PORT, protocol: "TCP" },
-                            { name: "metrics", containerPort: METRICS_PORT, protocol: "TCP" },
-                        ],
-                        env: [
-                            databaseUrlEnv,
-                            tokenEnv("API_TOKENS"),
-                            tokenEnv("METRICS_TOKENS"),
-                            { name: "API_READS_NEED_TOKEN", value: String(tokens.readsNeedToken) },
-                            { name: "HOST", value: "0.0.0.0" },
-                            { name: "PORT", value: String(CONTAINER_PORT) },
-                            { name: "METRICS_PORT", value: String(METRICS_PORT) },
-                            // apiVersion is what the API server would fill in; declared, the applied object is the
-                            // stored one, so a later server-side apply finds no field it did not set.
-                            { name: "POD_NAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } },
-                        ],
-                        resources,
-                        livenessProbe: probe("/health", 30, 10),
-                        readinessProbe: probe("/ready", 5, 5),
-                        lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
-                        securityContext: containerSecurityContext,
-                        volumeMounts: [tmpMount],
-                    }], {
-                        terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
-                        // Pod counts per schedulable node differ by at most one (2,1,1 once pods outnumber nodes), and
-                        // with fewer than two schedulable nodes the scheduler places no second pod on one: it stays
-                        // Pending, which makes the cluster autoscaler add a node. So losing one node never takes every
-                        // pod, and a drain of one of two nodes waits for a third instead of packing the pods onto the
-                        // other. Zones are balanced when capacity allows. docs/operating.md states the promises.
-                        topologySpreadConstraints: [
-                            { ...spreadOver("kubernetes.io/hostname", "DoNotSchedule"), minDomains: MIN_NODES_WITH_PODS },
-                            spreadOver("topology.kubernetes.io/zone", "ScheduleAnyway"),
-                        ],
-                    }),
                 },
             },
-        }, { parent: this, dependsOn });
+            { parent: this, dependsOn },
+        );
     }
 
-    private service(name: string, ns: pulumi.Output<string>, edge: EdgeArgs, dependsOn: pulumi.Resource[]): k8s.core.v1.Service {
+    private service(
+        name: string,
+        ns: pulumi.Output<string>,
+        edge: EdgeArgs,
+        dependsOn: pulumi.Resource[],
+    ): k8s.core.v1.Service {
         const http = { name: "http", protocol: "TCP", port: 80, targetPort: CONTAINER_PORT };
         const https = { name: "https", protocol: "TCP", port: 443, targetPort: CONTAINER_PORT };
         // The classic ELB cannot redirect HTTP to HTTPS, so with a certificate port 80 would serve the API, bearer
         // tokens included, in plain text: it is dropped unless asked for.
         const ports = edge.certificateArn === undefined ? [http] : edge.keepHttpPort ? [https, http] : [https];
-        const tls: Record<string, string> = edge.certificateArn === undefined ? {} : {
-            "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": edge.certificateArn,
-            "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
-            "service.beta.kubernetes.io/aws-load-balancer-backend-protocol": "http",
-            "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": TLS_POLICY,
-        };
+        const tls: Record<string, string> =
+            edge.certificateArn === undefined
+                ? {}
+                : {
+                      "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": edge.certificateArn,
+                      "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
+                      "service.beta.kubernetes.io/aws-load-balancer-backend-protocol": "http",
+                      "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": TLS_POLICY,
+                  };
         const sourceRanges = edge.allowedSourceRanges ?? [];
-        return new k8s.core.v1.Service(`${name}-service`, {
-            metadata: {
-                name: "fastapi-service",
-                namespace: ns,
-                labels: APP_LABELS,
-                annotations: {
-                    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "HTTP",
-                    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/health",
-                    "service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled": "true",
-                    "service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout": "30",
-                    // Off by default on a Classic Load Balancer: each zone's load balancer node would send its half of
-                    // the traffic to that zone's nodes only, so with three nodes the lone node of one zone takes half.
-                    "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
-                    ...tls,
+        return new k8s.core.v1.Service(
+            `${name}-service`,
+            {
+                metadata: {
+                    name: "fastapi-service",
+                    namespace: ns,
+                    labels: APP_LABELS,
+                    annotations: {
+                        "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "HTTP",
+                        "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/health",
+                        "service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled": "true",
+                        "service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout": "30",
+                        // Off by default on a Classic Load Balancer: each zone's load balancer node would send its half of
+                        // the traffic to that zone's nodes only, so with three nodes the lone node of one zone takes half.
+                        "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+                        ...tls,
+                    },
+                },
+                spec: {
+                    type: "LoadBalancer",
+                    selector: APP_LABELS,
+                    ports,
+                    ...(sourceRanges.length > 0 ? { loadBalancerSourceRanges: sourceRanges } : {}),
                 },
             },
-            spec: {
-                type: "LoadBalancer",
-                selector: APP_LABELS,
-                ports,
-                ...(sourceRanges.length > 0 ? { loadBalancerSourceRanges: sourceRanges } : {}),
-            },
-        }, { parent: this, dependsOn });
+            { parent: this, dependsOn },
+        );
     }
 
     private networkPolicies(name: string, ns: pulumi.Output<string>, metricsSourceCidrs: string[]): void {
-        new k8s.networking.v1.NetworkPolicy(`${name}-default-deny-ingress`, {
-            metadata: { name: "default-deny-ingress", namespace: ns },
-            spec: { podSelector: {}, policyTypes: ["Ingress"] },
-        }, { parent: this });
-        new k8s.networking.v1.NetworkPolicy(`${name}-allow-http`, {
-            metadata: { name: "fastapi-allow-http", namespace: ns, labels: APP_LABELS },
-            spec: {
-                podSelector: { matchLabels: APP_LABELS },
-                policyTypes: ["Ingress"],
-                ingress: [
-                    { ports: [{ protocol: "TCP", port: CONTAINER_PORT }] },
-                    // The Service never publishes this port; the API server's proxy (and anything else inside the VPC)
-                    // reaches it, nothing outside.
-                    {
-                        from: metricsSourceCidrs.map((cidr) => ({ ipBlock: { cidr } })),
-                        ports: [{ protocol: "TCP", port: METRICS_PORT }],
-                    },
-                ],
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-default-deny-ingress`,
+            {
+                metadata: { name: "default-deny-ingress", namespace: ns },
+                spec: { podSelector: {}, policyTypes: ["Ingress"] },
             },
-        }, { parent: this });
+            { parent: this },
+        );
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-allow-http`,
+            {
+                metadata: { name: "fastapi-allow-http", namespace: ns, labels: APP_LABELS },
+                spec: {
+                    podSelector: { matchLabels: APP_LABELS },
+                    policyTypes: ["Ingress"],
+                    ingress: [
+                        { ports: [{ protocol: "TCP", port: CONTAINER_PORT }] },
+                        // The Service never publishes this port; the API server's proxy (and anything else inside the VPC)
+                        // reaches it, nothing outside.
+                        {
+                            from: metricsSourceCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+                            ports: [{ protocol: "TCP", port: METRICS_PORT }],
+                        },
+                    ],
+                },
+            },
+            { parent: this },
+        );
     }
 
     /** A compromised pod can resolve names and talk to its database, and nothing else. */
     private egressPolicy(name: string, ns: pulumi.Output<string>, database: DatabaseEgress): void {
-        new k8s.networking.v1.NetworkPolicy(`${name}-egress`, {
-            metadata: { name: "fastapi-egress", namespace: ns, labels: APP_LABELS },
-            spec: {
-                podSelector: { matchExpressions: [{ key: "app", operator: "In", values: [APP_LABELS.app, MIGRATION_LABELS.app] }] },
-                policyTypes: ["Egress"],
-                egress: [
-                    {
-                        to: [{
-                            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
-                            podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-                        }],
-                        ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-egress`,
+            {
+                metadata: { name: "fastapi-egress", namespace: ns, labels: APP_LABELS },
+                spec: {
+                    podSelector: {
+                        matchExpressions: [
+                            { key: "app", operator: "In", values: [APP_LABELS.app, MIGRATION_LABELS.app] },
+                        ],
                     },
-                    {
-                        to: database.cidrs.map((cidr) => ({ ipBlock: { cidr } })),
-                        ports: [{ protocol: "TCP", port: database.port }],
-                    },
-                ],
+                    policyTypes: ["Egress"],
+                    egress: [
+                        {
+                            to: [
+                                {
+                                    namespaceSelector: {
+                                        matchLabels: { "kubernetes.io/metadata.name": "kube-system" },
+                                    },
+                                    podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+                                },
+                            ],
+                            ports: [
+                                { protocol: "UDP", port: 53 },
+                                { protocol: "TCP", port: 53 },
+                            ],
+                        },
+                        {
+                            to: database.cidrs.map((cidr) => ({ ipBlock: { cidr } })),
+                            ports: [{ protocol: "TCP", port: database.port }],
+                        },
+                    ],
+                },
             },
-        }, { parent: this });
+            { parent: this },
+        );
     }
 }

@@ -109,7 +109,8 @@ export const FREE_TYPES: Record<string, string> = {
     "aws:eks/accessEntry:AccessEntry": "EKS access entries are free",
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "EKS access entries are free",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": "free; it bounds the images the repository line prices",
-    "command:local:Command": "scripts/push-image, run where `pulumi up` runs; the image it pushes is the repository's storage line",
+    "command:local:Command":
+        "scripts/push-image, run where `pulumi up` runs; the image it pushes is the repository's storage line",
     "aws:ec2/subnet:Subnet": "subnets are free",
     "aws:ec2/routeTable:RouteTable": "route tables are free",
     "aws:ec2/routeTableAssociation:RouteTableAssociation": "route tables are free",
@@ -172,7 +173,15 @@ function label(resource: InventoryResource): string {
     return `${resource.type}::${resource.name}`;
 }
 
-function line(resource: InventoryResource, item: string, quantity: number, quantityAtMax: number, unit: string, price: Price, unitPrice = price.usd): CostLine {
+function line(
+    resource: InventoryResource,
+    item: string,
+    quantity: number,
+    quantityAtMax: number,
+    unit: string,
+    price: Price,
+    unitPrice = price.usd,
+): CostLine {
     return {
         item,
         resource: label(resource),
@@ -186,7 +195,14 @@ function line(resource: InventoryResource, item: string, quantity: number, quant
     };
 }
 
-function steady(resource: InventoryResource, item: string, quantity: number, unit: string, price: Price, unitPrice = price.usd): CostLine {
+function steady(
+    resource: InventoryResource,
+    item: string,
+    quantity: number,
+    unit: string,
+    price: Price,
+    unitPrice = price.usd,
+): CostLine {
     return line(resource, item, quantity, quantity, unit, price, unitPrice);
 }
 
@@ -208,7 +224,9 @@ function logSources(context: Context): LogSource[] {
         const logTypes = ((cluster.inputs as Inputs).enabledClusterLogTypes ?? []) as string[];
         const unknown = logTypes.filter((logType) => !(logType in perType));
         if (unknown.length > 0) {
-            throw new PricingError(`EKS log type ${unknown.join(", ")} of ${label(cluster)} has no volume in cost/usage.json (controlPlaneLogGbPerMonth)`);
+            throw new PricingError(
+                `EKS log type ${unknown.join(", ")} of ${label(cluster)} has no volume in cost/usage.json (controlPlaneLogGbPerMonth)`,
+            );
         }
         return {
             // EKS writes control-plane logs to this group, creating it when the stack does not.
@@ -234,41 +252,72 @@ function retentionMonths(days: number | undefined, context: Context): number {
     return days === undefined || days === 0 ? context.usage.logMonthsKeptWithoutRetention.value : days / (365 / 12);
 }
 
-function logStorage(resource: InventoryResource, source: LogSource, retentionDays: number | undefined, context: Context): CostLine {
-    const kept = retentionDays === undefined || retentionDays === 0
-        ? `no retention: ${context.usage.logMonthsKeptWithoutRetention.value} months' worth`
-        : `kept ${retentionDays} days`;
-    return steady(resource, `CloudWatch Logs storage, ${source.description}, ${kept}`,
-        source.gbPerMonth * retentionMonths(retentionDays, context), "GB-month", context.prices.logsStorageGbMonth);
+function logStorage(
+    resource: InventoryResource,
+    source: LogSource,
+    retentionDays: number | undefined,
+    context: Context,
+): CostLine {
+    const kept =
+        retentionDays === undefined || retentionDays === 0
+            ? `no retention: ${context.usage.logMonthsKeptWithoutRetention.value} months' worth`
+            : `kept ${retentionDays} days`;
+    return steady(
+        resource,
+        `CloudWatch Logs storage, ${source.description}, ${kept}`,
+        source.gbPerMonth * retentionMonths(retentionDays, context),
+        "GB-month",
+        context.prices.logsStorageGbMonth,
+    );
 }
 
 /** Ingestion of every log the resource sends, and storage of those that no declared log group keeps. */
 function logLines(sender: InventoryResource, context: Context): CostLine[] {
     const declared = new Set(ofType(context, TYPES.logGroup).map((group) => String((group.inputs as Inputs).name)));
-    return logSources(context).filter((source) => source.sender === sender).flatMap((source) => [
-        steady(sender, `CloudWatch Logs ingestion, ${source.description}`, source.gbPerMonth, "GB", context.prices.logsIngestionGb),
-        ...declared.has(source.logGroupName) ? [] : [logStorage(sender, source, undefined, context)],
-    ]);
+    return logSources(context)
+        .filter((source) => source.sender === sender)
+        .flatMap((source) => [
+            steady(
+                sender,
+                `CloudWatch Logs ingestion, ${source.description}`,
+                source.gbPerMonth,
+                "GB",
+                context.prices.logsIngestionGb,
+            ),
+            ...(declared.has(source.logGroupName) ? [] : [logStorage(sender, source, undefined, context)]),
+        ]);
 }
 
 const controlPlane: Rule = (cluster, context) => [
-    steady(cluster, "EKS control plane (standard support)", context.usage.hoursPerMonth.value, "h", context.prices.eksClusterHour),
+    steady(
+        cluster,
+        "EKS control plane (standard support)",
+        context.usage.hoursPerMonth.value,
+        "h",
+        context.prices.eksClusterHour,
+    ),
     ...logLines(cluster, context),
 ];
 
 function instancePrice(instanceType: string, context: Context): Price {
     const price = context.prices.ec2InstanceHour[instanceType];
     if (price === undefined) {
-        throw new PricingError(`no on-demand price for instance type '${instanceType}' in ${context.region} in cost/prices.json`);
+        throw new PricingError(
+            `no on-demand price for instance type '${instanceType}' in ${context.region} in cost/prices.json`,
+        );
     }
     return price;
 }
 
 function launchTemplateOf(nodeGroup: InventoryResource, context: Context): Inputs {
     const id = (nodeGroup.inputs as Inputs).launchTemplate?.id;
-    const template = ofType(context, TYPES.launchTemplate).find((candidate) => candidate.id !== undefined && candidate.id === id);
+    const template = ofType(context, TYPES.launchTemplate).find(
+        (candidate) => candidate.id !== undefined && candidate.id === id,
+    );
     if (template === undefined) {
-        throw new PricingError(`${label(nodeGroup)} has no launch template among the declared resources: its root volumes cannot be priced`);
+        throw new PricingError(
+            `${label(nodeGroup)} has no launch template among the declared resources: its root volumes cannot be priced`,
+        );
     }
     return template.inputs as Inputs;
 }
@@ -286,20 +335,52 @@ const nodeGroup: Rule = (group, context) => {
     const nodes = spot
         ? `${desiredSize} × spot ${instanceTypes.join(" / ")} (dearest, ${Math.round(savings * 100)} % below on-demand)`
         : `${desiredSize} × ${instanceTypes[0]} on-demand`;
-    const lines = [line(group, `Nodes: ${nodes}`, desiredSize * hours, maxSize * hours, "h", dearest, spot ? dearest.usd * (1 - savings) : dearest.usd)];
+    const lines = [
+        line(
+            group,
+            `Nodes: ${nodes}`,
+            desiredSize * hours,
+            maxSize * hours,
+            "h",
+            dearest,
+            spot ? dearest.usd * (1 - savings) : dearest.usd,
+        ),
+    ];
 
-    for (const mapping of (launchTemplateOf(group, context).blockDeviceMappings ?? []) as { ebs?: { volumeSize: number; volumeType: string } }[]) {
+    for (const mapping of (launchTemplateOf(group, context).blockDeviceMappings ?? []) as {
+        ebs?: { volumeSize: number; volumeType: string };
+    }[]) {
         if (mapping.ebs === undefined) {
             continue;
         }
         if (mapping.ebs.volumeType !== "gp3") {
-            throw new PricingError(`${label(group)}: root volume type '${mapping.ebs.volumeType}' has no price in cost/prices.json (gp3 has)`);
+            throw new PricingError(
+                `${label(group)}: root volume type '${mapping.ebs.volumeType}' has no price in cost/prices.json (gp3 has)`,
+            );
         }
         const size = mapping.ebs.volumeSize;
-        lines.push(line(group, `Node root volumes: ${desiredSize} × ${size} GB gp3`, desiredSize * size, maxSize * size, "GB-month", context.prices.ebsGp3GbMonth));
+        lines.push(
+            line(
+                group,
+                `Node root volumes: ${desiredSize} × ${size} GB gp3`,
+                desiredSize * size,
+                maxSize * size,
+                "GB-month",
+                context.prices.ebsGp3GbMonth,
+            ),
+        );
     }
     // The nodes run in public subnets, which give every instance a public IPv4 address.
-    lines.push(line(group, `Public IPv4 addresses of the nodes: ${desiredSize}`, desiredSize * hours, maxSize * hours, "h", context.prices.publicIpv4Hour));
+    lines.push(
+        line(
+            group,
+            `Public IPv4 addresses of the nodes: ${desiredSize}`,
+            desiredSize * hours,
+            maxSize * hours,
+            "h",
+            context.prices.publicIpv4Hour,
+        ),
+    );
     return lines;
 };
 
@@ -309,7 +390,9 @@ function publicZoneCount(context: Context): number {
         throw new PricingError(`expected one ${TYPES.vpc} to count the load balancer's zones, found ${vpcs.length}`);
     }
     const specs = ((vpcs[0].inputs as Inputs).subnetSpecs ?? []) as { type: string; cidrBlocks?: string[] }[];
-    return specs.filter((spec) => spec.type === "Public").reduce((sum, spec) => sum + (spec.cidrBlocks?.length ?? 0), 0);
+    return specs
+        .filter((spec) => spec.type === "Public")
+        .reduce((sum, spec) => sum + (spec.cidrBlocks?.length ?? 0), 0);
 }
 
 const LOAD_BALANCER_TYPE_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-type";
@@ -321,7 +404,9 @@ const service: Rule = (svc, context) => {
     }
     const requested = inputs.metadata?.annotations?.[LOAD_BALANCER_TYPE_ANNOTATION];
     if (requested !== undefined) {
-        throw new PricingError(`${label(svc)} asks for a '${requested}' load balancer; cost/estimate.ts prices only the Classic Load Balancer`);
+        throw new PricingError(
+            `${label(svc)} asks for a '${requested}' load balancer; cost/estimate.ts prices only the Classic Load Balancer`,
+        );
     }
     const hours = context.usage.hoursPerMonth.value;
     const traffic = context.usage.loadBalancerGbPerMonth.value;
@@ -329,20 +414,44 @@ const service: Rule = (svc, context) => {
     const zones = publicZoneCount(context);
     return [
         steady(svc, "Classic Load Balancer", hours, "h", context.prices.classicLoadBalancerHour),
-        steady(svc, `Load balancer data processed (${traffic} GB assumed)`, traffic, "GB", context.prices.classicLoadBalancerGb),
+        steady(
+            svc,
+            `Load balancer data processed (${traffic} GB assumed)`,
+            traffic,
+            "GB",
+            context.prices.classicLoadBalancerGb,
+        ),
         // The load balancer has a node, so a public address, in each zone it serves.
-        steady(svc, `Public IPv4 addresses of the load balancer: ${zones} (one per zone)`, zones * hours, "h", context.prices.publicIpv4Hour),
-        steady(svc, `Data transfer out to the internet (${egress} GB assumed)`, egress, "GB", context.prices.internetEgressGb),
+        steady(
+            svc,
+            `Public IPv4 addresses of the load balancer: ${zones} (one per zone)`,
+            zones * hours,
+            "h",
+            context.prices.publicIpv4Hour,
+        ),
+        steady(
+            svc,
+            `Data transfer out to the internet (${egress} GB assumed)`,
+            egress,
+            "GB",
+            context.prices.internetEgressGb,
+        ),
     ];
 };
 
 function imagesKept(repository: InventoryResource, context: Context): number {
     const name = String((repository.inputs as Inputs).name ?? repository.name);
-    const policy = ofType(context, TYPES.lifecyclePolicy).find((candidate) => (candidate.inputs as Inputs).repository === name);
+    const policy = ofType(context, TYPES.lifecyclePolicy).find(
+        (candidate) => (candidate.inputs as Inputs).repository === name,
+    );
     const rules = policy === undefined ? [] : (JSON.parse(String((policy.inputs as Inputs).policy)).rules as Inputs[]);
-    const counts = rules.filter((rule) => rule.selection?.countType === "imageCountMoreThan").map((rule) => Number(rule.selection.countNumber));
+    const counts = rules
+        .filter((rule) => rule.selection?.countType === "imageCountMoreThan")
+        .map((rule) => Number(rule.selection.countNumber));
     if (counts.length === 0) {
-        throw new PricingError(`${label(repository)} has no lifecycle policy keeping a number of images: its storage has no bound to price`);
+        throw new PricingError(
+            `${label(repository)} has no lifecycle policy keeping a number of images: its storage has no bound to price`,
+        );
     }
     return Math.max(...counts);
 }
@@ -350,14 +459,23 @@ function imagesKept(repository: InventoryResource, context: Context): number {
 const repository: Rule = (repo, context) => {
     const images = imagesKept(repo, context);
     const size = context.usage.imageGb.value;
-    return [steady(repo, `ECR storage: ${images} images × ${size} GB`, images * size, "GB-month", context.prices.ecrStorageGbMonth)];
+    return [
+        steady(
+            repo,
+            `ECR storage: ${images} images × ${size} GB`,
+            images * size,
+            "GB-month",
+            context.prices.ecrStorageGbMonth,
+        ),
+    ];
 };
 
 const vpc: Rule = (network, context) => {
     const inputs = network.inputs as Inputs;
     // awsx's default strategy is one NAT gateway per zone.
     const strategy = String(inputs.natGateways?.strategy ?? "OnePerAz");
-    const zones = ((inputs.availabilityZoneNames ?? []) as string[]).length || Number(inputs.numberOfAvailabilityZones ?? 3);
+    const zones =
+        ((inputs.availabilityZoneNames ?? []) as string[]).length || Number(inputs.numberOfAvailabilityZones ?? 3);
     const gateways = { None: 0, Single: 1, OnePerAz: zones }[strategy];
     if (gateways === undefined) {
         throw new PricingError(`${label(network)}: NAT gateway strategy '${strategy}' is not priced`);
@@ -369,8 +487,20 @@ const vpc: Rule = (network, context) => {
     const traffic = context.usage.natGatewayGbPerMonth.value;
     return [
         steady(network, `NAT gateways: ${gateways}`, gateways * hours, "h", context.prices.natGatewayHour),
-        steady(network, `NAT gateway data processed (${traffic} GB assumed)`, traffic, "GB", context.prices.natGatewayGb),
-        steady(network, `Public IPv4 addresses of the NAT gateways: ${gateways}`, gateways * hours, "h", context.prices.publicIpv4Hour),
+        steady(
+            network,
+            `NAT gateway data processed (${traffic} GB assumed)`,
+            traffic,
+            "GB",
+            context.prices.natGatewayGb,
+        ),
+        steady(
+            network,
+            `Public IPv4 addresses of the NAT gateways: ${gateways}`,
+            gateways * hours,
+            "h",
+            context.prices.publicIpv4Hour,
+        ),
     ];
 };
 
@@ -380,14 +510,20 @@ const database: Rule = (instance, context) => {
     const engine = String(inputs.engine);
     const price = context.prices.rdsPostgresInstanceHour[instanceClass];
     if (engine !== "postgres") {
-        throw new PricingError(`${label(instance)}: engine '${engine}' is not priced; cost/prices.json has RDS for PostgreSQL`);
+        throw new PricingError(
+            `${label(instance)}: engine '${engine}' is not priced; cost/prices.json has RDS for PostgreSQL`,
+        );
     }
     if (price === undefined) {
-        throw new PricingError(`no RDS for PostgreSQL price for instance class '${instanceClass}' in ${context.region} in cost/prices.json`);
+        throw new PricingError(
+            `no RDS for PostgreSQL price for instance class '${instanceClass}' in ${context.region} in cost/prices.json`,
+        );
     }
     const storageType = String(inputs.storageType ?? "gp2");
     if (storageType !== "gp3") {
-        throw new PricingError(`${label(instance)}: storage type '${storageType}' has no price in cost/prices.json (gp3 has)`);
+        throw new PricingError(
+            `${label(instance)}: storage type '${storageType}' has no price in cost/prices.json (gp3 has)`,
+        );
     }
     // A Multi-AZ instance runs, and stores, twice: the primary and its standby.
     const copies = inputs.multiAz === true ? 2 : 1;
@@ -396,23 +532,43 @@ const database: Rule = (instance, context) => {
     const hours = context.usage.hoursPerMonth.value;
     return [
         steady(instance, `RDS for PostgreSQL: ${instanceClass}, ${deployment}`, copies * hours, "h", price),
-        steady(instance, `RDS storage: ${storage} GB gp3, ${deployment}`, copies * storage, "GB-month", context.prices.rdsGp3GbMonth),
-        ...inputs.publiclyAccessible === true
-            ? [steady(instance, "Public IPv4 address of the database", hours, "h", context.prices.publicIpv4Hour)] : [],
+        steady(
+            instance,
+            `RDS storage: ${storage} GB gp3, ${deployment}`,
+            copies * storage,
+            "GB-month",
+            context.prices.rdsGp3GbMonth,
+        ),
+        ...(inputs.publiclyAccessible === true
+            ? [steady(instance, "Public IPv4 address of the database", hours, "h", context.prices.publicIpv4Hour)]
+            : []),
         // RDS keeps a password it manages in a Secrets Manager secret of its own, billed like any other.
-        ...inputs.manageMasterUserPassword === true
-            ? [steady(instance, "Secrets Manager secret of the RDS-managed password", 1, "month", context.prices.secretsManagerSecretMonth)] : [],
+        ...(inputs.manageMasterUserPassword === true
+            ? [
+                  steady(
+                      instance,
+                      "Secrets Manager secret of the RDS-managed password",
+                      1,
+                      "month",
+                      context.prices.secretsManagerSecretMonth,
+                  ),
+              ]
+            : []),
         ...logLines(instance, context),
     ];
 };
 
-const kmsKey: Rule = (key, context) => [steady(key, "KMS customer managed key", 1, "month", context.prices.kmsKeyMonth)];
+const kmsKey: Rule = (key, context) => [
+    steady(key, "KMS customer managed key", 1, "month", context.prices.kmsKeyMonth),
+];
 
 const logGroup: Rule = (group, context) => {
     const inputs = group.inputs as Inputs;
     const source = logSources(context).find((candidate) => candidate.logGroupName === inputs.name);
     if (source === undefined) {
-        throw new PricingError(`${label(group)} (${String(inputs.name)}): no declared resource is known to write to it, so cost/usage.json has no volume for it`);
+        throw new PricingError(
+            `${label(group)} (${String(inputs.name)}): no declared resource is known to write to it, so cost/usage.json has no volume for it`,
+        );
     }
     return [logStorage(group, source, inputs.retentionInDays as number | undefined, context)];
 };
@@ -435,15 +591,23 @@ function rank(order: string[], type: string): number {
 }
 
 /** The monthly cost of the declared resources in a region, at the node group's desired and maximum sizes. */
-export function estimate(inventory: InventoryResource[], region: string, prices: PriceTable = PRICES, usage: Usage = USAGE): Estimate {
+export function estimate(
+    inventory: InventoryResource[],
+    region: string,
+    prices: PriceTable = PRICES,
+    usage: Usage = USAGE,
+): Estimate {
     const regionPrices = prices.regions[region];
     if (regionPrices === undefined) {
-        throw new PricingError(`no prices for region '${region}' in cost/prices.json (it has ${Object.keys(prices.regions).join(", ")})`);
+        throw new PricingError(
+            `no prices for region '${region}' in cost/prices.json (it has ${Object.keys(prices.regions).join(", ")})`,
+        );
     }
     const context: Context = { region, prices: regionPrices, usage, inventory };
     // Lines grouped as PRICED_TYPES lists the types (control plane, nodes, load balancer, ...), whatever the declaration order.
     const typeOrder = Object.keys(PRICED_TYPES);
-    const resources = inventory.filter((resource) => !isStructure(resource.type))
+    const resources = inventory
+        .filter((resource) => !isStructure(resource.type))
         .sort((a, b) => rank(typeOrder, a.type) - rank(typeOrder, b.type));
     const lines = resources.flatMap((resource) => {
         const rule = PRICED_TYPES[resource.type];
@@ -453,9 +617,15 @@ export function estimate(inventory: InventoryResource[], region: string, prices:
         if (resource.type in FREE_TYPES) {
             return [];
         }
-        throw new PricingError(`resource type ${resource.type} (${resource.name}) is neither priced nor listed as free in cost/estimate.ts`);
+        throw new PricingError(
+            `resource type ${resource.type} (${resource.name}) is neither priced nor listed as free in cost/estimate.ts`,
+        );
     });
-    const total = (pick: (costLine: CostLine) => number): number => round(lines.reduce((sum, costLine) => sum + pick(costLine), 0), 2);
+    const total = (pick: (costLine: CostLine) => number): number =>
+        round(
+            lines.reduce((sum, costLine) => sum + pick(costLine), 0),
+            2,
+        );
     return {
         region,
         currency: prices.currency,

@@ -11,12 +11,16 @@ const dollars = (value: number): string => `$${value.toFixed(2)}`;
 
 function quantity(costLine: CostLine): string {
     const desired = `${trimmed(costLine.quantity, 2)} ${costLine.unit}`;
-    return costLine.quantityAtMax === costLine.quantity ? desired : `${desired} (${trimmed(costLine.quantityAtMax, 2)} at max)`;
+    return costLine.quantityAtMax === costLine.quantity
+        ? desired
+        : `${desired} (${trimmed(costLine.quantityAtMax, 2)} at max)`;
 }
 
 export function markdownReport(estimate: Estimate): string {
-    const rows = estimate.lines.map((costLine) =>
-        `| ${costLine.item} | ${quantity(costLine)} | $${trimmed(costLine.unitPrice, 5, 2)}/${costLine.unit} | ${dollars(costLine.monthly)} | ${dollars(costLine.monthlyAtMax)} |`);
+    const rows = estimate.lines.map(
+        (costLine) =>
+            `| ${costLine.item} | ${quantity(costLine)} | $${trimmed(costLine.unitPrice, 5, 2)}/${costLine.unit} | ${dollars(costLine.monthly)} | ${dollars(costLine.monthlyAtMax)} |`,
+    );
     return [
         `Monthly cost in ${estimate.region}, ${estimate.currency} (prices: cost/prices.json; assumptions: cost/usage.json)`,
         "",

@@ -20,7 +20,10 @@ export interface DocumentedEstimate {
 
 export function documentedEstimates(markdown: string): DocumentedEstimate[] {
     return [...markdown.matchAll(BLOCK)].map((match) => ({
-        args: match[1].trim().split(/\s+/).filter((arg) => arg !== ""),
+        args: match[1]
+            .trim()
+            .split(/\s+/)
+            .filter((arg) => arg !== ""),
         documented: match[2],
     }));
 }
@@ -28,14 +31,20 @@ export function documentedEstimates(markdown: string): DocumentedEstimate[] {
 /** What `npm run cost -- ARGS` prints, exactly as a block holds it (ending with a newline). */
 export async function costOutput(args: string[]): Promise<string> {
     const tsx = path.join(PROJECT_DIRECTORY, "node_modules", ".bin", "tsx");
-    const { stdout } = await promisify(execFile)(tsx, [path.join(PROJECT_DIRECTORY, "scripts", "cost.ts"), ...args], { cwd: PROJECT_DIRECTORY });
+    const { stdout } = await promisify(execFile)(tsx, [path.join(PROJECT_DIRECTORY, "scripts", "cost.ts"), ...args], {
+        cwd: PROJECT_DIRECTORY,
+    });
     return stdout;
 }
 
 export async function currentOutputs(estimates: DocumentedEstimate[]): Promise<string[]> {
     const outputs: string[] = [];
     for (let start = 0; start < estimates.length; start += PARALLEL_RENDERS) {
-        outputs.push(...await Promise.all(estimates.slice(start, start + PARALLEL_RENDERS).map((documented) => costOutput(documented.args))));
+        outputs.push(
+            ...(await Promise.all(
+                estimates.slice(start, start + PARALLEL_RENDERS).map((documented) => costOutput(documented.args)),
+            )),
+        );
     }
     return outputs;
 }
@@ -47,7 +56,9 @@ async function main(): Promise<void> {
     const outputs = await currentOutputs(estimates);
     if (check) {
         const stale = estimates.filter((documented, index) => documented.documented !== outputs[index]);
-        stale.forEach((documented) => console.error(`docs/cost.md is out of date for: npm run cost -- ${documented.args.join(" ")}`));
+        stale.forEach((documented) =>
+            console.error(`docs/cost.md is out of date for: npm run cost -- ${documented.args.join(" ")}`),
+        );
         if (stale.length > 0) {
             console.error("run: npm run cost:docs");
             process.exit(1);
@@ -56,7 +67,14 @@ async function main(): Promise<void> {
         return;
     }
     let index = 0;
-    fs.writeFileSync(COST_DOC, markdown.replace(BLOCK, (_block, args: string) => `<!-- npm run cost --${args} -->\n${outputs[index++]}<!-- end of npm run cost -->`));
+    fs.writeFileSync(
+        COST_DOC,
+        markdown.replace(
+            BLOCK,
+            (_block, args: string) =>
+                `<!-- npm run cost --${args} -->\n${outputs[index++]}<!-- end of npm run cost -->`,
+        ),
+    );
     console.log(`docs/cost.md: ${estimates.length} tables written`);
 }
 

@@ -65,11 +65,15 @@ interface StackFileConfig {
 function stackConfig(directory: string, stack: string): StackFileConfig {
     const file = path.join(directory, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) {
-        throw new UsageError(`no ${path.basename(file)}: create the stack (pulumi stack init ${stack}) or name another with --stack`);
+        throw new UsageError(
+            `no ${path.basename(file)}: create the stack (pulumi stack init ${stack}) or name another with --stack`,
+        );
     }
     const config: Record<string, string> = {};
     const secrets: string[] = [];
-    for (const [key, value] of Object.entries((YAML.parse(fs.readFileSync(file, "utf8"))?.config ?? {}) as Record<string, unknown>)) {
+    for (const [key, value] of Object.entries(
+        (YAML.parse(fs.readFileSync(file, "utf8"))?.config ?? {}) as Record<string, unknown>,
+    )) {
         const secure = typeof value === "object" && value !== null && "secure" in value;
         if (!secure) {
             config[key] = typeof value === "object" ? JSON.stringify(value) : String(value);
@@ -97,7 +101,9 @@ export function costRequest(argv: string[], directory: string): CostRequest {
     }
     const missing = secrets.find((key) => !(key in config));
     if (missing !== undefined) {
-        throw new UsageError(`${missing} is a secret in Pulumi.${options.stack}.yaml; give the estimate a value with --config ${missing}=...`);
+        throw new UsageError(
+            `${missing} is a secret in Pulumi.${options.stack}.yaml; give the estimate a value with --config ${missing}=...`,
+        );
     }
     return { config, json: options.json };
 }

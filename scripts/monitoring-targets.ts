@@ -50,49 +50,51 @@ const PEM_CERTIFICATES = /^(-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-
 
 /** What Prometheus needs from the stack outputs. */
 export interface StackOutputs {
-  scheme: "http" | "https";
-  loadBalancerHostname: string;
-  clusterName: string;
-  namespace: string;
-  /** The first of the stack's metrics tokens: the one Prometheus sends. */
-  metricsToken: string;
+    scheme: "http" | "https";
+    loadBalancerHostname: string;
+    clusterName: string;
+    namespace: string;
+    /** The first of the stack's metrics tokens: the one Prometheus sends. */
+    metricsToken: string;
 }
 
 /** What the fastapi-pods job needs from the stack outputs. */
 export interface KubernetesOutputs {
-  /** https://host[:port], as the kubeconfig's server. */
-  apiEndpoint: string;
-  caCertificate: string;
-  /** The long-lived token of the fastapi-metrics-scraper service account. */
-  scraperToken: string;
-  clusterName: string;
-  namespace: string;
+    /** https://host[:port], as the kubeconfig's server. */
+    apiEndpoint: string;
+    caCertificate: string;
+    /** The long-lived token of the fastapi-metrics-scraper service account. */
+    scraperToken: string;
+    clusterName: string;
+    namespace: string;
 }
 
 /** One entry of a Prometheus file_sd file. */
 export interface TargetGroup {
-  targets: string[];
-  labels: Record<string, string>;
+    targets: string[];
+    labels: Record<string, string>;
 }
 
 interface Options {
-  stack: string;
-  mode?: Mode;
-  outputsFile?: string;
-  targetsFile: string;
-  tokenFile: string;
-  kubernetesDir: string;
+    stack: string;
+    mode?: Mode;
+    outputsFile?: string;
+    targetsFile: string;
+    tokenFile: string;
+    kubernetesDir: string;
 }
 
 function asRecord(raw: unknown): Record<string, unknown> {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    throw new Error("stack outputs must be a JSON object, as printed by `pulumi stack output --json --show-secrets`");
-  }
-  return raw as Record<string, unknown>;
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+        throw new Error(
+            "stack outputs must be a JSON object, as printed by `pulumi stack output --json --show-secrets`",
+        );
+    }
+    return raw as Record<string, unknown>;
 }
 
 function isPresent(record: Record<string, unknown>, key: string): boolean {
-  return typeof record[key] === "string" && record[key] !== "";
+    return typeof record[key] === "string" && record[key] !== "";
 }
 
 /**
@@ -100,55 +102,60 @@ function isPresent(record: Record<string, unknown>, key: string): boolean {
  * key's text. Never shows a value, which may be a secret.
  */
 function requireOutputs<Key extends string>(
-  record: Record<string, unknown>,
-  keys: readonly Key[],
-  advice: string,
+    record: Record<string, unknown>,
+    keys: readonly Key[],
+    advice: string,
 ): (key: Key) => string {
-  const missing = keys.filter((key) => !isPresent(record, key));
-  if (missing.length > 0) {
-    throw new Error(`stack outputs lack ${missing.join(", ")}${advice}`);
-  }
-  return (key) => record[key] as string;
+    const missing = keys.filter((key) => !isPresent(record, key));
+    if (missing.length > 0) {
+        throw new Error(`stack outputs lack ${missing.join(", ")}${advice}`);
+    }
+    return (key) => record[key] as string;
 }
 
 function parsedUrl(text: string): URL | undefined {
-  return URL.canParse(text) ? new URL(text) : undefined;
+    return URL.canParse(text) ? new URL(text) : undefined;
 }
 
 /** The requested mode, or pods where the outputs allow it. */
 export function chooseMode(raw: unknown, requested?: Mode): Mode {
-  const record = asRecord(raw);
-  return requested ?? (KUBERNETES_OUTPUTS.every((key) => isPresent(record, key)) ? "pods" : "lb");
+    const record = asRecord(raw);
+    return requested ?? (KUBERNETES_OUTPUTS.every((key) => isPresent(record, key)) ? "pods" : "lb");
 }
 
 /** Validates the outputs pods mode needs, naming every missing or empty one, never showing a secret's value. */
 export function parseKubernetesOutputs(raw: unknown): KubernetesOutputs {
-  const text = requireOutputs(
-    asRecord(raw),
-    POD_OUTPUTS,
-    ", which pods mode needs: run `pulumi up` with this version of the stack first, or use --mode lb",
-  );
-  const endpoint = parsedUrl(text("kubernetesApiEndpoint"));
-  if (endpoint === undefined || endpoint.protocol !== "https:" || endpoint.pathname !== "/" || endpoint.search !== "") {
-    throw new Error(`kubernetesApiEndpoint "${text("kubernetesApiEndpoint")}" is not https://<host>[:port]`);
-  }
-  if (!PEM_CERTIFICATES.test(text("kubernetesCaCertificate"))) {
-    throw new Error("kubernetesCaCertificate is not a PEM certificate (-----BEGIN CERTIFICATE----- ...)");
-  }
-  const scraperToken = text("metricsScraperToken").trim();
-  if (!SERVICE_ACCOUNT_TOKEN.test(scraperToken)) {
-    throw new Error(
-      "metricsScraperToken is not a service account token (outputs read without --show-secrets show \"[secret]\"): " +
-        "save them with `pulumi stack output --json --show-secrets`",
+    const text = requireOutputs(
+        asRecord(raw),
+        POD_OUTPUTS,
+        ", which pods mode needs: run `pulumi up` with this version of the stack first, or use --mode lb",
     );
-  }
-  return {
-    apiEndpoint: endpoint.origin,
-    caCertificate: text("kubernetesCaCertificate"),
-    scraperToken,
-    clusterName: text("clusterName"),
-    namespace: text("namespace"),
-  };
+    const endpoint = parsedUrl(text("kubernetesApiEndpoint"));
+    if (
+        endpoint === undefined ||
+        endpoint.protocol !== "https:" ||
+        endpoint.pathname !== "/" ||
+        endpoint.search !== ""
+    ) {
+        throw new Error(`kubernetesApiEndpoint "${text("kubernetesApiEndpoint")}" is not https://<host>[:port]`);
+    }
+    if (!PEM_CERTIFICATES.test(text("kubernetesCaCertificate"))) {
+        throw new Error("kubernetesCaCertificate is not a PEM certificate (-----BEGIN CERTIFICATE----- ...)");
+    }
+    const scraperToken = text("metricsScraperToken").trim();
+    if (!SERVICE_ACCOUNT_TOKEN.test(scraperToken)) {
+        throw new Error(
+            'metricsScraperToken is not a service account token (outputs read without --show-secrets show "[secret]"): ' +
+                "save them with `pulumi stack output --json --show-secrets`",
+        );
+    }
+    return {
+        apiEndpoint: endpoint.origin,
+        caCertificate: text("kubernetesCaCertificate"),
+        scraperToken,
+        clusterName: text("clusterName"),
+        namespace: text("namespace"),
+    };
 }
 
 /**
@@ -156,188 +163,202 @@ export function parseKubernetesOutputs(raw: unknown): KubernetesOutputs {
  * against the kubeconfig's own directory, so the same file works on this machine and in the compose container.
  */
 export function scraperKubeconfig(outputs: KubernetesOutputs): string {
-  const config = {
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [{ name: outputs.clusterName, cluster: { server: outputs.apiEndpoint, "certificate-authority": KUBERNETES_FILES.caCertificate } }],
-    users: [{ name: SCRAPER, user: { tokenFile: KUBERNETES_FILES.token } }],
-    contexts: [{ name: SCRAPER, context: { cluster: outputs.clusterName, user: SCRAPER, namespace: outputs.namespace } }],
-    "current-context": SCRAPER,
-  };
-  return `${JSON.stringify(config, null, 2)}\n`;
+    const config = {
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [
+            {
+                name: outputs.clusterName,
+                cluster: { server: outputs.apiEndpoint, "certificate-authority": KUBERNETES_FILES.caCertificate },
+            },
+        ],
+        users: [{ name: SCRAPER, user: { tokenFile: KUBERNETES_FILES.token } }],
+        contexts: [
+            { name: SCRAPER, context: { cluster: outputs.clusterName, user: SCRAPER, namespace: outputs.namespace } },
+        ],
+        "current-context": SCRAPER,
+    };
+    return `${JSON.stringify(config, null, 2)}\n`;
 }
 
 /** Validates the outputs lb mode needs, naming every missing or empty one, never showing a value of a secret. */
 export function parseStackOutputs(raw: unknown): StackOutputs {
-  const text = requireOutputs(
-    asRecord(raw),
-    REQUIRED_OUTPUTS,
-    ": run `pulumi up` first; loadBalancerHostname appears once AWS has provisioned the Service's load balancer",
-  );
-  const loadBalancerHostname = text("loadBalancerHostname");
-  if (!/^[A-Za-z0-9.-]+$/.test(loadBalancerHostname)) {
-    throw new Error(`loadBalancerHostname "${loadBalancerHostname}" is not a bare host name (no scheme, port or path)`);
-  }
-  const url = parsedUrl(text("url"));
-  if (url === undefined || !(url.protocol in PORTS) || url.hostname !== loadBalancerHostname.toLowerCase()) {
-    throw new Error(`url "${text("url")}" is not http:// or https:// followed by loadBalancerHostname`);
-  }
-  const metricsToken = text("metricsTokens").split(",")[0].trim();
-  if (!BEARER_TOKEN.test(metricsToken)) {
-    throw new Error(
-      "metricsTokens is not a token (outputs read without --show-secrets show \"[secret]\"): " +
-        "save them with `pulumi stack output --json --show-secrets`",
+    const text = requireOutputs(
+        asRecord(raw),
+        REQUIRED_OUTPUTS,
+        ": run `pulumi up` first; loadBalancerHostname appears once AWS has provisioned the Service's load balancer",
     );
-  }
-  return {
-    scheme: url.protocol === "https:" ? "https" : "http",
-    loadBalancerHostname,
-    clusterName: text("clusterName"),
-    namespace: text("namespace"),
-    metricsToken,
-  };
+    const loadBalancerHostname = text("loadBalancerHostname");
+    if (!/^[A-Za-z0-9.-]+$/.test(loadBalancerHostname)) {
+        throw new Error(
+            `loadBalancerHostname "${loadBalancerHostname}" is not a bare host name (no scheme, port or path)`,
+        );
+    }
+    const url = parsedUrl(text("url"));
+    if (url === undefined || !(url.protocol in PORTS) || url.hostname !== loadBalancerHostname.toLowerCase()) {
+        throw new Error(`url "${text("url")}" is not http:// or https:// followed by loadBalancerHostname`);
+    }
+    const metricsToken = text("metricsTokens").split(",")[0].trim();
+    if (!BEARER_TOKEN.test(metricsToken)) {
+        throw new Error(
+            'metricsTokens is not a token (outputs read without --show-secrets show "[secret]"): ' +
+                "save them with `pulumi stack output --json --show-secrets`",
+        );
+    }
+    return {
+        scheme: url.protocol === "https:" ? "https" : "http",
+        loadBalancerHostname,
+        clusterName: text("clusterName"),
+        namespace: text("namespace"),
+        metricsToken,
+    };
 }
 
 export function targetGroups(outputs: StackOutputs, stack: string): TargetGroup[] {
-  return [
-    {
-      targets: [`${outputs.loadBalancerHostname}:${PORTS[`${outputs.scheme}:`]}`],
-      labels: {
-        // Prometheus takes a target's scheme from this label; the job's own is http.
-        ...(outputs.scheme === "https" ? { __scheme__: "https" } : {}),
-        environment: stack,
-        stack: `${PROJECT}/${stack}`,
-        cluster: outputs.clusterName,
-        namespace: outputs.namespace,
-      },
-    },
-  ];
+    return [
+        {
+            targets: [`${outputs.loadBalancerHostname}:${PORTS[`${outputs.scheme}:`]}`],
+            labels: {
+                // Prometheus takes a target's scheme from this label; the job's own is http.
+                ...(outputs.scheme === "https" ? { __scheme__: "https" } : {}),
+                environment: stack,
+                stack: `${PROJECT}/${stack}`,
+                cluster: outputs.clusterName,
+                namespace: outputs.namespace,
+            },
+        },
+    ];
 }
 
 /** Writes beside the destination, then renames: Prometheus never reads a half-written file. */
 export function writeFileAtomically(path: string, content: string, mode = 0o644): void {
-  mkdirSync(dirname(path), { recursive: true });
-  // The suffix keeps the temporary file outside Prometheus's targets/*.json glob.
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    // The mode is set at creation, so a secret is never readable by others, even for an instant.
-    writeFileSync(temporary, content, { mode });
-    renameSync(temporary, path);
-  } finally {
-    rmSync(temporary, { force: true });
-  }
+    mkdirSync(dirname(path), { recursive: true });
+    // The suffix keeps the temporary file outside Prometheus's targets/*.json glob.
+    const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+    try {
+        // The mode is set at creation, so a secret is never readable by others, even for an instant.
+        writeFileSync(temporary, content, { mode });
+        renameSync(temporary, path);
+    } finally {
+        rmSync(temporary, { force: true });
+    }
 }
 
 function readPulumiOutputs(stack: string): unknown {
-  const result = spawnSync("pulumi", ["stack", "output", "--json", "--show-secrets", "--stack", stack], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  if (result.error !== undefined) {
-    const notFound = (result.error as NodeJS.ErrnoException).code === "ENOENT";
-    const reason = notFound ? "is not installed or not on PATH" : `failed: ${result.error.message}`;
-    throw new Error(
-      `the pulumi CLI ${reason}; install it (https://www.pulumi.com/docs/install/) ` +
-        "or pass --outputs <file> holding the output of `pulumi stack output --json --show-secrets`",
-    );
-  }
-  if (result.status !== 0) {
-    throw new Error(`\`pulumi stack output --json --show-secrets --stack ${stack}\` failed: ${result.stderr.trim()}`);
-  }
-  return parseJson(result.stdout, `pulumi stack output --json --show-secrets --stack ${stack}`);
+    const result = spawnSync("pulumi", ["stack", "output", "--json", "--show-secrets", "--stack", stack], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    if (result.error !== undefined) {
+        const notFound = (result.error as NodeJS.ErrnoException).code === "ENOENT";
+        const reason = notFound ? "is not installed or not on PATH" : `failed: ${result.error.message}`;
+        throw new Error(
+            `the pulumi CLI ${reason}; install it (https://www.pulumi.com/docs/install/) ` +
+                "or pass --outputs <file> holding the output of `pulumi stack output --json --show-secrets`",
+        );
+    }
+    if (result.status !== 0) {
+        throw new Error(
+            `\`pulumi stack output --json --show-secrets --stack ${stack}\` failed: ${result.stderr.trim()}`,
+        );
+    }
+    return parseJson(result.stdout, `pulumi stack output --json --show-secrets --stack ${stack}`);
 }
 
 function readSavedOutputs(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new Error(`cannot read stack outputs file ${path}: ${(error as Error).message}`);
-  }
-  return parseJson(text, path);
+    let text: string;
+    try {
+        text = readFileSync(path, "utf8");
+    } catch (error) {
+        throw new Error(`cannot read stack outputs file ${path}: ${(error as Error).message}`);
+    }
+    return parseJson(text, path);
 }
 
 function parseJson(text: string, source: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    // JSON.parse's message quotes the text around the error, which may be a secret.
-    throw new Error(`${source} is not valid JSON`);
-  }
+    try {
+        return JSON.parse(text) as unknown;
+    } catch {
+        // JSON.parse's message quotes the text around the error, which may be a secret.
+        throw new Error(`${source} is not valid JSON`);
+    }
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      stack: { type: "string", default: DEFAULT_STACK },
-      mode: { type: "string" },
-      outputs: { type: "string" },
-      out: { type: "string", default: DEFAULT_TARGETS_FILE },
-      "token-out": { type: "string", default: DEFAULT_TOKEN_FILE },
-      "kubernetes-out": { type: "string", default: DEFAULT_KUBERNETES_DIR },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  const mode = values.mode;
-  if (mode !== undefined && !(MODES as readonly string[]).includes(mode)) {
-    throw new Error(`--mode must be ${MODES.join(" or ")}, not "${mode}"`);
-  }
-  return {
-    stack: values.stack,
-    mode: mode as Mode | undefined,
-    outputsFile: values.outputs,
-    targetsFile: values.out,
-    tokenFile: values["token-out"],
-    kubernetesDir: values["kubernetes-out"],
-  };
+    const { values } = parseArgs({
+        args: argv,
+        options: {
+            stack: { type: "string", default: DEFAULT_STACK },
+            mode: { type: "string" },
+            outputs: { type: "string" },
+            out: { type: "string", default: DEFAULT_TARGETS_FILE },
+            "token-out": { type: "string", default: DEFAULT_TOKEN_FILE },
+            "kubernetes-out": { type: "string", default: DEFAULT_KUBERNETES_DIR },
+        },
+        strict: true,
+        allowPositionals: false,
+    });
+    const mode = values.mode;
+    if (mode !== undefined && !(MODES as readonly string[]).includes(mode)) {
+        throw new Error(`--mode must be ${MODES.join(" or ")}, not "${mode}"`);
+    }
+    return {
+        stack: values.stack,
+        mode: mode as Mode | undefined,
+        outputsFile: values.outputs,
+        targetsFile: values.out,
+        tokenFile: values["token-out"],
+        kubernetesDir: values["kubernetes-out"],
+    };
 }
 
 /** Writes what the fastapi-pods job reads, then removes the load balancer's target; returns what to report. */
 function writePodsMode(raw: unknown, options: Options): string {
-  const outputs = parseKubernetesOutputs(raw);
-  const file = (name: string): string => join(options.kubernetesDir, name);
-  // The kubeconfig last: it names the other two, which are complete by then.
-  writeFileAtomically(file(KUBERNETES_FILES.token), outputs.scraperToken, 0o600);
-  writeFileAtomically(file(KUBERNETES_FILES.caCertificate), outputs.caCertificate);
-  writeFileAtomically(file(KUBERNETES_FILES.kubeconfig), scraperKubeconfig(outputs));
-  rmSync(options.targetsFile, { force: true });
-  return (
-    `wrote ${options.kubernetesDir}/{${Object.values(KUBERNETES_FILES).join(",")}} and removed ${options.targetsFile}: ` +
-    `job fastapi-pods scrapes every pod of namespace ${outputs.namespace} through ${outputs.apiEndpoint} ` +
-    `(environment ${options.stack}); restart Prometheus if it was running, so that it reads the new kubeconfig`
-  );
+    const outputs = parseKubernetesOutputs(raw);
+    const file = (name: string): string => join(options.kubernetesDir, name);
+    // The kubeconfig last: it names the other two, which are complete by then.
+    writeFileAtomically(file(KUBERNETES_FILES.token), outputs.scraperToken, 0o600);
+    writeFileAtomically(file(KUBERNETES_FILES.caCertificate), outputs.caCertificate);
+    writeFileAtomically(file(KUBERNETES_FILES.kubeconfig), scraperKubeconfig(outputs));
+    rmSync(options.targetsFile, { force: true });
+    return (
+        `wrote ${options.kubernetesDir}/{${Object.values(KUBERNETES_FILES).join(",")}} and removed ${options.targetsFile}: ` +
+        `job fastapi-pods scrapes every pod of namespace ${outputs.namespace} through ${outputs.apiEndpoint} ` +
+        `(environment ${options.stack}); restart Prometheus if it was running, so that it reads the new kubeconfig`
+    );
 }
 
 /** Writes the load balancer's token and target, then removes the pods mode's files; returns what to report. */
 function writeLoadBalancerMode(raw: unknown, options: Options): string {
-  const outputs = parseStackOutputs(raw);
-  const [group] = targetGroups(outputs, options.stack);
-  // The token first: once Prometheus sees the target, its scrapes already carry the token.
-  writeFileAtomically(options.tokenFile, outputs.metricsToken, 0o600);
-  writeFileAtomically(options.targetsFile, `${JSON.stringify([group], null, 2)}\n`);
-  for (const name of Object.values(KUBERNETES_FILES)) {
-    rmSync(join(options.kubernetesDir, name), { force: true });
-  }
-  return (
-    `wrote ${options.tokenFile} and ${options.targetsFile}: job fastapi scrapes ${outputs.scheme}://${group.targets.join(", ")} ` +
-    `with the metrics token (environment ${options.stack})`
-  );
+    const outputs = parseStackOutputs(raw);
+    const [group] = targetGroups(outputs, options.stack);
+    // The token first: once Prometheus sees the target, its scrapes already carry the token.
+    writeFileAtomically(options.tokenFile, outputs.metricsToken, 0o600);
+    writeFileAtomically(options.targetsFile, `${JSON.stringify([group], null, 2)}\n`);
+    for (const name of Object.values(KUBERNETES_FILES)) {
+        rmSync(join(options.kubernetesDir, name), { force: true });
+    }
+    return (
+        `wrote ${options.tokenFile} and ${options.targetsFile}: job fastapi scrapes ${outputs.scheme}://${group.targets.join(", ")} ` +
+        `with the metrics token (environment ${options.stack})`
+    );
 }
 
 function main(): void {
-  try {
-    const options = parseOptions(process.argv.slice(2));
-    const raw = options.outputsFile === undefined ? readPulumiOutputs(options.stack) : readSavedOutputs(options.outputsFile);
-    const mode = chooseMode(raw, options.mode);
-    console.log(mode === "pods" ? writePodsMode(raw, options) : writeLoadBalancerMode(raw, options));
-  } catch (error) {
-    console.error(`monitoring:targets: ${(error as Error).message}`);
-    process.exitCode = 1;
-  }
+    try {
+        const options = parseOptions(process.argv.slice(2));
+        const raw =
+            options.outputsFile === undefined
+                ? readPulumiOutputs(options.stack)
+                : readSavedOutputs(options.outputsFile);
+        const mode = chooseMode(raw, options.mode);
+        console.log(mode === "pods" ? writePodsMode(raw, options) : writeLoadBalancerMode(raw, options));
+    } catch (error) {
+        console.error(`monitoring:targets: ${(error as Error).message}`);
+        process.exitCode = 1;
+    }
 }
 
 if (require.main === module) {
-  main();
+    main();
 }

@@ -48,32 +48,42 @@ function snakeCase(key: string): string {
  * (its id, its name) become Terraform references, so graph checks see which resources are attached to which.
  */
 function terraformShaped(resources: RecordedResource[]): Record<string, unknown> {
-    const converted = resources.filter((r) => r.type in TERRAFORM_TYPES)
+    const converted = resources
+        .filter((r) => r.type in TERRAFORM_TYPES)
         .map((r) => ({ resource: r, type: TERRAFORM_TYPES[r.type], label: r.name.replace(/\W/g, "_") }));
     // The mocks give a resource the id `<name>-id` and hand its `name` input back as its name.
     const target = (key: string, value: string): string | undefined => {
         const pointer = REFERENCES[key];
-        const found = converted.find((c) => c.type === pointer?.type
-            && value === (pointer.attribute === "id" ? `${c.resource.name}-id` : String(c.resource.inputs.name)));
+        const found = converted.find(
+            (c) =>
+                c.type === pointer?.type &&
+                value === (pointer.attribute === "id" ? `${c.resource.name}-id` : String(c.resource.inputs.name)),
+        );
         return found === undefined ? undefined : `\${${found.type}.${found.label}.${pointer.attribute}}`;
     };
     const reference = (key: string, value: unknown): unknown => {
         if (Array.isArray(value)) {
             return value.map((item) => reference(key, item));
         }
-        return typeof value === "string" ? target(key, value) ?? value : value;
+        return typeof value === "string" ? (target(key, value) ?? value) : value;
     };
     const body: Record<string, Record<string, unknown>> = {};
     for (const { resource, type, label } of converted) {
         const inputs = sanitized(resource.inputs) as Record<string, unknown>;
         body[type] = {
             ...body[type],
-            [label]: Object.fromEntries(Object.entries(inputs).filter(([key]) => !key.startsWith("__")).map(([key, value]) => [
-                TERRAFORM_BLOCKS[key] ?? snakeCase(key),
-                Array.isArray(value) && TERRAFORM_BLOCKS[key] !== undefined
-                    ? value.map((block: Record<string, unknown>) => Object.fromEntries(Object.entries(block).map(([k, v]) => [snakeCase(k), v])))
-                    : reference(key, value),
-            ])),
+            [label]: Object.fromEntries(
+                Object.entries(inputs)
+                    .filter(([key]) => !key.startsWith("__"))
+                    .map(([key, value]) => [
+                        TERRAFORM_BLOCKS[key] ?? snakeCase(key),
+                        Array.isArray(value) && TERRAFORM_BLOCKS[key] !== undefined
+                            ? value.map((block: Record<string, unknown>) =>
+                                  Object.fromEntries(Object.entries(block).map(([k, v]) => [snakeCase(k), v])),
+                              )
+                            : reference(key, value),
+                    ]),
+            ),
         };
     }
     return { resource: body };
@@ -108,7 +118,8 @@ function redactedLeaves(value: unknown): unknown {
     return REDACTED;
 }
 
-function manifestFileName(index: number, manifest: Record<string, any>): string { // `any`: a manifest is free-form JSON
+function manifestFileName(index: number, manifest: Record<string, any>): string {
+    // `any`: a manifest is free-form JSON
     return `${String(index + 1).padStart(2, "0")}-${String(manifest.kind).toLowerCase()}-${manifest.metadata.name}.yaml`;
 }
 
@@ -118,20 +129,28 @@ async function main(): Promise<void> {
     fs.rmSync(OUT_DIR, { recursive: true, force: true });
     fs.mkdirSync(K8S_DIR, { recursive: true });
 
-    const manifests = recorded.filter(isKubernetesObject).map((resource) => sanitized(resource.inputs) as Record<string, any>);
+    const manifests = recorded
+        .filter(isKubernetesObject)
+        .map((resource) => sanitized(resource.inputs) as Record<string, any>);
     manifests.forEach((manifest, index) => {
         fs.writeFileSync(path.join(K8S_DIR, manifestFileName(index, manifest)), YAML.stringify(manifest));
     });
 
-    const inventory = recorded.filter((r) => !isStructure(r.type) && !isKubernetesObject(r))
+    const inventory = recorded
+        .filter((r) => !isStructure(r.type) && !isKubernetesObject(r))
         .map((resource) => ({ type: resource.type, name: resource.name, inputs: sanitized(resource.inputs) }));
     fs.writeFileSync(path.join(OUT_DIR, "aws-inventory.json"), `${JSON.stringify(inventory, null, 2)}\n`);
 
     fs.mkdirSync(TERRAFORM_DIR, { recursive: true });
-    fs.writeFileSync(path.join(TERRAFORM_DIR, "database.tf.json"), `${JSON.stringify(terraformShaped(recorded), null, 2)}\n`);
+    fs.writeFileSync(
+        path.join(TERRAFORM_DIR, "database.tf.json"),
+        `${JSON.stringify(terraformShaped(recorded), null, 2)}\n`,
+    );
 
     console.log(`synth: ${manifests.length} Kubernetes objects -> ${path.relative(process.cwd(), K8S_DIR)}/`);
-    console.log(`synth: ${inventory.length} AWS resources and add-ons -> ${path.relative(process.cwd(), path.join(OUT_DIR, "aws-inventory.json"))}`);
+    console.log(
+        `synth: ${inventory.length} AWS resources and add-ons -> ${path.relative(process.cwd(), path.join(OUT_DIR, "aws-inventory.json"))}`,
+    );
 }
 
 main().catch((error: unknown) => {

@@ -25,13 +25,15 @@ function workflow(name: string) {
 }
 
 function jobsWithSteps(): [string, Job][] {
-    return [...workflows.values()].flatMap((w) =>
-        Object.entries(w.jobs).map(([id, job]): [string, Job] => [`${w.name}/${id}`, job]),
-    ).filter(([, job]) => job.uses === undefined);
+    return [...workflows.values()]
+        .flatMap((w) => Object.entries(w.jobs).map(([id, job]): [string, Job] => [`${w.name}/${id}`, job]))
+        .filter(([, job]) => job.uses === undefined);
 }
 
 function runs(job: Job): string {
-    return stepsOf(job).map((step) => step.run ?? "").join("\n");
+    return stepsOf(job)
+        .map((step) => step.run ?? "")
+        .join("\n");
 }
 
 describe("every workflow", () => {
@@ -80,7 +82,10 @@ describe("every workflow", () => {
                 assert.ok(version, `${file}: ${ref} has no "# vX.Y.Z" comment`);
                 const [, action, sha] = pinned;
                 const seen = versions.get(action);
-                assert.ok(seen === undefined || seen === `${sha} ${version}`, `${file}: ${action} pinned twice: ${seen}`);
+                assert.ok(
+                    seen === undefined || seen === `${sha} ${version}`,
+                    `${file}: ${action} pinned twice: ${seen}`,
+                );
                 versions.set(action, `${sha} ${version}`);
             }
         }
@@ -113,7 +118,8 @@ describe("ci.yml", () => {
     });
 
     test("runs each test suite of scripts/test in its own job", () => {
-        const suites = /^readonly ALL_SUITES=\(([^)]*)\)$/m.exec(readFileSync("scripts/test", "utf8"))?.[1].split(" ") ?? [];
+        const suites =
+            /^readonly ALL_SUITES=\(([^)]*)\)$/m.exec(readFileSync("scripts/test", "utf8"))?.[1].split(" ") ?? [];
         assert.ok(suites.length >= 6, `suites of scripts/test: ${suites.join(", ")}`);
         for (const suite of suites) {
             assert.match(runs(ci.jobs[suite]), new RegExp(`^bash scripts/test-${suite}$`, "m"), suite);
@@ -172,7 +178,10 @@ describe("deploy.yml", () => {
         assert.equal(job.env?.AWS_ROLE_ARN, "${{ vars.AWS_DEPLOY_ROLE_ARN }}");
         assert.equal(aws?.with?.["aws-access-key-id"], undefined);
         assert.ok(steps.some((s) => usesAction(s, "docker/setup-buildx-action")));
-        assert.equal(steps.find((s) => usesAction(s, "pulumi/actions") && s.with?.command !== undefined)?.with?.command, "up");
+        assert.equal(
+            steps.find((s) => usesAction(s, "pulumi/actions") && s.with?.command !== undefined)?.with?.command,
+            "up",
+        );
     });
 
     test("checks databaseUrl before any credential, then sets it from the environment secret before pulumi up", () => {
@@ -184,7 +193,10 @@ describe("deploy.yml", () => {
         const installCli = steps.findIndex((s) => usesAction(s, "pulumi/actions") && s.with?.command === undefined);
         const up = steps.findIndex((s) => usesAction(s, "pulumi/actions") && s.with?.command === "up");
         assert.ok(check >= 0 && check < credentials, "the check runs before AWS credentials are issued");
-        assert.ok(installCli >= 0 && installCli < set && set < up, "the CLI is installed, then databaseUrl set, then pulumi up");
+        assert.ok(
+            installCli >= 0 && installCli < set && set < up,
+            "the CLI is installed, then databaseUrl set, then pulumi up",
+        );
         for (const i of [check, set]) assert.equal(steps[i].env?.DATABASE_URL, "${{ secrets.DATABASE_URL }}");
         assert.equal(job.env?.DATABASE_URL, undefined, "the secret reaches only the steps that need it");
         assert.equal(steps[installCli].with?.["pulumi-version"], steps[up].with?.["pulumi-version"]);
@@ -193,7 +205,10 @@ describe("deploy.yml", () => {
     test("waits for the rollout with the stack's kubeconfig, kept in a private file", () => {
         const script = runs(job);
         assert.match(script, /umask 077 && pulumi stack output kubeconfig --show-secrets/);
-        assert.match(script, /kubectl rollout status deployment\/fastapi-deployment --namespace fastapi-app --timeout=\d+m/);
+        assert.match(
+            script,
+            /kubectl rollout status deployment\/fastapi-deployment --namespace fastapi-app --timeout=\d+m/,
+        );
         assert.doesNotMatch(script, /cat "?\$(kubeconfig|KUBECONFIG)/);
     });
 
@@ -228,7 +243,10 @@ describe("drift.yml", () => {
     });
 
     test("never updates anything: no pulumi command but preview, no image build", () => {
-        const commands = stepsOf(job).filter((s) => usesAction(s, "pulumi/actions")).map((s) => s.with?.command).filter(Boolean);
+        const commands = stepsOf(job)
+            .filter((s) => usesAction(s, "pulumi/actions"))
+            .map((s) => s.with?.command)
+            .filter(Boolean);
         assert.deepEqual(commands, ["preview"]);
         assert.ok(!stepsOf(job).some((s) => usesAction(s, "docker/setup-buildx-action")));
         assert.doesNotMatch(runs(job), /pulumi (up|destroy|refresh)/);
@@ -240,8 +258,12 @@ describe("drift.yml", () => {
         const aws = steps.find((s) => usesAction(s, "aws-actions/configure-aws-credentials"));
         assert.equal(aws?.with?.["role-to-assume"], "${{ env.AWS_ROLE_ARN }}");
         assert.equal(job.env?.AWS_ROLE_ARN, "${{ vars.AWS_DEPLOY_ROLE_ARN }}");
-        const check = steps.findIndex((s) => s.run === 'bash .github/scripts/stack-config check-deploy "$PULUMI_STACK"');
-        const set = steps.findIndex((s) => s.run === 'bash .github/scripts/stack-config set-database-url "$PULUMI_STACK"');
+        const check = steps.findIndex(
+            (s) => s.run === 'bash .github/scripts/stack-config check-deploy "$PULUMI_STACK"',
+        );
+        const set = steps.findIndex(
+            (s) => s.run === 'bash .github/scripts/stack-config set-database-url "$PULUMI_STACK"',
+        );
         const credentials = steps.indexOf(aws!);
         assert.ok(check >= 0 && check < credentials && credentials < set && set < steps.indexOf(pulumi()!));
         assert.equal(job.env?.DATABASE_URL, undefined, "the secret reaches only the steps that need it");
@@ -326,16 +348,31 @@ describe("stack-config", () => {
             const bin = join(dir, "bin");
             const recorder = join(bin, "pulumi");
             mkdirSync(bin);
-            writeFileSync(recorder, '#!/bin/sh\nprintf \'%s\\n\' "$*" > "$PULUMI_ARGS_LOG"\ncat > "$PULUMI_STDIN_LOG"\n');
+            writeFileSync(
+                recorder,
+                '#!/bin/sh\nprintf \'%s\\n\' "$*" > "$PULUMI_ARGS_LOG"\ncat > "$PULUMI_STDIN_LOG"\n',
+            );
             chmodSync(recorder, 0o755);
             if (stackFile !== undefined) writeFileSync(join(dir, "Pulumi.dev.yaml"), stackFile);
-            const args = join(dir, "args"), stdin = join(dir, "stdin");
+            const args = join(dir, "args"),
+                stdin = join(dir, "stdin");
             const result = spawnSync("bash", [script, action, "dev"], {
                 cwd: dir,
                 encoding: "utf8",
-                env: { PATH: `${bin}:${process.env.PATH ?? ""}`, PULUMI_ARGS_LOG: args, PULUMI_STDIN_LOG: stdin, ...env },
+                env: {
+                    PATH: `${bin}:${process.env.PATH ?? ""}`,
+                    PULUMI_ARGS_LOG: args,
+                    PULUMI_STDIN_LOG: stdin,
+                    ...env,
+                },
             });
-            const read = (file: string) => { try { return readFileSync(file, "utf8"); } catch { return undefined; } };
+            const read = (file: string) => {
+                try {
+                    return readFileSync(file, "utf8");
+                } catch {
+                    return undefined;
+                }
+            };
             return { status: result.status, out: result.stdout + result.stderr, args: read(args), stdin: read(stdin) };
         } finally {
             rmSync(dir, { recursive: true, force: true });
@@ -351,7 +388,10 @@ describe("stack-config", () => {
     test("a deploy with either source of databaseUrl uses the external database, and says which source", () => {
         const fromSecret = run("check-deploy", saltOnly, { DATABASE_URL: secretUrl });
         assert.equal(fromSecret.status, 0);
-        assert.match(fromSecret.out, /^External database: databaseUrl comes from the environment secret DATABASE_URL\./m);
+        assert.match(
+            fromSecret.out,
+            /^External database: databaseUrl comes from the environment secret DATABASE_URL\./m,
+        );
         assert.doesNotMatch(fromSecret.out, /s3cr3t/);
         const fromFile = run("check-deploy", withUrl, {});
         assert.equal(fromFile.status, 0);
@@ -360,11 +400,17 @@ describe("stack-config", () => {
 
     test("a self-managed backend needs the committed encryptionsalt", () => {
         const noSalt = "config:\n  aws:region: ap-southeast-1\n";
-        const { status, out } = run("check-deploy", noSalt, { DATABASE_URL: secretUrl, PULUMI_BACKEND_URL: "s3://state" });
+        const { status, out } = run("check-deploy", noSalt, {
+            DATABASE_URL: secretUrl,
+            PULUMI_BACKEND_URL: "s3://state",
+        });
         assert.equal(status, 1);
         assert.match(out, /^::error title=Stack file incomplete::Pulumi\.dev\.yaml has no encryptionsalt/m);
         assert.equal(run("check-deploy", noSalt, { DATABASE_URL: secretUrl }).status, 0, "Pulumi Cloud needs no salt");
-        assert.equal(run("check-deploy", saltOnly, { DATABASE_URL: secretUrl, PULUMI_BACKEND_URL: "s3://state" }).status, 0);
+        assert.equal(
+            run("check-deploy", saltOnly, { DATABASE_URL: secretUrl, PULUMI_BACKEND_URL: "s3://state" }).status,
+            0,
+        );
     });
 
     test("sets the secret through stdin only, never on the command line or in the output", () => {

@@ -11,17 +11,22 @@ import { fastapiServiceDashboard } from "./fastapi-dashboard";
 const DASHBOARDS_DIR = join(__dirname, "dashboards");
 
 export interface RenderedDashboard {
-  path: string;
-  json: string;
+    path: string;
+    json: string;
 }
 
 export function renderDashboards(): RenderedDashboard[] {
-  return [{ path: join(DASHBOARDS_DIR, "fastapi-service.json"), json: `${JSON.stringify(fastapiServiceDashboard(), null, 2)}\n` }];
+    return [
+        {
+            path: join(DASHBOARDS_DIR, "fastapi-service.json"),
+            json: `${JSON.stringify(fastapiServiceDashboard(), null, 2)}\n`,
+        },
+    ];
 }
 
 if (require.main === module) {
-  for (const { path, json } of renderDashboards()) {
-    writeFileSync(path, json);
-    console.log(`wrote ${path}`);
-  }
+    for (const { path, json } of renderDashboards()) {
+        writeFileSync(path, json);
+        console.log(`wrote ${path}`);
+    }
 }

@@ -3,11 +3,24 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { anchors, brokenLinks, missingCommands, projectMarkdown, slug, type MarkdownFile, type Problem } from "./markdown";
+import {
+    anchors,
+    brokenLinks,
+    missingCommands,
+    projectMarkdown,
+    slug,
+    type MarkdownFile,
+    type Problem,
+} from "./markdown";
 
 const ROOT = path.resolve(__dirname, "../..");
 const existsInRepo = (relative: string): boolean => fs.existsSync(path.join(ROOT, relative));
-const npmScripts = new Set(Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts));
+const npmScripts = new Set(
+    Object.keys(
+        (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> })
+            .scripts,
+    ),
+);
 
 function report(problems: Problem[]): string {
     return problems.map((problem) => `${problem.file}:${problem.line}: ${problem.message}`).join("\n");
@@ -32,8 +45,14 @@ describe("the project's Markdown", () => {
     test("every docs/ page is listed in docs/README.md and in the README's documentation table", () => {
         const index = files.find((markdown) => markdown.file === "docs/README.md")?.text ?? "";
         const readme = files.find((markdown) => markdown.file === "README.md")?.text ?? "";
-        for (const { file } of files.filter((markdown) => markdown.file.startsWith("docs/") && markdown.file !== "docs/README.md")) {
-            assert.match(index, new RegExp(`\\]\\(${path.posix.basename(file).replace(".", "\\.")}\\)`), `${file} in docs/README.md`);
+        for (const { file } of files.filter(
+            (markdown) => markdown.file.startsWith("docs/") && markdown.file !== "docs/README.md",
+        )) {
+            assert.match(
+                index,
+                new RegExp(`\\]\\(${path.posix.basename(file).replace(".", "\\.")}\\)`),
+                `${file} in docs/README.md`,
+            );
             assert.match(readme, new RegExp(`\\]\\(${file.replace(".", "\\.")}\\)`), `${file} in README.md`);
         }
     });
@@ -50,13 +69,19 @@ describe("the checks themselves", () => {
 
     test("anchors follow GitHub's rules, duplicates numbered", () => {
         assert.equal(slug("The service (`app/`)"), "the-service-app");
-        assert.equal(slug("One-time AWS set-up: OIDC provider and roles"), "one-time-aws-set-up-oidc-provider-and-roles");
+        assert.equal(
+            slug("One-time AWS set-up: OIDC provider and roles"),
+            "one-time-aws-set-up-oidc-provider-and-roles",
+        );
         assert.equal(slug("CI/CD (GitHub Actions)"), "cicd-github-actions");
         assert.deepEqual([...anchors("# Tests\n## Tests\n```\n# not a heading\n```\n")], ["tests", "tests-1"]);
     });
     test("a missing file, a missing anchor and an anchor in another file are caught", () => {
         const files = [
-            page("README.md", "[ok](docs/a.md#usage) [gone](docs/b.md) [no anchor](docs/a.md#nowhere) [self](#title) [web](https://example.com/x)\n# Title\n"),
+            page(
+                "README.md",
+                "[ok](docs/a.md#usage) [gone](docs/b.md) [no anchor](docs/a.md#nowhere) [self](#title) [web](https://example.com/x)\n# Title\n",
+            ),
             page("docs/a.md", "## Usage\n[back](../README.md#title) [code `[x](nowhere.md)`]\n"),
         ];
         const problems = brokenLinks(files, exists).map((problem) => problem.message);
@@ -74,10 +99,12 @@ describe("the checks themselves", () => {
             "npm run --silent synth && npm run cost -- --json && npm test",
             "```",
             "```json",
-            "{\"x\": \"npm run nowhere\"}",
+            '{"x": "npm run nowhere"}',
             "```",
         ].join("\n");
-        const problems = missingCommands([page("README.md", text)], new Set(["synth", "test"]), exists).map((problem) => problem.message);
+        const problems = missingCommands([page("README.md", text)], new Set(["synth", "test"]), exists).map(
+            (problem) => problem.message,
+        );
         assert.deepEqual(problems, ["scripts/test-nothing does not exist", "npm script 'cost' is not in package.json"]);
     });
 });

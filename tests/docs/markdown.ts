@@ -35,7 +35,11 @@ function linesOf(text: string): Line[] {
             lines.push({ number: index + 1, text: raw, inFence: false, fenceInfo: "" });
             return;
         }
-        if (fence !== undefined && raw.trim().startsWith(fence[0].repeat(fence.length)) && raw.trim().replace(/[`~]/g, "") === "") {
+        if (
+            fence !== undefined &&
+            raw.trim().startsWith(fence[0].repeat(fence.length)) &&
+            raw.trim().replace(/[`~]/g, "") === ""
+        ) {
             fence = undefined;
             lines.push({ number: index + 1, text: raw, inFence: false, fenceInfo: "" });
             return;
@@ -47,10 +51,12 @@ function linesOf(text: string): Line[] {
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
 export function slug(heading: string): string {
-    const visible = heading
-        .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
-        .replace(/[`*]/g, "");
-    return visible.trim().toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, "").replace(/ /g, "-");
+    const visible = heading.replace(/\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/[`*]/g, "");
+    return visible
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, "")
+        .replace(/ /g, "-");
 }
 
 /** Every anchor of a file, duplicates numbered as GitHub does (`name`, `name-1`, …). */
@@ -97,7 +103,10 @@ export function brokenLinks(files: MarkdownFile[], exists: (relativePath: string
                 continue;
             }
             const [pathPart, anchor] = target.split("#", 2);
-            const resolved = pathPart === "" ? markdown.file : path.posix.normalize(path.posix.join(path.posix.dirname(markdown.file), pathPart));
+            const resolved =
+                pathPart === ""
+                    ? markdown.file
+                    : path.posix.normalize(path.posix.join(path.posix.dirname(markdown.file), pathPart));
             if (pathPart !== "" && (resolved.startsWith("..") || !exists(resolved))) {
                 problems.push({ file: markdown.file, line, message: `link to ${target}: ${resolved} does not exist` });
                 continue;
@@ -107,9 +116,17 @@ export function brokenLinks(files: MarkdownFile[], exists: (relativePath: string
             }
             const targetFile = byPath.get(resolved);
             if (targetFile === undefined) {
-                problems.push({ file: markdown.file, line, message: `link to ${target}: anchors are checked only in Markdown files, ${resolved} is not one` });
+                problems.push({
+                    file: markdown.file,
+                    line,
+                    message: `link to ${target}: anchors are checked only in Markdown files, ${resolved} is not one`,
+                });
             } else if (!anchors(targetFile.text).has(anchor)) {
-                problems.push({ file: markdown.file, line, message: `link to ${target}: ${resolved} has no heading with the anchor #${anchor}` });
+                problems.push({
+                    file: markdown.file,
+                    line,
+                    message: `link to ${target}: ${resolved} has no heading with the anchor #${anchor}`,
+                });
             }
         }
     }
@@ -122,7 +139,11 @@ const SHELL_FENCES = new Set(["", "bash", "sh", "shell", "console"]);
  * Repository scripts (`scripts/…`, `.ci/run`) and npm scripts (`npm run <name>`, `npm test`) named by commands in
  * shell code blocks that do not exist.
  */
-export function missingCommands(files: MarkdownFile[], npmScripts: Set<string>, exists: (relativePath: string) => boolean): Problem[] {
+export function missingCommands(
+    files: MarkdownFile[],
+    npmScripts: Set<string>,
+    exists: (relativePath: string) => boolean,
+): Problem[] {
     const problems: Problem[] = [];
     for (const markdown of files) {
         for (const line of linesOf(markdown.text)) {
@@ -135,10 +156,16 @@ export function missingCommands(files: MarkdownFile[], npmScripts: Set<string>, 
                     problems.push({ file: markdown.file, line: line.number, message: `${match[1]} does not exist` });
                 }
             }
-            for (const match of command.matchAll(/\bnpm\s+(?:run(?:-script)?\s+(?:--?[\w-]+\s+)*([\w:.-]+)|(test|start))\b/g)) {
+            for (const match of command.matchAll(
+                /\bnpm\s+(?:run(?:-script)?\s+(?:--?[\w-]+\s+)*([\w:.-]+)|(test|start))\b/g,
+            )) {
                 const name = match[1] ?? match[2];
                 if (!npmScripts.has(name)) {
-                    problems.push({ file: markdown.file, line: line.number, message: `npm script '${name}' is not in package.json` });
+                    problems.push({
+                        file: markdown.file,
+                        line: line.number,
+                        message: `npm script '${name}' is not in package.json`,
+                    });
                 }
             }
         }

@@ -8,21 +8,44 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    API_ENDPOINT, CLUSTER_CA_PEM, FAKE_DIGEST, Json, SCRAPER_TOKEN, dependsOn, eksClusters, generatedPassword, inputsOf, installMocks, isSecretInput, plain, resourceOf, resourcesOfType, setStackConfig,
-    settled, valueOf,
+    API_ENDPOINT,
+    CLUSTER_CA_PEM,
+    FAKE_DIGEST,
+    Json,
+    SCRAPER_TOKEN,
+    dependsOn,
+    eksClusters,
+    generatedPassword,
+    inputsOf,
+    installMocks,
+    isSecretInput,
+    plain,
+    resourceOf,
+    resourcesOfType,
+    setStackConfig,
+    settled,
+    valueOf,
 } from "./mocks";
 import { Network, zonesForEks } from "../../vpc";
 import { Cluster, ClusterArgs, accessEntryKey } from "../../cluster";
 import { KUBERNETES_RELEASES } from "../../versions";
 import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../../registry";
 import {
-    ENVIRONMENT_ANNOTATION, KUBERNETES_API_ANNOTATION, METRICS_PORT, METRICS_SCRAPER, TLS_POLICY, TOKENS_FINGERPRINT_ANNOTATION, Workload, WorkloadArgs, hostAndPort, migrationJobName,
+    ENVIRONMENT_ANNOTATION,
+    KUBERNETES_API_ANNOTATION,
+    METRICS_PORT,
+    METRICS_SCRAPER,
+    TLS_POLICY,
+    TOKENS_FINGERPRINT_ANNOTATION,
+    Workload,
+    WorkloadArgs,
+    hostAndPort,
+    migrationJobName,
 } from "../../workload";
 import { Database, DatabaseArgs } from "../../database";
 
 installMocks();
 setStackConfig();
-
 
 const clusterArgs: ClusterArgs = {
     clusterName: "demo-cluster",
@@ -68,26 +91,48 @@ describe("Network with isolated subnets", () => {
         });
         assert.equal((await valueOf(network.isolatedSubnetIds)).length, 2);
         await settled();
-        const specs = inputsOf("awsx:ec2:Vpc", "net-isolated").subnetSpecs.map((spec: Json) => [spec.type, spec.cidrBlocks, spec.tags]);
-        assert.deepEqual(specs[1], ["Isolated", ["172.16.8.0/24", "172.16.9.0/24"], undefined], "no load-balancer or cluster tags");
+        const specs = inputsOf("awsx:ec2:Vpc", "net-isolated").subnetSpecs.map((spec: Json) => [
+            spec.type,
+            spec.cidrBlocks,
+            spec.tags,
+        ]);
+        assert.deepEqual(
+            specs[1],
+            ["Isolated", ["172.16.8.0/24", "172.16.9.0/24"], undefined],
+            "no load-balancer or cluster tags",
+        );
     });
 });
 
 describe("Database alone", () => {
     const databaseArgs: DatabaseArgs = {
-        namePrefix: "demo", vpcId: "vpc-fake", subnetIds: ["subnet-a", "subnet-b"], clientSecurityGroupId: "sg-pods",
-        instanceClass: "db.m7g.large", storageGb: 50, maxStorageGb: 200, deletionProtection: true, finalSnapshot: false,
+        namePrefix: "demo",
+        vpcId: "vpc-fake",
+        subnetIds: ["subnet-a", "subnet-b"],
+        clientSecurityGroupId: "sg-pods",
+        instanceClass: "db.m7g.large",
+        storageGb: 50,
+        maxStorageGb: 200,
+        deletionProtection: true,
+        finalSnapshot: false,
     };
     test("class, storage and destroy-time settings come from its arguments", async () => {
         const database = new Database("db-alone", databaseArgs);
         assert.match(await valueOf(database.endpoint), /^demo-db\..+:5432$/);
         await settled();
         const instance = inputsOf("aws:rds/instance:Instance", "db-alone");
-        assert.deepEqual([instance.identifier, instance.instanceClass, instance.allocatedStorage, instance.maxAllocatedStorage], ["demo-db", "db.m7g.large", 50, 200]);
+        assert.deepEqual(
+            [instance.identifier, instance.instanceClass, instance.allocatedStorage, instance.maxAllocatedStorage],
+            ["demo-db", "db.m7g.large", 50, 200],
+        );
         assert.equal(instance.deletionProtection, true);
         assert.equal(instance.skipFinalSnapshot, true, "a throwaway stack keeps no snapshot");
         assert.equal(instance.finalSnapshotIdentifier, undefined);
-        assert.equal(inputsOf("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "db-alone-from-pods").referencedSecurityGroupId, "sg-pods");
+        assert.equal(
+            inputsOf("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "db-alone-from-pods")
+                .referencedSecurityGroupId,
+            "sg-pods",
+        );
     });
     test("the URL is a secret", async () => {
         const database = new Database("db-secret", { ...databaseArgs, namePrefix: "secret" });
@@ -101,20 +146,34 @@ describe("Network alone, zones from the region", () => {
 
     test("without configured zones: the first zones EKS accepts, skipping the refused zone ID and a Local Zone", async () => {
         setStackConfig({ "aws:region": "us-east-1" });
-        new Network("net-us-east-1", { cidrBlock: "10.0.0.0/16", publicSubnetCidrs: ["10.0.1.0/24", "10.0.2.0/24"], clusterName: "demo-cluster" });
+        new Network("net-us-east-1", {
+            cidrBlock: "10.0.0.0/16",
+            publicSubnetCidrs: ["10.0.1.0/24", "10.0.2.0/24"],
+            clusterName: "demo-cluster",
+        });
         await settled();
         assert.deepEqual(inputsOf("awsx:ec2:Vpc", "net-us-east-1").availabilityZoneNames, ["us-east-1a", "us-east-1c"]);
     });
     test("one zone per public subnet", async () => {
         setStackConfig({ "aws:region": "eu-west-1" });
-        new Network("net-three", { cidrBlock: "10.0.0.0/16", publicSubnetCidrs: ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"], clusterName: "demo-cluster" });
+        new Network("net-three", {
+            cidrBlock: "10.0.0.0/16",
+            publicSubnetCidrs: ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"],
+            clusterName: "demo-cluster",
+        });
         await settled();
-        assert.deepEqual(inputsOf("awsx:ec2:Vpc", "net-three").availabilityZoneNames, ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+        assert.deepEqual(inputsOf("awsx:ec2:Vpc", "net-three").availabilityZoneNames, [
+            "eu-west-1a",
+            "eu-west-1b",
+            "eu-west-1c",
+        ]);
     });
     test("more subnets than usable zones: fails naming the zones and the settings to change", async () => {
         setStackConfig({ "aws:region": "eu-west-1" });
-        await assert.rejects(zonesForEks(4),
-            /3 availability zones that can host EKS \(eu-west-1a, eu-west-1b, eu-west-1c\), 4 are needed.*configure availabilityZones and publicSubnetCidrs/);
+        await assert.rejects(
+            zonesForEks(4),
+            /3 availability zones that can host EKS \(eu-west-1a, eu-west-1b, eu-west-1c\), 4 are needed.*configure availabilityZones and publicSubnetCidrs/,
+        );
     });
 });
 
@@ -127,19 +186,32 @@ describe("Cluster alone", () => {
         assert.deepEqual(nodeGroup.scalingConfig, { desiredSize: 3, minSize: 2, maxSize: 6 });
         assert.deepEqual(nodeGroup.instanceTypes, ["m6i.large"]);
         assert.deepEqual(nodeGroup.subnetIds, ["subnet-1", "subnet-2", "subnet-3"]);
-        assert.equal(inputsOf("aws:ec2/launchTemplate:LaunchTemplate", "cluster-alone-nodes").blockDeviceMappings[0].ebs.volumeSize, 50);
+        assert.equal(
+            inputsOf("aws:ec2/launchTemplate:LaunchTemplate", "cluster-alone-nodes").blockDeviceMappings[0].ebs
+                .volumeSize,
+            50,
+        );
         assert.equal(inputsOf("eks:index:Cluster", "cluster-alone").version, "1.35");
         const release = inputsOf("kubernetes:helm.sh/v3:Release", "cluster-alone-cluster-autoscaler");
         assert.equal(release.values.image.tag, "v1.35.2");
         assert.equal(release.values.awsRegion, "eu-west-1");
     });
     test("spot: the node group offers every type of the same shape, configured type first", async () => {
-        new Cluster("cluster-spot", { ...clusterArgs, clusterName: "spot-cluster", nodeInstanceType: "t3.medium", nodeCapacityType: "SPOT" });
+        new Cluster("cluster-spot", {
+            ...clusterArgs,
+            clusterName: "spot-cluster",
+            nodeInstanceType: "t3.medium",
+            nodeCapacityType: "SPOT",
+        });
         await settled();
         const nodeGroup = inputsOf("eks:index:ManagedNodeGroup", "cluster-spot-nodes");
         assert.equal(nodeGroup.capacityType, "SPOT");
         assert.deepEqual(nodeGroup.instanceTypes, ["t3.medium", "t3a.medium", "t2.medium"]);
-        assert.equal(inputsOf("aws:ec2/launchTemplate:LaunchTemplate", "cluster-spot-nodes").instanceType, undefined, "the types are the node group's alone");
+        assert.equal(
+            inputsOf("aws:ec2/launchTemplate:LaunchTemplate", "cluster-spot-nodes").instanceType,
+            undefined,
+            "the types are the node group's alone",
+        );
     });
     test("on-demand: exactly the configured type", async () => {
         await settled();
@@ -153,11 +225,22 @@ describe("Cluster alone", () => {
         assert.equal(cluster.vpcCniOptions.addonVersion, pins.addons.vpcCni);
         assert.equal(cluster.kubeProxyAddonOptions.version, pins.addons.kubeProxy);
         assert.equal(inputsOf("aws:eks/addon:Addon", "cluster-pins-coredns").addonVersion, pins.addons.coreDns);
-        assert.equal(inputsOf("aws:eks/addon:Addon", "cluster-pins-metrics-server").addonVersion, pins.addons.metricsServer);
-        assert.equal(inputsOf("kubernetes:helm.sh/v3:Release", "cluster-pins-cluster-autoscaler").values.image.tag, pins.clusterAutoscalerImage);
+        assert.equal(
+            inputsOf("aws:eks/addon:Addon", "cluster-pins-metrics-server").addonVersion,
+            pins.addons.metricsServer,
+        );
+        assert.equal(
+            inputsOf("kubernetes:helm.sh/v3:Release", "cluster-pins-cluster-autoscaler").values.image.tag,
+            pins.clusterAutoscalerImage,
+        );
     });
     test("support type and log retention come from its arguments", async () => {
-        new Cluster("cluster-policy", { ...clusterArgs, clusterName: "policy-cluster", supportType: "EXTENDED", logRetentionDays: 90 });
+        new Cluster("cluster-policy", {
+            ...clusterArgs,
+            clusterName: "policy-cluster",
+            supportType: "EXTENDED",
+            logRetentionDays: 90,
+        });
         await settled();
         assert.deepEqual(inputsOf("eks:index:Cluster", "cluster-policy").upgradePolicy, { supportType: "EXTENDED" });
         const logGroup = inputsOf("aws:cloudwatch/logGroup:LogGroup", "cluster-policy-control-plane-logs");
@@ -175,8 +258,15 @@ describe("Cluster alone", () => {
         await settled();
         const accessEntries = inputsOf("eks:index:Cluster", "cluster-admins").accessEntries as Record<string, Json>;
         const entries = Object.values(accessEntries);
-        assert.deepEqual(entries.map((entry) => entry.principalArn), clusterArgs.clusterAdmins);
-        assert.deepEqual(Object.keys(accessEntries), clusterArgs.clusterAdmins.map(accessEntryKey), "keyed by principal, not by position");
+        assert.deepEqual(
+            entries.map((entry) => entry.principalArn),
+            clusterArgs.clusterAdmins,
+        );
+        assert.deepEqual(
+            Object.keys(accessEntries),
+            clusterArgs.clusterAdmins.map(accessEntryKey),
+            "keyed by principal, not by position",
+        );
         for (const entry of entries) {
             assert.deepEqual(entry.accessPolicies.clusterAdmin, {
                 policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
@@ -185,17 +275,40 @@ describe("Cluster alone", () => {
         }
     });
     test("an access-entry key belongs to one principal: readable, distinct for the same name under other accounts or paths", () => {
-        assert.equal(accessEntryKey("arn:aws:iam::123456789012:role/github-deploy").startsWith("admin-github-deploy-"), true);
-        const keys = ["arn:aws:iam::123456789012:role/deploy", "arn:aws:iam::210987654321:role/deploy", "arn:aws:iam::123456789012:role/ci/deploy",
-            "arn:aws:iam::123456789012:user/deploy"].map(accessEntryKey);
+        assert.equal(
+            accessEntryKey("arn:aws:iam::123456789012:role/github-deploy").startsWith("admin-github-deploy-"),
+            true,
+        );
+        const keys = [
+            "arn:aws:iam::123456789012:role/deploy",
+            "arn:aws:iam::210987654321:role/deploy",
+            "arn:aws:iam::123456789012:role/ci/deploy",
+            "arn:aws:iam::123456789012:user/deploy",
+        ].map(accessEntryKey);
         assert.equal(new Set(keys).size, keys.length);
-        assert.ok(keys.every((key) => /^admin-[A-Za-z0-9-]+$/.test(key)), keys.join(" "));
+        assert.ok(
+            keys.every((key) => /^admin-[A-Za-z0-9-]+$/.test(key)),
+            keys.join(" "),
+        );
     });
     test("docs/operating.md computes the same access-entry keys in bash, for renaming position-keyed entries", () => {
         const guide = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "operating.md"), "utf8");
-        const lines = ["name=${arn##*/}", guide.split("\n").map((line) => line.trim()).find((line) => line.startsWith("key=")) ?? "", 'printf "%s" "$key"'];
-        for (const arn of ["arn:aws:iam::123456789012:role/github-deploy", "arn:aws:iam::123456789012:user/team/bob.smith@example.com"]) {
-            const result = spawnSync("bash", ["-c", lines.join("\n")], { env: { PATH: process.env.PATH, arn }, encoding: "utf8" });
+        const lines = [
+            "name=${arn##*/}",
+            guide
+                .split("\n")
+                .map((line) => line.trim())
+                .find((line) => line.startsWith("key=")) ?? "",
+            'printf "%s" "$key"',
+        ];
+        for (const arn of [
+            "arn:aws:iam::123456789012:role/github-deploy",
+            "arn:aws:iam::123456789012:user/team/bob.smith@example.com",
+        ]) {
+            const result = spawnSync("bash", ["-c", lines.join("\n")], {
+                env: { PATH: process.env.PATH, arn },
+                encoding: "utf8",
+            });
             assert.equal(result.stdout, accessEntryKey(arn), arn);
         }
     });
@@ -213,8 +326,11 @@ describe("Cluster alone", () => {
         assert.equal(await valueOf(cluster.podSecurityGroupId), "sg-0e1k5c1u5t3r00001");
         await settled();
         assert.equal(inputsOf("eks:index:Cluster", "cluster-pod-sg").skipDefaultSecurityGroups, true);
-        assert.equal(inputsOf("aws:ec2/launchTemplate:LaunchTemplate", "cluster-pod-sg-nodes").vpcSecurityGroupIds, undefined,
-            "a launch template naming groups would take the nodes out of the cluster security group");
+        assert.equal(
+            inputsOf("aws:ec2/launchTemplate:LaunchTemplate", "cluster-pod-sg-nodes").vpcSecurityGroupIds,
+            undefined,
+            "a launch template naming groups would take the nodes out of the cluster security group",
+        );
     });
     test("takes only a Kubernetes version with pinned add-ons (the compiler refuses others)", () => {
         // @ts-expect-error 1.20 has no pinned add-ons here; tsc fails if the type ever accepts any string.
@@ -235,12 +351,23 @@ describe("Registry alone", () => {
 
     test("puts the given directory's image in ECR under its content tag and hands it out by digest", async () => {
         const dir = tempApp({ Dockerfile: "FROM scratch\n", "src/main.py": "print('hi')\n" });
-        const registry = new Registry("registry-build", { repositoryName: "demo", appDirectory: dir, platform: "linux/arm64", keepImages: 3 });
-        assert.equal(await valueOf(registry.image), `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo@${FAKE_DIGEST}`);
+        const registry = new Registry("registry-build", {
+            repositoryName: "demo",
+            appDirectory: dir,
+            platform: "linux/arm64",
+            keepImages: 3,
+        });
+        assert.equal(
+            await valueOf(registry.image),
+            `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo@${FAKE_DIGEST}`,
+        );
         await settled();
         const image = inputsOf("command:local:Command", "registry-build-image");
         assert.deepEqual(image.environment, {
-            IMAGE_REPOSITORY: "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo", IMAGE_TAG: contentHash(dir), BUILD_CONTEXT: dir, PLATFORM: "linux/arm64",
+            IMAGE_REPOSITORY: "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo",
+            IMAGE_TAG: contentHash(dir),
+            BUILD_CONTEXT: dir,
+            PLATFORM: "linux/arm64",
         });
         const rule = JSON.parse(inputsOf("aws:ecr/lifecyclePolicy:LifecyclePolicy", "registry-build").policy).rules[0];
         assert.equal(rule.selection.countNumber, 3);
@@ -248,7 +375,11 @@ describe("Registry alone", () => {
     test("with an existing image it deploys that image and builds nothing", async () => {
         const existing = `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo@sha256:${"1".repeat(64)}`;
         const registry = new Registry("registry-rollback", {
-            repositoryName: "demo-rollback", appDirectory: "/nonexistent", platform: "linux/amd64", keepImages: 10, existingImage: existing,
+            repositoryName: "demo-rollback",
+            appDirectory: "/nonexistent",
+            platform: "linux/amd64",
+            keepImages: 10,
+            existingImage: existing,
         });
         assert.equal(await valueOf(registry.image), existing);
         await settled();
@@ -286,7 +417,11 @@ describe("Registry alone", () => {
         }
     });
     test("content hash changes with the sources, the migrations and the Dockerfile", () => {
-        for (const [name, content] of [["src/app/main.py", "a = 2\n"], ["migrations/versions/0002.py", "x = 1\n"], ["Dockerfile", "FROM busybox\n"]]) {
+        for (const [name, content] of [
+            ["src/app/main.py", "a = 2\n"],
+            ["migrations/versions/0002.py", "x = 1\n"],
+            ["Dockerfile", "FROM busybox\n"],
+        ]) {
             const dir = tempApp(appFiles);
             const original = contentHash(dir);
             fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
@@ -315,8 +450,13 @@ describe("Registry alone", () => {
     });
     test("the service's build context holds only what its Dockerfile copies", () => {
         const files = buildContextFiles(path.join(__dirname, "..", "..", "app"));
-        assert.ok(files.some((file) => file.startsWith("src/")), "sources admitted");
-        const outside = files.filter((file) => !/^(src\/|migrations\/|certs\/|alembic\.ini$|pyproject\.toml$|requirements\.txt$)/.test(file));
+        assert.ok(
+            files.some((file) => file.startsWith("src/")),
+            "sources admitted",
+        );
+        const outside = files.filter(
+            (file) => !/^(src\/|migrations\/|certs\/|alembic\.ini$|pyproject\.toml$|requirements\.txt$)/.test(file),
+        );
         assert.deepEqual(outside, []);
     });
     test(".dockerignore syntax the hash cannot honour is refused, not guessed", () =>
@@ -332,17 +472,35 @@ class FakeNodes extends pulumi.CustomResource {
 
 describe("Workload alone", () => {
     const image = `registry.example.com/app@sha256:${"2".repeat(64)}`;
-    const metricsScrape = { apiEndpoint: "https://api.example.internal:6443", environment: "staging", sourceCidrs: ["10.20.0.0/16"] };
+    const metricsScrape = {
+        apiEndpoint: "https://api.example.internal:6443",
+        environment: "staging",
+        sourceCidrs: ["10.20.0.0/16"],
+    };
     /** A Workload's arguments, in the namespace `<name>-ns` unless `extra` names another. */
     const workloadArgs = (name: string, extra: Partial<WorkloadArgs> = {}): WorkloadArgs => ({
-        namespace: `${name}-ns`, image, databaseUrl: "postgresql://u:p@h:5432/d",
-        minReplicas: 2, maxReplicas: 3, targetCpuPercent: 70, loadBalancerDependsOn: [], metricsScrape, ...extra,
+        namespace: `${name}-ns`,
+        image,
+        databaseUrl: "postgresql://u:p@h:5432/d",
+        minReplicas: 2,
+        maxReplicas: 3,
+        targetCpuPercent: 70,
+        loadBalancerDependsOn: [],
+        metricsScrape,
+        ...extra,
     });
 
     test("runs the given image with the given scaling, in the given namespace", async () => {
-        const workload = new Workload("workload-alone", workloadArgs("workload-alone", {
-            namespace: "demo-ns", databaseUrl: pulumi.secret("postgresql://u:p@h:5432/d"), minReplicas: 3, maxReplicas: 7, targetCpuPercent: 55,
-        }));
+        const workload = new Workload(
+            "workload-alone",
+            workloadArgs("workload-alone", {
+                namespace: "demo-ns",
+                databaseUrl: pulumi.secret("postgresql://u:p@h:5432/d"),
+                minReplicas: 3,
+                maxReplicas: 7,
+                targetCpuPercent: 55,
+            }),
+        );
         assert.equal(await valueOf(workload.namespace), "demo-ns");
         assert.match(await valueOf(workload.url), /^http:\/\/.+\.elb\.amazonaws\.com$/);
         await settled();
@@ -350,14 +508,26 @@ describe("Workload alone", () => {
         assert.equal(deployment.metadata.namespace, "demo-ns");
         assert.equal(deployment.spec.template.spec.containers[0].image, image);
         const hpa = inputsOf("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "workload-alone-hpa");
-        assert.deepEqual([hpa.spec.minReplicas, hpa.spec.maxReplicas, hpa.spec.metrics[0].resource.target.averageUtilization], [3, 7, 55]);
-        assert.equal(inputsOf("kubernetes:batch/v1:Job", "workload-alone-migrate").metadata.name, migrationJobName(image));
+        assert.deepEqual(
+            [hpa.spec.minReplicas, hpa.spec.maxReplicas, hpa.spec.metrics[0].resource.target.averageUtilization],
+            [3, 7, 55],
+        );
+        assert.equal(
+            inputsOf("kubernetes:batch/v1:Job", "workload-alone-migrate").metadata.name,
+            migrationJobName(image),
+        );
     });
     test("the LoadBalancer Service itself depends on what it is given to outlive", async () => {
         const nodes = new FakeNodes("workload-nodes");
         new Workload("workload-ordered", workloadArgs("workload-ordered", { loadBalancerDependsOn: [nodes] }));
         await settled();
-        assert.ok(dependsOn(resourceOf("kubernetes:core/v1:Service", "workload-ordered-service"), "test:index:Nodes", "workload-nodes"));
+        assert.ok(
+            dependsOn(
+                resourceOf("kubernetes:core/v1:Service", "workload-ordered-service"),
+                "test:index:Nodes",
+                "workload-nodes",
+            ),
+        );
     });
     const certificateArn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
     const serviceOf = async (name: string, edge: WorkloadArgs["edge"]) => {
@@ -378,55 +548,107 @@ describe("Workload alone", () => {
     });
     test("a certificate with port 80 kept: both listeners, TLS on 443 only", async () => {
         const { service } = await serviceOf("edge-both", { certificateArn, keepHttpPort: true });
-        assert.deepEqual(service.spec.ports.map((port: Json) => [port.name, port.port]), [["https", 443], ["http", 80]]);
+        assert.deepEqual(
+            service.spec.ports.map((port: Json) => [port.name, port.port]),
+            [
+                ["https", 443],
+                ["http", 80],
+            ],
+        );
         assert.equal(service.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"], "https");
     });
     test("allowed source ranges become the load balancer's source ranges", async () => {
-        const { url, service } = await serviceOf("edge-ranges", { allowedSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"] });
+        const { url, service } = await serviceOf("edge-ranges", {
+            allowedSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"],
+        });
         assert.deepEqual(service.spec.loadBalancerSourceRanges, ["203.0.113.0/24", "198.51.100.7/32"]);
         assert.deepEqual(service.spec.ports, [{ name: "http", protocol: "TCP", port: 80, targetPort: 8000 }]);
         assert.match(url, /^http:\/\//);
     });
     test("configured tokens are used as given, and nothing is generated for them", async () => {
-        const generatedTokens = (): number => resourcesOfType("random:index/randomPassword:RandomPassword").filter((r) => r.name.endsWith("-token")).length;
+        const generatedTokens = (): number =>
+            resourcesOfType("random:index/randomPassword:RandomPassword").filter((r) => r.name.endsWith("-token"))
+                .length;
         const before = generatedTokens();
-        const workload = new Workload("tokens-given", workloadArgs("tokens-given", {
-            tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)), readsNeedToken: true },
-        }));
+        const workload = new Workload(
+            "tokens-given",
+            workloadArgs("tokens-given", {
+                tokens: {
+                    apiTokens: pulumi.secret("a".repeat(20)),
+                    metricsTokens: pulumi.secret("m".repeat(20)),
+                    readsNeedToken: true,
+                },
+            }),
+        );
         assert.equal(await valueOf(workload.apiTokens), "a".repeat(20));
         await settled();
         assert.equal(generatedTokens(), before);
         const template = inputsOf("kubernetes:apps/v1:Deployment", "tokens-given-deployment").spec.template;
         const env = template.spec.containers[0].env;
-        assert.deepEqual(env.find((variable: Json) => variable.name === "API_READS_NEED_TOKEN"), { name: "API_READS_NEED_TOKEN", value: "true" });
+        assert.deepEqual(
+            env.find((variable: Json) => variable.name === "API_READS_NEED_TOKEN"),
+            { name: "API_READS_NEED_TOKEN", value: "true" },
+        );
         const fingerprint = plain<string>(template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
-        assert.equal(isSecretInput(template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]), false, "the spec stays readable in previews");
+        assert.equal(
+            isSecretInput(template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]),
+            false,
+            "the spec stays readable in previews",
+        );
         assert.match(fingerprint, /^[0-9a-f]{64}$/);
-        assert.equal(JSON.stringify(template).includes("a".repeat(20)), false, "the pod template holds a digest, not the tokens");
+        assert.equal(
+            JSON.stringify(template).includes("a".repeat(20)),
+            false,
+            "the pod template holds a digest, not the tokens",
+        );
     });
     test("the pod template's token digest is keyed with a secret of the state, not a bare hash of the tokens", async () => {
-        new Workload("fingerprint-keyed", workloadArgs("fingerprint-keyed", {
-            tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
-        }));
+        new Workload(
+            "fingerprint-keyed",
+            workloadArgs("fingerprint-keyed", {
+                tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
+            }),
+        );
         await settled();
-        const fingerprint = plain<string>(inputsOf("kubernetes:apps/v1:Deployment", "fingerprint-keyed-deployment").spec.template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
-        const bare = createHash("sha256").update(`${"a".repeat(20)}\n${"m".repeat(20)}`).digest("hex");
+        const fingerprint = plain<string>(
+            inputsOf("kubernetes:apps/v1:Deployment", "fingerprint-keyed-deployment").spec.template.metadata
+                .annotations[TOKENS_FINGERPRINT_ANNOTATION],
+        );
+        const bare = createHash("sha256")
+            .update(`${"a".repeat(20)}\n${"m".repeat(20)}`)
+            .digest("hex");
         assert.notEqual(fingerprint, bare, "a bare digest of a weak token can be guessed offline");
-        const key = resourceOf("random:index/randomPassword:RandomPassword", "fingerprint-keyed-tokens-fingerprint-key");
+        const key = resourceOf(
+            "random:index/randomPassword:RandomPassword",
+            "fingerprint-keyed-tokens-fingerprint-key",
+        );
         assert.ok(Number(key.inputs.length) >= 32);
     });
     test("a changed token list changes the pod template, so the pods restart with it", async () => {
         const name = "rotation";
-        new Workload(name, workloadArgs(name, {
-            tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
-        }));
+        new Workload(
+            name,
+            workloadArgs(name, {
+                tokens: { apiTokens: pulumi.secret("a".repeat(20)), metricsTokens: pulumi.secret("m".repeat(20)) },
+            }),
+        );
         await settled();
-        const fingerprint = plain<string>(inputsOf("kubernetes:apps/v1:Deployment", `${name}-deployment`).spec.template.metadata.annotations[TOKENS_FINGERPRINT_ANNOTATION]);
+        const fingerprint = plain<string>(
+            inputsOf("kubernetes:apps/v1:Deployment", `${name}-deployment`).spec.template.metadata.annotations[
+                TOKENS_FINGERPRINT_ANNOTATION
+            ],
+        );
         const key = resourceOf("random:index/randomPassword:RandomPassword", `${name}-tokens-fingerprint-key`);
         const keyed = (apiTokens: string): string =>
-            createHmac("sha256", generatedPassword(key.name, Number(key.inputs.length))).update(`${apiTokens}\n${"m".repeat(20)}`).digest("hex");
+            createHmac("sha256", generatedPassword(key.name, Number(key.inputs.length)))
+                .update(`${apiTokens}\n${"m".repeat(20)}`)
+                .digest("hex");
         assert.equal(fingerprint, keyed("a".repeat(20)), "the digest of exactly these tokens under the state's key");
-        assert.notEqual(keyed(`${"a".repeat(20)},${"b".repeat(20)}`), fingerprint, "a token added to the list changes it");
+        assert.notEqual(
+            keyed(`${"a".repeat(20)},${"b".repeat(20)}`),
+            fingerprint,
+            "a token added to the list changes it",
+        );
     });
     test("the metrics scraper may list and watch the namespace's pods and proxy to them, and nothing else", async () => {
         const workload = new Workload("scraper", workloadArgs("scraper", { namespace: "scraper-ns" }));
@@ -440,35 +662,64 @@ describe("Workload alone", () => {
             { apiGroups: [""], resources: ["pods/proxy"], verbs: ["get"] },
         ]);
         const binding = inputsOf("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "scraper-metrics-scraper");
-        assert.deepEqual(binding.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: METRICS_SCRAPER });
-        assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: METRICS_SCRAPER, namespace: "scraper-ns" }]);
+        assert.deepEqual(binding.roleRef, {
+            apiGroup: "rbac.authorization.k8s.io",
+            kind: "Role",
+            name: METRICS_SCRAPER,
+        });
+        assert.deepEqual(binding.subjects, [
+            { kind: "ServiceAccount", name: METRICS_SCRAPER, namespace: "scraper-ns" },
+        ]);
         const account = inputsOf("kubernetes:core/v1:ServiceAccount", "scraper-metrics-scraper");
         assert.equal(account.automountServiceAccountToken, false, "no pod runs as the scraper");
         const tokenSecret = inputsOf("kubernetes:core/v1:Secret", "scraper-metrics-scraper-token");
         assert.equal(tokenSecret.type, "kubernetes.io/service-account-token");
         assert.equal(tokenSecret.metadata.annotations["kubernetes.io/service-account.name"], METRICS_SCRAPER);
-        assert.ok(dependsOn(resourceOf("kubernetes:core/v1:Secret", "scraper-metrics-scraper-token"), "kubernetes:core/v1:ServiceAccount", "scraper-metrics-scraper"),
-            "the token controller fills the Secret only once its ServiceAccount exists");
+        assert.ok(
+            dependsOn(
+                resourceOf("kubernetes:core/v1:Secret", "scraper-metrics-scraper-token"),
+                "kubernetes:core/v1:ServiceAccount",
+                "scraper-metrics-scraper",
+            ),
+            "the token controller fills the Secret only once its ServiceAccount exists",
+        );
     });
     test("the pods serve token-free metrics on a port the load balancer never publishes, reachable from the VPC only", async () => {
         new Workload("metrics-port", workloadArgs("metrics-port"));
         await settled();
         const template = inputsOf("kubernetes:apps/v1:Deployment", "metrics-port-deployment").spec.template;
         const container = template.spec.containers[0];
-        assert.deepEqual(container.ports.map((port: Json) => [port.name, port.containerPort]), [["http", 8000], ["metrics", METRICS_PORT]]);
-        assert.deepEqual(container.env.find((variable: Json) => variable.name === "METRICS_PORT"), { name: "METRICS_PORT", value: String(METRICS_PORT) });
+        assert.deepEqual(
+            container.ports.map((port: Json) => [port.name, port.containerPort]),
+            [
+                ["http", 8000],
+                ["metrics", METRICS_PORT],
+            ],
+        );
+        assert.deepEqual(
+            container.env.find((variable: Json) => variable.name === "METRICS_PORT"),
+            { name: "METRICS_PORT", value: String(METRICS_PORT) },
+        );
         assert.equal(template.metadata.annotations[KUBERNETES_API_ANNOTATION], "api.example.internal:6443");
         assert.equal(template.metadata.annotations[ENVIRONMENT_ANNOTATION], "staging", "the series' environment label");
         const service = inputsOf("kubernetes:core/v1:Service", "metrics-port-service");
-        assert.deepEqual(service.spec.ports.map((port: Json) => port.targetPort), [8000], "the load balancer reaches port 8000 only");
-        const ingress = inputsOf("kubernetes:networking.k8s.io/v1:NetworkPolicy", "metrics-port-allow-http").spec.ingress;
+        assert.deepEqual(
+            service.spec.ports.map((port: Json) => port.targetPort),
+            [8000],
+            "the load balancer reaches port 8000 only",
+        );
+        const ingress = inputsOf("kubernetes:networking.k8s.io/v1:NetworkPolicy", "metrics-port-allow-http").spec
+            .ingress;
         assert.deepEqual(ingress, [
             { ports: [{ protocol: "TCP", port: 8000 }] },
             { from: [{ ipBlock: { cidr: "10.20.0.0/16" } }], ports: [{ protocol: "TCP", port: METRICS_PORT }] },
         ]);
     });
     test("the API server's address on the pod template is host:port, 443 when the URL names none; plain http is refused", () => {
-        assert.equal(hostAndPort("https://0A1B2C.gr7.ap-southeast-1.eks.amazonaws.com"), "0a1b2c.gr7.ap-southeast-1.eks.amazonaws.com:443");
+        assert.equal(
+            hostAndPort("https://0A1B2C.gr7.ap-southeast-1.eks.amazonaws.com"),
+            "0a1b2c.gr7.ap-southeast-1.eks.amazonaws.com:443",
+        );
         assert.equal(hostAndPort("https://127.0.0.1:6443"), "127.0.0.1:6443");
         assert.throws(() => hostAndPort("http://api.example.internal"), /must be https/);
     });

@@ -65,7 +65,10 @@ test("the configuration reference documents exactly the keys loadConfig reads", 
     const read = keysRead([
         { values: {}, withDatabaseUrl: true },
         { values: {}, withDatabaseUrl: false },
-        { values: { image: "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@sha256:" + "a".repeat(64) }, withDatabaseUrl: true },
+        {
+            values: { image: "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@sha256:" + "a".repeat(64) },
+            withDatabaseUrl: true,
+        },
     ]);
     assert.ok(read.size > 10, `only ${read.size} keys recorded: the recorder misses reads`);
     const undocumented = [...read].filter((key) => !documented.includes(key));

@@ -4,7 +4,13 @@ import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { FAKE_DATABASE_URL, errorOf, installMocks, setStackConfig, valueOf } from "./mocks";
 import {
-    ConfigError, DatabaseConfig, ExternalDatabaseConfig, ManagedDatabaseConfig, checkUpgradeStep, loadConfig, validateDatabaseUrl,
+    ConfigError,
+    DatabaseConfig,
+    ExternalDatabaseConfig,
+    ManagedDatabaseConfig,
+    checkUpgradeStep,
+    loadConfig,
+    validateDatabaseUrl,
 } from "../../config";
 import { KUBERNETES_RELEASES, minorOf } from "../../versions";
 
@@ -29,12 +35,15 @@ function managed(values: Record<string, string>): ManagedDatabaseConfig {
 
 function assertRejected(values: Record<string, string>, key: string, detail: RegExp, withDatabaseUrl = true): void {
     setStackConfig(values, withDatabaseUrl);
-    assert.throws(() => loadConfig(), (error: Error) => {
-        assert.ok(error instanceof ConfigError, `a ConfigError, not ${error.name}`);
-        assert.match(error.message, new RegExp(`^config '${key}'`));
-        assert.match(error.message, detail);
-        return true;
-    });
+    assert.throws(
+        () => loadConfig(),
+        (error: Error) => {
+            assert.ok(error instanceof ConfigError, `a ConfigError, not ${error.name}`);
+            assert.match(error.message, new RegExp(`^config '${key}'`));
+            assert.match(error.message, detail);
+            return true;
+        },
+    );
 }
 
 describe("defaults are the seed's values", () => {
@@ -48,8 +57,17 @@ describe("defaults are the seed's values", () => {
     test("nodes: t3.medium on-demand, desired 2, min 2 (the seed's 1 would let the autoscaler pack every pod onto one node), max 3, 20 GB; Kubernetes 1.36", () => {
         const config = loadWith({});
         assert.deepEqual(
-            [config.nodeInstanceType, config.nodeCapacityType, config.nodeDesiredSize, config.nodeMinSize, config.nodeMaxSize, config.nodeDiskSizeGb, config.kubernetesVersion],
-            ["t3.medium", "ON_DEMAND", 2, 2, 3, 20, "1.36"]);
+            [
+                config.nodeInstanceType,
+                config.nodeCapacityType,
+                config.nodeDesiredSize,
+                config.nodeMinSize,
+                config.nodeMaxSize,
+                config.nodeDiskSizeGb,
+                config.kubernetesVersion,
+            ],
+            ["t3.medium", "ON_DEMAND", 2, 2, 3, 20, "1.36"],
+        );
     });
     test("standard support only, control-plane logs kept 30 days", () => {
         const config = loadWith({});
@@ -83,9 +101,23 @@ describe("defaults are the seed's values", () => {
 
 describe("overrides are honoured", () => {
     test("node sizes, instance type and Kubernetes version", () => {
-        const config = loadWith({ nodeInstanceType: "m6i.large", nodeMinSize: "2", nodeDesiredSize: "3", nodeMaxSize: "5", kubernetesVersion: "1.35" });
-        assert.deepEqual([config.nodeInstanceType, config.nodeMinSize, config.nodeDesiredSize, config.nodeMaxSize, config.kubernetesVersion],
-            ["m6i.large", 2, 3, 5, "1.35"]);
+        const config = loadWith({
+            nodeInstanceType: "m6i.large",
+            nodeMinSize: "2",
+            nodeDesiredSize: "3",
+            nodeMaxSize: "5",
+            kubernetesVersion: "1.35",
+        });
+        assert.deepEqual(
+            [
+                config.nodeInstanceType,
+                config.nodeMinSize,
+                config.nodeDesiredSize,
+                config.nodeMaxSize,
+                config.kubernetesVersion,
+            ],
+            ["m6i.large", 2, 3, 5, "1.35"],
+        );
     });
     test("only aws:region set to another region: accepted, zones chosen at deploy time", () => {
         const config = loadWith({ "aws:region": "us-east-1" });
@@ -93,7 +125,10 @@ describe("overrides are honoured", () => {
         assert.equal(config.availabilityZones, undefined);
     });
     test("availability zones named explicitly", () =>
-        assert.deepEqual(loadWith({ availabilityZones: '["ap-southeast-1b","ap-southeast-1c"]' }).availabilityZones, ["ap-southeast-1b", "ap-southeast-1c"]));
+        assert.deepEqual(loadWith({ availabilityZones: '["ap-southeast-1b","ap-southeast-1c"]' }).availabilityZones, [
+            "ap-southeast-1b",
+            "ap-southeast-1c",
+        ]));
     test("spot capacity", () => assert.equal(loadWith({ nodeCapacityType: "SPOT" }).nodeCapacityType, "SPOT"));
     test("cluster admins: a laptop user and the GitHub deploy role", () => {
         const admins = ["arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:role/github-deploy"];
@@ -101,12 +136,24 @@ describe("overrides are honoured", () => {
     });
     test("managed database: subnets, class, storage and destroy-time settings", () => {
         const database = managed({
-            isolatedSubnetCidrs: '["10.0.201.0/24","10.0.202.0/24"]', databaseInstanceClass: "db.m7g.large", databaseStorageGb: "50",
-            databaseMaxStorageGb: "500", databaseDeletionProtection: "true", databaseFinalSnapshot: "false",
+            isolatedSubnetCidrs: '["10.0.201.0/24","10.0.202.0/24"]',
+            databaseInstanceClass: "db.m7g.large",
+            databaseStorageGb: "50",
+            databaseMaxStorageGb: "500",
+            databaseDeletionProtection: "true",
+            databaseFinalSnapshot: "false",
         });
         assert.deepEqual(database.isolatedSubnetCidrs, ["10.0.201.0/24", "10.0.202.0/24"]);
-        assert.deepEqual([database.instanceClass, database.storageGb, database.maxStorageGb, database.deletionProtection, database.finalSnapshot],
-            ["db.m7g.large", 50, 500, true, false]);
+        assert.deepEqual(
+            [
+                database.instanceClass,
+                database.storageGb,
+                database.maxStorageGb,
+                database.deletionProtection,
+                database.finalSnapshot,
+            ],
+            ["db.m7g.large", 50, 500, true, false],
+        );
     });
     test("extended support and a longer log retention, when chosen", () => {
         const config = loadWith({ kubernetesSupportType: "EXTENDED", controlPlaneLogRetentionDays: "365" });
@@ -120,62 +167,156 @@ describe("overrides are honoured", () => {
 
 describe("bad values fail with a message naming the key", () => {
     test("vpcCidr not a CIDR", () => assertRejected({ vpcCidr: "10.0.0.0" }, "vpcCidr", /not an IPv4 CIDR/));
-    test("vpcCidr with an octet above 255", () => assertRejected({ vpcCidr: "10.300.0.0/16" }, "vpcCidr", /not an IPv4 CIDR/));
-    test("vpcCidr with host bits set names the network address", () => assertRejected({ vpcCidr: "10.0.0.1/16" }, "vpcCidr", /host bits set; the network address is 10\.0\.0\.0\/16/));
+    test("vpcCidr with an octet above 255", () =>
+        assertRejected({ vpcCidr: "10.300.0.0/16" }, "vpcCidr", /not an IPv4 CIDR/));
+    test("vpcCidr with host bits set names the network address", () =>
+        assertRejected({ vpcCidr: "10.0.0.1/16" }, "vpcCidr", /host bits set; the network address is 10\.0\.0\.0\/16/));
     test("vpcCidr in a short, octal or hexadecimal spelling", () => {
         for (const vpcCidr of ["10.1/16", "010.0.0.0/16", "0xa.0.0.0/16", "10.0.0.0/16/16"]) {
             assertRejected({ vpcCidr }, "vpcCidr", /not an IPv4 CIDR/);
         }
     });
-    test("vpcCidr with a prefix beyond /32", () => assertRejected({ vpcCidr: "10.0.0.0/33" }, "vpcCidr", /not an IPv4 CIDR/));
+    test("vpcCidr with a prefix beyond /32", () =>
+        assertRejected({ vpcCidr: "10.0.0.0/33" }, "vpcCidr", /not an IPv4 CIDR/));
     test("vpcCidr larger than AWS allows", () => assertRejected({ vpcCidr: "10.0.0.0/8" }, "vpcCidr", /\/16 and \/28/));
-    test("subnet outside the VPC", () => assertRejected({ publicSubnetCidrs: '["10.0.1.0/24","10.1.2.0/24"]' }, "publicSubnetCidrs", /not inside vpcCidr/));
-    test("overlapping subnets", () => assertRejected({ publicSubnetCidrs: '["10.0.0.0/23","10.0.1.0/24"]' }, "publicSubnetCidrs", /overlaps/));
+    test("subnet outside the VPC", () =>
+        assertRejected(
+            { publicSubnetCidrs: '["10.0.1.0/24","10.1.2.0/24"]' },
+            "publicSubnetCidrs",
+            /not inside vpcCidr/,
+        ));
+    test("overlapping subnets", () =>
+        assertRejected({ publicSubnetCidrs: '["10.0.0.0/23","10.0.1.0/24"]' }, "publicSubnetCidrs", /overlaps/));
     test("subnet smaller than AWS allows", () =>
-        assertRejected({ publicSubnetCidrs: '["10.0.1.0/24","10.0.2.0/30"]' }, "publicSubnetCidrs", /10\.0\.2\.0\/30: AWS subnets take a prefix between \/16 and \/28/));
+        assertRejected(
+            { publicSubnetCidrs: '["10.0.1.0/24","10.0.2.0/30"]' },
+            "publicSubnetCidrs",
+            /10\.0\.2\.0\/30: AWS subnets take a prefix between \/16 and \/28/,
+        ));
     test("subnet larger than AWS allows", () =>
-        assertRejected({ vpcCidr: "10.0.0.0/16", publicSubnetCidrs: '["10.0.0.0/15","10.2.0.0/24"]' }, "publicSubnetCidrs", /\/16 and \/28/));
-    test("subnet count differs from the AZ count", () => assertRejected({ availabilityZones: '["ap-southeast-1a","ap-southeast-1b"]', publicSubnetCidrs: '["10.0.1.0/24"]' }, "publicSubnetCidrs", /one block per availability zone \(2\), got 1/));
-    test("fewer than two availability zones", () => assertRejected({ availabilityZones: '["ap-southeast-1a"]', publicSubnetCidrs: '["10.0.1.0/24"]' }, "availabilityZones", /at least two/));
-    test("availability zone from another region", () => assertRejected({ availabilityZones: '["ap-southeast-1a","us-east-1b"]' }, "availabilityZones", /us-east-1b not in region ap-southeast-1/));
+        assertRejected(
+            { vpcCidr: "10.0.0.0/16", publicSubnetCidrs: '["10.0.0.0/15","10.2.0.0/24"]' },
+            "publicSubnetCidrs",
+            /\/16 and \/28/,
+        ));
+    test("subnet count differs from the AZ count", () =>
+        assertRejected(
+            { availabilityZones: '["ap-southeast-1a","ap-southeast-1b"]', publicSubnetCidrs: '["10.0.1.0/24"]' },
+            "publicSubnetCidrs",
+            /one block per availability zone \(2\), got 1/,
+        ));
+    test("fewer than two availability zones", () =>
+        assertRejected(
+            { availabilityZones: '["ap-southeast-1a"]', publicSubnetCidrs: '["10.0.1.0/24"]' },
+            "availabilityZones",
+            /at least two/,
+        ));
+    test("availability zone from another region", () =>
+        assertRejected(
+            { availabilityZones: '["ap-southeast-1a","us-east-1b"]' },
+            "availabilityZones",
+            /us-east-1b not in region ap-southeast-1/,
+        ));
     test("a single public subnet when zones are looked up", () =>
         assertRejected({ publicSubnetCidrs: '["10.0.1.0/24"]' }, "publicSubnetCidrs", /at least two blocks/));
-    test("nodeCapacityType not ON_DEMAND or SPOT", () => assertRejected({ nodeCapacityType: "spot" }, "nodeCapacityType", /'spot' is not valid, expected ON_DEMAND or SPOT/));
+    test("nodeCapacityType not ON_DEMAND or SPOT", () =>
+        assertRejected(
+            { nodeCapacityType: "spot" },
+            "nodeCapacityType",
+            /'spot' is not valid, expected ON_DEMAND or SPOT/,
+        ));
     test("spot with an instance type that has no interchangeable types", () =>
-        assertRejected({ nodeCapacityType: "SPOT", nodeInstanceType: "m6g.large" }, "nodeCapacityType", /none are known for m6g\.large; use a type from t3\/t3a micro\|small/));
-    test("nodeMinSize greater than nodeMaxSize", () => assertRejected({ nodeMinSize: "4", nodeMaxSize: "3", nodeDesiredSize: "3" }, "nodeMinSize", /must not exceed nodeMaxSize/));
-    test("nodeDesiredSize above nodeMaxSize", () => assertRejected({ nodeDesiredSize: "4" }, "nodeDesiredSize", /must not exceed nodeMaxSize/));
-    test("nodeDesiredSize below nodeMinSize", () => assertRejected({ nodeDesiredSize: "0" }, "nodeMinSize", /must not exceed nodeDesiredSize/));
+        assertRejected(
+            { nodeCapacityType: "SPOT", nodeInstanceType: "m6g.large" },
+            "nodeCapacityType",
+            /none are known for m6g\.large; use a type from t3\/t3a micro\|small/,
+        ));
+    test("nodeMinSize greater than nodeMaxSize", () =>
+        assertRejected(
+            { nodeMinSize: "4", nodeMaxSize: "3", nodeDesiredSize: "3" },
+            "nodeMinSize",
+            /must not exceed nodeMaxSize/,
+        ));
+    test("nodeDesiredSize above nodeMaxSize", () =>
+        assertRejected({ nodeDesiredSize: "4" }, "nodeDesiredSize", /must not exceed nodeMaxSize/));
+    test("nodeDesiredSize below nodeMinSize", () =>
+        assertRejected({ nodeDesiredSize: "0" }, "nodeMinSize", /must not exceed nodeDesiredSize/));
     test("fractional node count", () => assertRejected({ nodeMaxSize: "2.5" }, "nodeMaxSize", /whole number/));
     test("a single node: losing it, or draining it, would take every pod", () =>
-        assertRejected({ nodeMinSize: "1", nodeDesiredSize: "1" }, "nodeMinSize", /at least 2: the service's pods run on two nodes/));
+        assertRejected(
+            { nodeMinSize: "1", nodeDesiredSize: "1" },
+            "nodeMinSize",
+            /at least 2: the service's pods run on two nodes/,
+        ));
     test("at most two nodes: a drain of one of them would have nowhere to put its pods", () =>
-        assertRejected({ nodeMaxSize: "2", nodeDesiredSize: "2" }, "nodeMaxSize", /at least 3: draining one of two nodes needs a third/));
+        assertRejected(
+            { nodeMaxSize: "2", nodeDesiredSize: "2" },
+            "nodeMaxSize",
+            /at least 3: draining one of two nodes needs a third/,
+        ));
     test("root volume below 20 GB", () => assertRejected({ nodeDiskSizeGb: "8" }, "nodeDiskSizeGb", /from 20/));
-    test("instance type format", () => assertRejected({ nodeInstanceType: "t3medium" }, "nodeInstanceType", /expected something like t3.medium/));
-    test("instance type with unknown size", () => assertRejected({ nodeInstanceType: "t3.huge" }, "nodeInstanceType", /not valid/));
+    test("instance type format", () =>
+        assertRejected({ nodeInstanceType: "t3medium" }, "nodeInstanceType", /expected something like t3.medium/));
+    test("instance type with unknown size", () =>
+        assertRejected({ nodeInstanceType: "t3.huge" }, "nodeInstanceType", /not valid/));
     test("unsupported Kubernetes version: the message lists the versions and their end of standard support", () =>
-        assertRejected({ kubernetesVersion: "1.29" }, "kubernetesVersion", /not supported; use one of 1\.35 \(standard support until 2027-03-27\), 1\.36 \(standard support until 2027-08-02\)/));
+        assertRejected(
+            { kubernetesVersion: "1.29" },
+            "kubernetesVersion",
+            /not supported; use one of 1\.35 \(standard support until 2027-03-27\), 1\.36 \(standard support until 2027-08-02\)/,
+        ));
     test("1.34 is refused: its standard support ends on 2026-12-02, then EKS bills extended support", () =>
         assertRejected({ kubernetesVersion: "1.34" }, "kubernetesVersion", /not supported/));
     test("support type other than STANDARD or EXTENDED", () =>
-        assertRejected({ kubernetesSupportType: "standard" }, "kubernetesSupportType", /must be STANDARD .* or EXTENDED/));
+        assertRejected(
+            { kubernetesSupportType: "standard" },
+            "kubernetesSupportType",
+            /must be STANDARD .* or EXTENDED/,
+        ));
     test("log retention CloudWatch does not accept", () =>
-        assertRejected({ controlPlaneLogRetentionDays: "31" }, "controlPlaneLogRetentionDays", /one of the periods CloudWatch Logs accepts .*30, 60/));
+        assertRejected(
+            { controlPlaneLogRetentionDays: "31" },
+            "controlPlaneLogRetentionDays",
+            /one of the periods CloudWatch Logs accepts .*30, 60/,
+        ));
     test("the same admin twice (EKS takes one access entry per principal)", () =>
-        assertRejected({ clusterAdmins: '["arn:aws:iam::123456789012:user/alice","arn:aws:iam::123456789012:user/alice"]' }, "clusterAdmins", /user\/alice is listed twice/));
-    test("Kubernetes version with a patch number", () => assertRejected({ kubernetesVersion: "1.36.2" }, "kubernetesVersion", /not supported/));
-    test("appMinReplicas greater than appMaxReplicas", () => assertRejected({ appMinReplicas: "5", appMaxReplicas: "3" }, "appMinReplicas", /must not exceed appMaxReplicas/));
+        assertRejected(
+            { clusterAdmins: '["arn:aws:iam::123456789012:user/alice","arn:aws:iam::123456789012:user/alice"]' },
+            "clusterAdmins",
+            /user\/alice is listed twice/,
+        ));
+    test("Kubernetes version with a patch number", () =>
+        assertRejected({ kubernetesVersion: "1.36.2" }, "kubernetesVersion", /not supported/));
+    test("appMinReplicas greater than appMaxReplicas", () =>
+        assertRejected(
+            { appMinReplicas: "5", appMaxReplicas: "3" },
+            "appMinReplicas",
+            /must not exceed appMaxReplicas/,
+        ));
     test("a single app replica: every drain or node loss would take the service down", () =>
         assertRejected({ appMinReplicas: "1" }, "appMinReplicas", /at least 2: with one pod, every node drain/));
-    test("appTargetCpuPercent out of range", () => assertRejected({ appTargetCpuPercent: "150" }, "appTargetCpuPercent", /10 to 100/));
-    test("clusterAdmins entry is not an IAM role or user ARN", () => assertRejected({ clusterAdmins: '["alice"]' }, "clusterAdmins", /arn:aws:iam::123456789012:role/));
+    test("appTargetCpuPercent out of range", () =>
+        assertRejected({ appTargetCpuPercent: "150" }, "appTargetCpuPercent", /10 to 100/));
+    test("clusterAdmins entry is not an IAM role or user ARN", () =>
+        assertRejected({ clusterAdmins: '["alice"]' }, "clusterAdmins", /arn:aws:iam::123456789012:role/));
     test("image without a digest (tags can be moved; digests cannot)", () =>
-        assertRejected({ image: "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app:latest" }, "image", /@sha256:/));
+        assertRejected(
+            { image: "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app:latest" },
+            "image",
+            /@sha256:/,
+        ));
     test("clusterAdmins given as one string instead of a list", () =>
-        assertRejected({ clusterAdmins: '"arn:aws:iam::123456789012:role/github-deploy"' }, "clusterAdmins", /must be a list of strings/));
+        assertRejected(
+            { clusterAdmins: '"arn:aws:iam::123456789012:role/github-deploy"' },
+            "clusterAdmins",
+            /must be a list of strings/,
+        ));
     test("availabilityZones given as one string instead of a list", () =>
-        assertRejected({ availabilityZones: '"ap-southeast-1a"' }, "availabilityZones", /must be a list of strings such as \["ap-southeast-1a","ap-southeast-1b"\]/));
+        assertRejected(
+            { availabilityZones: '"ap-southeast-1a"' },
+            "availabilityZones",
+            /must be a list of strings such as \["ap-southeast-1a","ap-southeast-1b"\]/,
+        ));
     test("publicSubnetCidrs holding a non-string", () =>
         assertRejected({ publicSubnetCidrs: '["10.0.1.0/24", 24]' }, "publicSubnetCidrs", /must be a list of strings/));
     test("namePrefix with upper case", () => assertRejected({ namePrefix: "FastAPI" }, "namePrefix", /not valid/));
@@ -183,56 +324,124 @@ describe("bad values fail with a message naming the key", () => {
 
 describe("managed database mode (no databaseUrl): bad values fail naming the key and the mode", () => {
     const rejected = (values: Record<string, string>, key: string, detail: RegExp): void =>
-        assertRejected(values, key, new RegExp(`managed database mode \\(no databaseUrl\\): .*${detail.source}`), false);
+        assertRejected(
+            values,
+            key,
+            new RegExp(`managed database mode \\(no databaseUrl\\): .*${detail.source}`),
+            false,
+        );
     test("isolated subnet outside the VPC", () =>
-        rejected({ isolatedSubnetCidrs: '["10.0.101.0/24","10.1.102.0/24"]' }, "isolatedSubnetCidrs", /10\.1\.102\.0\/24 is not inside vpcCidr/));
+        rejected(
+            { isolatedSubnetCidrs: '["10.0.101.0/24","10.1.102.0/24"]' },
+            "isolatedSubnetCidrs",
+            /10\.1\.102\.0\/24 is not inside vpcCidr/,
+        ));
     test("isolated subnet overlapping a public subnet", () =>
-        rejected({ isolatedSubnetCidrs: '["10.0.0.0/23","10.0.102.0/24"]' }, "isolatedSubnetCidrs", /10\.0\.0\.0\/23 overlaps public subnet 10\.0\.1\.0\/24/));
+        rejected(
+            { isolatedSubnetCidrs: '["10.0.0.0/23","10.0.102.0/24"]' },
+            "isolatedSubnetCidrs",
+            /10\.0\.0\.0\/23 overlaps public subnet 10\.0\.1\.0\/24/,
+        ));
     test("isolated subnets overlapping each other", () =>
-        rejected({ isolatedSubnetCidrs: '["10.0.100.0/22","10.0.102.0/24"]' }, "isolatedSubnetCidrs", /overlaps another subnet/));
+        rejected(
+            { isolatedSubnetCidrs: '["10.0.100.0/22","10.0.102.0/24"]' },
+            "isolatedSubnetCidrs",
+            /overlaps another subnet/,
+        ));
     test("one isolated subnet for two zones", () =>
-        rejected({ isolatedSubnetCidrs: '["10.0.101.0/24"]' }, "isolatedSubnetCidrs", /one block per availability zone \(2\), got 1/));
-    test("instance class that is not an RDS class", () => rejected({ databaseInstanceClass: "t4g.micro" }, "databaseInstanceClass", /expected something like db\.t4g\.micro/));
+        rejected(
+            { isolatedSubnetCidrs: '["10.0.101.0/24"]' },
+            "isolatedSubnetCidrs",
+            /one block per availability zone \(2\), got 1/,
+        ));
+    test("instance class that is not an RDS class", () =>
+        rejected(
+            { databaseInstanceClass: "t4g.micro" },
+            "databaseInstanceClass",
+            /expected something like db\.t4g\.micro/,
+        ));
     test("storage ceiling not above the storage", () =>
-        rejected({ databaseStorageGb: "100", databaseMaxStorageGb: "100" }, "databaseMaxStorageGb", /must be above databaseStorageGb \(100 GB\)/));
-    test("final snapshot setting that is not a boolean", () => rejected({ databaseFinalSnapshot: "yes" }, "databaseFinalSnapshot", /must be true or false/));
+        rejected(
+            { databaseStorageGb: "100", databaseMaxStorageGb: "100" },
+            "databaseMaxStorageGb",
+            /must be above databaseStorageGb \(100 GB\)/,
+        ));
+    test("final snapshot setting that is not a boolean", () =>
+        rejected({ databaseFinalSnapshot: "yes" }, "databaseFinalSnapshot", /must be true or false/));
     test("storage below the 20 GB gp3 minimum", () =>
         assertRejected({ databaseStorageGb: "10" }, "databaseStorageGb", /from 20 to 65536/, false));
 });
 
 describe("external database mode (databaseUrl is set)", () => {
     test("a managed-database setting next to databaseUrl is refused, not silently ignored", () =>
-        assertRejected({ databaseInstanceClass: "db.t4g.small" }, "databaseInstanceClass",
-            /^config 'databaseInstanceClass': external database mode \(databaseUrl is set\): applies only to the managed database; remove it \(pulumi config rm databaseInstanceClass\)/));
+        assertRejected(
+            { databaseInstanceClass: "db.t4g.small" },
+            "databaseInstanceClass",
+            /^config 'databaseInstanceClass': external database mode \(databaseUrl is set\): applies only to the managed database; remove it \(pulumi config rm databaseInstanceClass\)/,
+        ));
     test("loadConfig validates the configured URL: a mysql:// URL is rejected", async () => {
         const database = external(loadWith({ databaseUrl: "mysql://u:p@h/d" }).database);
-        assert.match((await errorOf(database.url)).message, /^config 'databaseUrl': external database mode \(databaseUrl is set\): must look like postgresql:\/\//);
+        assert.match(
+            (await errorOf(database.url)).message,
+            /^config 'databaseUrl': external database mode \(databaseUrl is set\): must look like postgresql:\/\//,
+        );
     });
     test("not a postgresql:// URL: rejected without echoing the value", () => {
-        assert.throws(() => validateDatabaseUrl("mysql://u:s3cret@h/db"), (error: Error) => {
-            assert.match(error.message, /^config 'databaseUrl': external database mode \(databaseUrl is set\): must look like postgresql:\/\//);
-            assert.doesNotMatch(error.message, /s3cret/);
-            return true;
-        });
+        assert.throws(
+            () => validateDatabaseUrl("mysql://u:s3cret@h/db"),
+            (error: Error) => {
+                assert.match(
+                    error.message,
+                    /^config 'databaseUrl': external database mode \(databaseUrl is set\): must look like postgresql:\/\//,
+                );
+                assert.doesNotMatch(error.message, /s3cret/);
+                return true;
+            },
+        );
     });
-    test("not a URL at all: rejected", () => assert.throws(() => validateDatabaseUrl("s3cret"), /config 'databaseUrl': external database mode \(databaseUrl is set\): is not a URL/));
+    test("not a URL at all: rejected", () =>
+        assert.throws(
+            () => validateDatabaseUrl("s3cret"),
+            /config 'databaseUrl': external database mode \(databaseUrl is set\): is not a URL/,
+        ));
     test("a postgresql:// URL is accepted", () => assert.doesNotThrow(() => validateDatabaseUrl(FAKE_DATABASE_URL)));
 });
 
 describe("edge: HTTPS and who may connect", () => {
     const certificate = "arn:aws:acm:ap-southeast-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
     test("defaults: plain HTTP, open to every address", () => {
-        assert.deepEqual(loadWith({}).edge, { certificateArn: undefined, keepHttpPort: false, allowedSourceRanges: [] });
+        assert.deepEqual(loadWith({}).edge, {
+            certificateArn: undefined,
+            keepHttpPort: false,
+            allowedSourceRanges: [],
+        });
     });
     test("a certificate in the stack's region, port 80 kept, two source ranges", () => {
-        const edge = loadWith({ certificateArn: certificate, keepHttpPort: "true", allowedSourceRanges: '["203.0.113.0/24","198.51.100.7/32"]' }).edge;
-        assert.deepEqual(edge, { certificateArn: certificate, keepHttpPort: true, allowedSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"] });
+        const edge = loadWith({
+            certificateArn: certificate,
+            keepHttpPort: "true",
+            allowedSourceRanges: '["203.0.113.0/24","198.51.100.7/32"]',
+        }).edge;
+        assert.deepEqual(edge, {
+            certificateArn: certificate,
+            keepHttpPort: true,
+            allowedSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"],
+        });
     });
     test("certificateArn that is not an ACM certificate ARN", () =>
-        assertRejected({ certificateArn: "arn:aws:iam::123456789012:server-certificate/x" }, "certificateArn", /not an ACM certificate ARN/));
+        assertRejected(
+            { certificateArn: "arn:aws:iam::123456789012:server-certificate/x" },
+            "certificateArn",
+            /not an ACM certificate ARN/,
+        ));
     test("certificateArn in another region than the load balancer", () =>
-        assertRejected({ certificateArn: certificate.replace("ap-southeast-1", "us-east-1") }, "certificateArn", /in us-east-1, but the load balancer is in ap-southeast-1/));
-    test("keepHttpPort without a certificate", () => assertRejected({ keepHttpPort: "true" }, "keepHttpPort", /only applies with certificateArn/));
+        assertRejected(
+            { certificateArn: certificate.replace("ap-southeast-1", "us-east-1") },
+            "certificateArn",
+            /in us-east-1, but the load balancer is in ap-southeast-1/,
+        ));
+    test("keepHttpPort without a certificate", () =>
+        assertRejected({ keepHttpPort: "true" }, "keepHttpPort", /only applies with certificateArn/));
     test("keepHttpPort and apiReadsNeedToken that are not true or false", () => {
         assertRejected({ keepHttpPort: "yes" }, "keepHttpPort", /must be true or false, got 'yes'/);
         assertRejected({ apiReadsNeedToken: "1" }, "apiReadsNeedToken", /must be true or false, got '1'/);
@@ -249,10 +458,17 @@ describe("bearer tokens", () => {
     const token = "0123456789abcdef-ROTATE.me~";
     test("unset: the stack generates them; reads stay public", () => {
         const tokens = loadWith({}).tokens;
-        assert.deepEqual([tokens.apiTokens, tokens.metricsTokens, tokens.readsNeedToken], [undefined, undefined, false]);
+        assert.deepEqual(
+            [tokens.apiTokens, tokens.metricsTokens, tokens.readsNeedToken],
+            [undefined, undefined, false],
+        );
     });
     test("configured lists are secrets, spaces around commas dropped", async () => {
-        const tokens = loadWith({ apiTokens: `${token}1 , ${token}2`, metricsTokens: `${token}3`, apiReadsNeedToken: "true" }).tokens;
+        const tokens = loadWith({
+            apiTokens: `${token}1 , ${token}2`,
+            metricsTokens: `${token}3`,
+            apiReadsNeedToken: "true",
+        }).tokens;
         assert.ok(tokens.apiTokens && tokens.metricsTokens);
         assert.equal(await pulumi.isSecret(tokens.apiTokens), true);
         assert.equal(await valueOf(tokens.apiTokens), `${token}1,${token}2`);
@@ -271,30 +487,46 @@ describe("bearer tokens", () => {
 });
 
 describe("kubernetesVersion moves one minor per update", () => {
-    test("a new cluster takes any supported version", () => assert.doesNotThrow(() => checkUpgradeStep(undefined, "1.36")));
+    test("a new cluster takes any supported version", () =>
+        assert.doesNotThrow(() => checkUpgradeStep(undefined, "1.36")));
     test("the running version, or the next minor, is accepted", () => {
         assert.doesNotThrow(() => checkUpgradeStep("1.36", "1.36"));
         assert.doesNotThrow(() => checkUpgradeStep("1.35", "1.36"));
     });
     test("a jump of two minors is refused with the way to upgrade", () =>
-        assert.throws(() => checkUpgradeStep("1.34", "1.36"), (error: Error) => {
-            assert.ok(error instanceof ConfigError);
-            assert.match(error.message, /^config 'kubernetesVersion': the cluster runs 1\.34; EKS upgrades one minor version at a time\. Set 1\.35, run pulumi up, then set 1\.36/);
-            return true;
-        }));
+        assert.throws(
+            () => checkUpgradeStep("1.34", "1.36"),
+            (error: Error) => {
+                assert.ok(error instanceof ConfigError);
+                assert.match(
+                    error.message,
+                    /^config 'kubernetesVersion': the cluster runs 1\.34; EKS upgrades one minor version at a time\. Set 1\.35, run pulumi up, then set 1\.36/,
+                );
+                return true;
+            },
+        ));
     test("a downgrade is refused", () =>
-        assert.throws(() => checkUpgradeStep("1.36", "1.35"), /config 'kubernetesVersion': the cluster runs 1\.36; EKS cannot downgrade to 1\.35/));
+        assert.throws(
+            () => checkUpgradeStep("1.36", "1.35"),
+            /config 'kubernetesVersion': the cluster runs 1\.36; EKS cannot downgrade to 1\.35/,
+        ));
 });
 
 describe("pinned versions agree with the Kubernetes minor they are pinned for (versions.ts)", () => {
     const releases = Object.entries(KUBERNETES_RELEASES);
     test("the supported minors are consecutive, so every upgrade goes through listed versions", () => {
         const minors = releases.map(([version]) => minorOf(version));
-        assert.deepEqual(minors, minors.map((_, index) => minors[0] + index));
+        assert.deepEqual(
+            minors,
+            minors.map((_, index) => minors[0] + index),
+        );
     });
     for (const [version, release] of releases) {
         test(`${version}: kube-proxy and the cluster autoscaler are releases of ${version}`, () => {
-            assert.match(release.addons.kubeProxy, new RegExp(`^v${version.replace(".", "\\.")}\\.\\d+-eksbuild\\.\\d+$`));
+            assert.match(
+                release.addons.kubeProxy,
+                new RegExp(`^v${version.replace(".", "\\.")}\\.\\d+-eksbuild\\.\\d+$`),
+            );
             assert.match(release.clusterAutoscalerImage, new RegExp(`^v${version.replace(".", "\\.")}\\.\\d+$`));
         });
         test(`${version}: every EKS add-on pinned to an exact build, never "latest"`, () => {
@@ -306,7 +538,12 @@ describe("pinned versions agree with the Kubernetes minor they are pinned for (v
             assert.ok(release.endOfStandardSupport > "2026-11-29", release.endOfStandardSupport));
     }
     test("an add-on never goes back a version when the Kubernetes minor goes up", () => {
-        const numbers = (pin: string): number[] => pin.replace(/^v/, "").split(/[.-]|eksbuild\./).filter(Boolean).map(Number);
+        const numbers = (pin: string): number[] =>
+            pin
+                .replace(/^v/, "")
+                .split(/[.-]|eksbuild\./)
+                .filter(Boolean)
+                .map(Number);
         const newer = (a: number[], b: number[]): boolean => {
             const index = a.findIndex((part, i) => part !== b[i]);
             return index === -1 || a[index] > b[index];

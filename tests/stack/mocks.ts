@@ -27,7 +27,10 @@ export const DATABASE_HOST_SUFFIX = "c9akciq32.ap-southeast-1.rds.amazonaws.com"
 
 /** What the fake RandomPassword of that name and length generates: its name's letters and digits, padded with 0. */
 export function generatedPassword(name: string, length: number): string {
-    return name.replace(/[^A-Za-z0-9]/g, "").padEnd(length, "0").slice(0, length);
+    return name
+        .replace(/[^A-Za-z0-9]/g, "")
+        .padEnd(length, "0")
+        .slice(0, length);
 }
 const OIDC_ISSUER = `oidc.eks.${REGION}.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE`;
 
@@ -36,7 +39,9 @@ const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
 /** Whether a recorded input value was sent to the engine marked secret (encrypted in state). */
 export function isSecretInput(value: unknown): boolean {
-    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+    return (
+        typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG
+    );
 }
 
 /** The plain value of a recorded input, whether or not it was marked secret. */
@@ -53,25 +58,52 @@ function kubeconfigFor(clusterName: string): string {
     return JSON.stringify({
         apiVersion: "v1",
         kind: "Config",
-        clusters: [{ name: clusterName, cluster: { server: API_ENDPOINT, "certificate-authority-data": Buffer.from(CLUSTER_CA_PEM).toString("base64") } }],
+        clusters: [
+            {
+                name: clusterName,
+                cluster: {
+                    server: API_ENDPOINT,
+                    "certificate-authority-data": Buffer.from(CLUSTER_CA_PEM).toString("base64"),
+                },
+            },
+        ],
         contexts: [{ name: clusterName, context: { cluster: clusterName, user: clusterName } }],
         "current-context": clusterName,
-        users: [{ name: clusterName, user: { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", clusterName] } } }],
+        users: [
+            {
+                name: clusterName,
+                user: {
+                    exec: {
+                        apiVersion: "client.authentication.k8s.io/v1beta1",
+                        command: "aws",
+                        args: ["eks", "get-token", "--cluster-name", clusterName],
+                    },
+                },
+            },
+        ],
     });
 }
 
 function outputsOf(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     switch (type) {
         case "awsx:ec2:Vpc":
-            return { ...inputs, vpcId: "vpc-0a1b2c3d4e5f60718", publicSubnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"], isolatedSubnetIds: ISOLATED_SUBNET_IDS };
+            return {
+                ...inputs,
+                vpcId: "vpc-0a1b2c3d4e5f60718",
+                publicSubnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"],
+                isolatedSubnetIds: ISOLATED_SUBNET_IDS,
+            };
         case "eks:index:Cluster": {
             const clusterName = String(inputs.name ?? name);
             return {
                 ...inputs,
                 kubeconfigJson: kubeconfigFor(clusterName),
                 eksCluster: {
-                    name: clusterName, arn: `arn:aws:eks:${REGION}:${ACCOUNT_ID}:cluster/${clusterName}`, version: inputs.version,
-                    endpoint: API_ENDPOINT, certificateAuthority: { data: Buffer.from(CLUSTER_CA_PEM).toString("base64") },
+                    name: clusterName,
+                    arn: `arn:aws:eks:${REGION}:${ACCOUNT_ID}:cluster/${clusterName}`,
+                    version: inputs.version,
+                    endpoint: API_ENDPOINT,
+                    certificateAuthority: { data: Buffer.from(CLUSTER_CA_PEM).toString("base64") },
                 },
                 oidcIssuer: OIDC_ISSUER,
                 oidcProviderArn: `arn:aws:iam::${ACCOUNT_ID}:oidc-provider/${OIDC_ISSUER}`,
@@ -79,7 +111,11 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
             };
         }
         case "aws:ecr/repository:Repository":
-            return { ...inputs, registryId: ACCOUNT_ID, repositoryUrl: `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/${String(inputs.name)}` };
+            return {
+                ...inputs,
+                registryId: ACCOUNT_ID,
+                repositoryUrl: `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/${String(inputs.name)}`,
+            };
         case "command:local:Command": {
             // scripts/push-image's one line: the image by digest.
             const environment = inputs.environment as Record<string, string>;
@@ -92,7 +128,11 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
         case "aws:ec2/securityGroup:SecurityGroup":
             return { ...inputs, arn: `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:security-group/${name}-id` };
         case "aws:rds/instance:Instance":
-            return { ...inputs, address: `${String(inputs.identifier)}.${DATABASE_HOST_SUFFIX}`, port: inputs.port ?? 5432 };
+            return {
+                ...inputs,
+                address: `${String(inputs.identifier)}.${DATABASE_HOST_SUFFIX}`,
+                port: inputs.port ?? 5432,
+            };
         case "random:index/randomPassword:RandomPassword":
             return { ...inputs, result: generatedPassword(name, Number(inputs.length)) };
         case "random:index/randomId:RandomId":
@@ -100,7 +140,13 @@ function outputsOf(type: string, name: string, inputs: Record<string, unknown>):
         case "kubernetes:core/v1:Secret":
             // The token controller fills a service-account token Secret, and the provider waits for it to.
             return inputs.type === "kubernetes.io/service-account-token"
-                ? { ...inputs, data: { token: Buffer.from(SCRAPER_TOKEN).toString("base64"), "ca.crt": Buffer.from(CLUSTER_CA_PEM).toString("base64") } }
+                ? {
+                      ...inputs,
+                      data: {
+                          token: Buffer.from(SCRAPER_TOKEN).toString("base64"),
+                          "ca.crt": Buffer.from(CLUSTER_CA_PEM).toString("base64"),
+                      },
+                  }
                 : inputs;
         case "kubernetes:core/v1:Service":
             return { ...inputs, status: { loadBalancer: { ingress: [{ hostname: LOAD_BALANCER_HOSTNAME }] } } };
@@ -122,14 +168,23 @@ interface Zone {
 const ZONES: Record<string, Zone[]> = {
     "us-east-1": [
         { name: "us-east-1-bos-1a", zoneId: "use1-bos1-az1", optInStatus: "opted-in" },
-        ...["use1-az4", "use1-az3", "use1-az6", "use1-az1", "use1-az2", "use1-az5"].map((zoneId, index) =>
-            ({ name: `us-east-1${"abcdef"[index]}`, zoneId, optInStatus: "opt-in-not-required" as const })),
+        ...["use1-az4", "use1-az3", "use1-az6", "use1-az1", "use1-az2", "use1-az5"].map((zoneId, index) => ({
+            name: `us-east-1${"abcdef"[index]}`,
+            zoneId,
+            optInStatus: "opt-in-not-required" as const,
+        })),
     ],
 };
 
 function zonesOf(region: string): Zone[] {
-    return ZONES[region] ?? ["az2", "az1", "az3"].map((suffix, index) =>
-        ({ name: `${region}${"abc"[index]}`, zoneId: `${region.replace(/-/g, "")}-${suffix}`, optInStatus: "opt-in-not-required" }));
+    return (
+        ZONES[region] ??
+        ["az2", "az1", "az3"].map((suffix, index) => ({
+            name: `${region}${"abc"[index]}`,
+            zoneId: `${region.replace(/-/g, "")}-${suffix}`,
+            optInStatus: "opt-in-not-required",
+        }))
+    );
 }
 
 /** DescribeAvailabilityZones as the provider's region answers it, with the two selectors the program uses. */
@@ -145,7 +200,12 @@ function availabilityZones(args: Record<string, unknown>): Record<string, unknow
         .filter((zone) => !excluded.includes(zone.zoneId))
         .filter((zone) => filters.every((filter) => filter.values.includes(zone.optInStatus)))
         .sort((a, b) => a.name.localeCompare(b.name));
-    return { id: region, names: zones.map((zone) => zone.name), zoneIds: zones.map((zone) => zone.zoneId), groupNames: [region] };
+    return {
+        id: region,
+        names: zones.map((zone) => zone.name),
+        zoneIds: zones.map((zone) => zone.zoneId),
+        groupNames: [region],
+    };
 }
 
 /** Clusters already running in the fake EKS, name -> Kubernetes version; empty unless a test deploys one. */
@@ -167,16 +227,21 @@ function callResult(token: string, args: Record<string, unknown>): Record<string
 export const recorded: RecordedResource[] = [];
 
 export function installMocks(): void {
-    pulumi.runtime.setMocks({
-        newResource: (args: pulumi.runtime.MockResourceArgs) => {
-            const inputs = args.inputs as Record<string, unknown>;
-            const dependencies = dependenciesSent.get(`${args.type}::${args.name}`) ?? [];
-            const id = `${args.name}-id`;
-            recorded.push({ type: args.type, name: args.name, id, inputs, dependencies });
-            return { id, state: outputsOf(args.type, args.name, inputs) };
+    pulumi.runtime.setMocks(
+        {
+            newResource: (args: pulumi.runtime.MockResourceArgs) => {
+                const inputs = args.inputs as Record<string, unknown>;
+                const dependencies = dependenciesSent.get(`${args.type}::${args.name}`) ?? [];
+                const id = `${args.name}-id`;
+                recorded.push({ type: args.type, name: args.name, id, inputs, dependencies });
+                return { id, state: outputsOf(args.type, args.name, inputs) };
+            },
+            call: (args: pulumi.runtime.MockCallArgs) => callResult(args.token, args.inputs as Record<string, unknown>),
         },
-        call: (args: pulumi.runtime.MockCallArgs) => callResult(args.token, args.inputs as Record<string, unknown>),
-    }, "fastapi-app", "dev", false);
+        "fastapi-app",
+        "dev",
+        false,
+    );
     recordDependencies();
 }
 
@@ -230,7 +295,11 @@ export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
  * so none is left rejected without a handler.
  */
 export async function errorOf(output: pulumi.Output<unknown>): Promise<Error> {
-    const internals = output as unknown as { promise(): Promise<unknown>; isKnown: Promise<boolean>; isSecret: Promise<boolean> };
+    const internals = output as unknown as {
+        promise(): Promise<unknown>;
+        isKnown: Promise<boolean>;
+        isSecret: Promise<boolean>;
+    };
     const [value] = await Promise.allSettled([internals.promise(), internals.isKnown, internals.isSecret]);
     if (value.status === "fulfilled") {
         throw new Error("the output has a value; expected its computation to fail");
@@ -260,7 +329,9 @@ export function resourcesOfType(type: string, name?: string): RecordedResource[]
 export function resourceOf(type: string, name?: string): RecordedResource {
     const matches = resourcesOfType(type, name);
     if (matches.length !== 1) {
-        throw new Error(`expected exactly one ${type}${name ? ` named ${name}` : ""}, found ${matches.length}: ${matches.map((m) => m.name).join(", ")}`);
+        throw new Error(
+            `expected exactly one ${type}${name ? ` named ${name}` : ""}, found ${matches.length}: ${matches.map((m) => m.name).join(", ")}`,
+        );
     }
     return matches[0];
 }
@@ -272,7 +343,9 @@ export function inputsOf(type: string, name?: string): Json {
 
 /** The inputs of the one Kubernetes object of that kind (`apps/v1:Deployment`) with that metadata.name. */
 export function k8s(kind: string, name: string): Json {
-    const found = resourcesOfType(`kubernetes:${kind}`).map((r) => r.inputs as Json).filter((o) => o.metadata?.name === name);
+    const found = resourcesOfType(`kubernetes:${kind}`)
+        .map((r) => r.inputs as Json)
+        .filter((o) => o.metadata?.name === name);
     assert.equal(found.length, 1, `one ${kind} named ${name}`);
     return found[0];
 }

@@ -59,11 +59,23 @@ function run(ecr: { digest?: string; error?: string }, dockerOutcome = "pushed")
             encoding: "utf8",
             timeout: 30_000,
             env: {
-                PATH: `${bin}:${process.env.PATH ?? ""}`, CALLS: calls, ECR_DIR: dir, DOCKER_OUTCOME: dockerOutcome, ...(ecr.error ? { ECR_ERROR: ecr.error } : {}),
-                IMAGE_REPOSITORY: REPOSITORY, IMAGE_TAG: TAG, BUILD_CONTEXT: "app", PLATFORM: "linux/amd64",
+                PATH: `${bin}:${process.env.PATH ?? ""}`,
+                CALLS: calls,
+                ECR_DIR: dir,
+                DOCKER_OUTCOME: dockerOutcome,
+                ...(ecr.error ? { ECR_ERROR: ecr.error } : {}),
+                IMAGE_REPOSITORY: REPOSITORY,
+                IMAGE_TAG: TAG,
+                BUILD_CONTEXT: "app",
+                PLATFORM: "linux/amd64",
             },
         });
-        return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls: fs.readFileSync(calls, "utf8").trim().split("\n").filter(Boolean) };
+        return {
+            status: result.status,
+            stdout: result.stdout,
+            stderr: result.stderr,
+            calls: fs.readFileSync(calls, "utf8").trim().split("\n").filter(Boolean),
+        };
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -82,15 +94,21 @@ describe("scripts/push-image", () => {
         const { status, stdout, calls } = run({});
         assert.equal(status, 0);
         assert.equal(stdout, `${REPOSITORY}@${PUSHED}\n`);
-        assert.deepEqual(calls.filter((call) => call.startsWith("docker")), [
-            "docker login --username AWS --password-stdin 123456789012.dkr.ecr.ap-southeast-1.amazonaws.com",
-            `docker buildx build --platform linux/amd64 --provenance=false --sbom=false --tag ${REPOSITORY}:${TAG} --push app`,
-        ]);
+        assert.deepEqual(
+            calls.filter((call) => call.startsWith("docker")),
+            [
+                "docker login --username AWS --password-stdin 123456789012.dkr.ecr.ap-southeast-1.amazonaws.com",
+                `docker buildx build --platform linux/amd64 --provenance=false --sbom=false --tag ${REPOSITORY}:${TAG} --push app`,
+            ],
+        );
     });
     test("the registry password reaches docker through stdin, never as an argument", () => {
         const { calls } = run({});
         assert.ok(calls.includes("stdin registry-password"));
-        assert.equal(calls.filter((call) => !call.startsWith("stdin")).some((call) => call.includes("registry-password")), false);
+        assert.equal(
+            calls.filter((call) => !call.startsWith("stdin")).some((call) => call.includes("registry-password")),
+            false,
+        );
     });
     test("a push refused because another run pushed the tag meanwhile deploys that run's image", () => {
         const { status, stdout } = run({}, "raced");
@@ -107,6 +125,9 @@ describe("scripts/push-image", () => {
         const { status, stderr, calls } = run({ error: "AccessDeniedException" });
         assert.notEqual(status, 0);
         assert.match(stderr, /AccessDeniedException/);
-        assert.equal(calls.some((call) => call.startsWith("docker")), false);
+        assert.equal(
+            calls.some((call) => call.startsWith("docker")),
+            false,
+        );
     });
 });

@@ -29,7 +29,11 @@ function normalized(value: unknown, appHash: string): unknown {
         return value.map((item) => normalized(item, appHash));
     }
     if (typeof value === "object" && value !== null) {
-        return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([key, inner]) => [key, normalized(inner, appHash)]));
+        return Object.fromEntries(
+            Object.entries(value)
+                .sort(([a], [b]) => a.localeCompare(b))
+                .map(([key, inner]) => [key, normalized(inner, appHash)]),
+        );
     }
     return value;
 }

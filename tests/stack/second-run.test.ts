@@ -15,8 +15,11 @@ const DEPLOY = "arn:aws:iam::123456789012:role/github-deploy";
 const BOB = "arn:aws:iam::123456789012:role/ops/bob";
 
 async function render(world: World): Promise<RecordedResource[]> {
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "tests/stack/render.ts", JSON.stringify(world)],
-        { cwd: PROJECT_DIRECTORY, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
+    const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ["--import", "tsx", "tests/stack/render.ts", JSON.stringify(world)],
+        { cwd: PROJECT_DIRECTORY, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
+    );
     return JSON.parse(stdout) as RecordedResource[];
 }
 
@@ -27,7 +30,11 @@ function canonical(value: unknown): string {
             return inner.map(sorted);
         }
         if (typeof inner === "object" && inner !== null) {
-            return Object.fromEntries(Object.keys(inner).sort().map((key) => [key, sorted((inner as Json)[key])]));
+            return Object.fromEntries(
+                Object.keys(inner)
+                    .sort()
+                    .map((key) => [key, sorted((inner as Json)[key])]),
+            );
         }
         return inner;
     };
@@ -60,17 +67,18 @@ describe("a second pulumi up of an unchanged commit changes nothing", () => {
     let second: RecordedResource[];
     before(async () => {
         // The first run finds nothing; the second finds what the first created that the program looks up: the cluster in EKS.
-        [first, second] = await Promise.all([
-            render({}),
-            render({ eksClusters: { "fastapi-app-cluster": "1.36" } }),
-        ]);
+        [first, second] = await Promise.all([render({}), render({ eksClusters: { "fastapi-app-cluster": "1.36" } })]);
     });
-    test("the same resources with the same inputs, the image included", () => assert.deepEqual(changes(first, second), []));
+    test("the same resources with the same inputs, the image included", () =>
+        assert.deepEqual(changes(first, second), []));
     test("the image is declared in both runs, by its content tag", () => {
         for (const run of [first, second]) {
             const image = run.filter((r) => r.type === "command:local:Command");
             assert.equal(image.length, 1);
-            assert.equal((image[0].inputs as Json).environment.IMAGE_TAG, contentHash(path.join(PROJECT_DIRECTORY, "app")));
+            assert.equal(
+                (image[0].inputs as Json).environment.IMAGE_TAG,
+                contentHash(path.join(PROJECT_DIRECTORY, "app")),
+            );
         }
     });
 });
@@ -88,11 +96,22 @@ describe("editing clusterAdmins touches only the edited admin's access entry", (
     });
     test("reordering the list changes nothing at all", () => assert.deepEqual(changes(original, reordered), []));
     test("removing one admin removes exactly its entry; every other entry keeps its key and principal", () => {
-        assert.deepEqual(changes(original, removed), ["eks:index:Cluster::fastapi-app"], "only the cluster's access entries change");
+        assert.deepEqual(
+            changes(original, removed),
+            ["eks:index:Cluster::fastapi-app"],
+            "only the cluster's access entries change",
+        );
         const [before, after] = [accessEntries(original), accessEntries(removed)];
         const gone = Object.keys(before).filter((key) => !(key in after));
-        assert.deepEqual(gone.map((key) => before[key].principalArn), [DEPLOY]);
-        assert.deepEqual(Object.keys(after).filter((key) => !(key in before)), [], "no entry is added or renamed");
+        assert.deepEqual(
+            gone.map((key) => before[key].principalArn),
+            [DEPLOY],
+        );
+        assert.deepEqual(
+            Object.keys(after).filter((key) => !(key in before)),
+            [],
+            "no entry is added or renamed",
+        );
         for (const key of Object.keys(after)) {
             assert.equal(canonical(after[key]), canonical(before[key]), key);
         }
@@ -101,13 +120,22 @@ describe("editing clusterAdmins touches only the edited admin's access entry", (
 
 describe("a Kubernetes upgrade of more than one minor is refused before EKS is asked for anything", () => {
     test("the program stops with the way to upgrade, naming the running and the next version", async () => {
-        await assert.rejects(render({ config: { kubernetesVersion: "1.36" }, eksClusters: { "fastapi-app-cluster": "1.34" } }), (error: Error & { stderr?: string }) => {
-            assert.match(error.stderr ?? "", /config 'kubernetesVersion': the cluster runs 1\.34; EKS upgrades one minor version at a time\. Set 1\.35, run pulumi up, then set 1\.36/);
-            return true;
-        });
+        await assert.rejects(
+            render({ config: { kubernetesVersion: "1.36" }, eksClusters: { "fastapi-app-cluster": "1.34" } }),
+            (error: Error & { stderr?: string }) => {
+                assert.match(
+                    error.stderr ?? "",
+                    /config 'kubernetesVersion': the cluster runs 1\.34; EKS upgrades one minor version at a time\. Set 1\.35, run pulumi up, then set 1\.36/,
+                );
+                return true;
+            },
+        );
     });
     test("one minor up from the running version renders, cluster and nodes at the new version", async () => {
-        const upgrade = await render({ config: { kubernetesVersion: "1.36" }, eksClusters: { "fastapi-app-cluster": "1.35" } });
+        const upgrade = await render({
+            config: { kubernetesVersion: "1.36" },
+            eksClusters: { "fastapi-app-cluster": "1.35" },
+        });
         const inputs = (type: string): Json => (upgrade.find((r) => r.type === type)?.inputs ?? {}) as Json;
         assert.equal(inputs("eks:index:Cluster").version, "1.36");
         assert.equal(inputs("eks:index:ManagedNodeGroup").version, "1.36");

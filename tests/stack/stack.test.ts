@@ -5,8 +5,25 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    API_ENDPOINT, CLUSTER_CA_PEM, FAKE_DATABASE_URL, FAKE_DIGEST, LOAD_BALANCER_HOSTNAME, Json, dependsOn, inputsOf, installMocks, isSecretInput, k8s, plain, recorded,
-    SCRAPER_TOKEN, resourceOf, resourcesOfType, setStackConfig, settled, valueOf,
+    API_ENDPOINT,
+    CLUSTER_CA_PEM,
+    FAKE_DATABASE_URL,
+    FAKE_DIGEST,
+    LOAD_BALANCER_HOSTNAME,
+    Json,
+    dependsOn,
+    inputsOf,
+    installMocks,
+    isSecretInput,
+    k8s,
+    plain,
+    recorded,
+    SCRAPER_TOKEN,
+    resourceOf,
+    resourcesOfType,
+    setStackConfig,
+    settled,
+    valueOf,
 } from "./mocks";
 import { contentHash } from "../../registry";
 import { EPHEMERAL_STORAGE, MIN_NODES_WITH_PODS, PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
@@ -37,16 +54,29 @@ function appShutdownTimeoutSeconds(): number {
 before(async () => {
     // Pulumi runs the program from the project directory; so do the tests, wherever they are started from.
     process.chdir(PROJECT_DIRECTORY);
-    program = await import("../../index") as unknown as Program;
+    program = (await import("../../index")) as unknown as Program;
     await settled();
 });
 
 describe("stack outputs", () => {
     test("exports exactly the documented outputs", () => {
         assert.deepEqual(Object.keys(program).sort(), [
-            "apiTokens", "clusterName", "databaseEndpoint", "databaseMode", "image", "kubeconfig", "kubernetesApiEndpoint",
-            "kubernetesCaCertificate", "loadBalancerHostname", "metricsScraperToken", "metricsTokens", "namespace", "publicSubnetIds",
-            "repositoryUrl", "url", "vpcId",
+            "apiTokens",
+            "clusterName",
+            "databaseEndpoint",
+            "databaseMode",
+            "image",
+            "kubeconfig",
+            "kubernetesApiEndpoint",
+            "kubernetesCaCertificate",
+            "loadBalancerHostname",
+            "metricsScraperToken",
+            "metricsTokens",
+            "namespace",
+            "publicSubnetIds",
+            "repositoryUrl",
+            "url",
+            "vpcId",
         ]);
     });
     test("databaseMode is external and there is no databaseEndpoint: the database is not the stack's", () => {
@@ -70,12 +100,21 @@ describe("stack outputs", () => {
     test("clusterName, vpcId, publicSubnetIds, namespace, repositoryUrl come from the resources", async () => {
         assert.equal(await valueOf(program.clusterName), "fastapi-app-cluster");
         assert.equal(await valueOf(program.vpcId), "vpc-0a1b2c3d4e5f60718");
-        assert.deepEqual(await valueOf(program.publicSubnetIds), ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]);
+        assert.deepEqual(await valueOf(program.publicSubnetIds), [
+            "subnet-0aaaaaaaaaaaaaaa1",
+            "subnet-0bbbbbbbbbbbbbbb2",
+        ]);
         assert.equal(await valueOf(program.namespace), "fastapi-app");
-        assert.equal(await valueOf(program.repositoryUrl), "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app");
+        assert.equal(
+            await valueOf(program.repositoryUrl),
+            "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app",
+        );
     });
     test("image output is the pushed image by digest", async () => {
-        assert.equal(await valueOf(program.image), `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@${FAKE_DIGEST}`);
+        assert.equal(
+            await valueOf(program.image),
+            `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@${FAKE_DIGEST}`,
+        );
     });
 });
 
@@ -86,31 +125,49 @@ describe("VPC (seed: 10.0.0.0/16, 2 AZs, public subnets 10.0.1.0/24 + 10.0.2.0/2
         assert.deepEqual(vpc().availabilityZoneNames, ["ap-southeast-1a", "ap-southeast-1b"]));
     test("exactly one public subnet per AZ with CIDRs 10.0.1.0/24 and 10.0.2.0/24, laid out verbatim", () => {
         assert.equal(vpc().subnetStrategy, "Auto");
-        assert.deepEqual(vpc().subnetSpecs.map((s: Json) => [s.type, s.cidrBlocks]), [["Public", ["10.0.1.0/24", "10.0.2.0/24"]]]);
+        assert.deepEqual(
+            vpc().subnetSpecs.map((s: Json) => [s.type, s.cidrBlocks]),
+            [["Public", ["10.0.1.0/24", "10.0.2.0/24"]]],
+        );
     });
-    test("no NAT gateway (public subnets route to the internet gateway)", () => assert.deepEqual(vpc().natGateways, { strategy: "None" }));
+    test("no NAT gateway (public subnets route to the internet gateway)", () =>
+        assert.deepEqual(vpc().natGateways, { strategy: "None" }));
     test("subnets tagged for internet-facing load balancers and for the cluster", () =>
-        assert.deepEqual(vpc().subnetSpecs[0].tags, { "kubernetes.io/role/elb": "1", "kubernetes.io/cluster/fastapi-app-cluster": "shared" }));
+        assert.deepEqual(vpc().subnetSpecs[0].tags, {
+            "kubernetes.io/role/elb": "1",
+            "kubernetes.io/cluster/fastapi-app-cluster": "shared",
+        }));
 });
 
 describe("EKS cluster (seed: fastapi-app-cluster, logs api/audit/authenticator, cluster role)", () => {
     const cluster = (): Json => inputsOf("eks:index:Cluster");
     test("named fastapi-app-cluster", () => assert.equal(cluster().name, "fastapi-app-cluster"));
     test("Kubernetes version pinned to 1.36 by default", () => assert.equal(cluster().version, "1.36"));
-    test("control-plane logs api, audit and authenticator", () => assert.deepEqual(cluster().enabledClusterLogTypes, ["api", "audit", "authenticator"]));
+    test("control-plane logs api, audit and authenticator", () =>
+        assert.deepEqual(cluster().enabledClusterLogTypes, ["api", "audit", "authenticator"]));
     test("runs in the VPC's public subnets", () => {
         assert.equal(cluster().vpcId, "vpc-0a1b2c3d4e5f60718");
         assert.deepEqual(cluster().publicSubnetIds, ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]);
     });
-    test("access through EKS access entries (authentication mode API)", () => assert.equal(cluster().authenticationMode, "API"));
+    test("access through EKS access entries (authentication mode API)", () =>
+        assert.equal(cluster().authenticationMode, "API"));
     test("OIDC provider for workload identities", () => assert.equal(cluster().createOidcProvider, true));
     test("VPC CNI enforces NetworkPolicy", () => assert.equal(cluster().vpcCniOptions.enableNetworkPolicy, true));
-    test("no default node group: the managed node group is the only compute", () => assert.equal(cluster().skipDefaultNodeGroup, true));
+    test("no default node group: the managed node group is the only compute", () =>
+        assert.equal(cluster().skipDefaultNodeGroup, true));
     test("explicit cluster role with AmazonEKSClusterPolicy and AmazonEKSVPCResourceController", () => {
-        assert.match(inputsOf("aws:iam/role:Role", "fastapi-app-cluster-control-plane").assumeRolePolicy, /eks\.amazonaws\.com/);
+        assert.match(
+            inputsOf("aws:iam/role:Role", "fastapi-app-cluster-control-plane").assumeRolePolicy,
+            /eks\.amazonaws\.com/,
+        );
         const attached = resourcesOfType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-            .filter((r) => r.inputs.role === "fastapi-app-cluster-control-plane").map((r) => r.inputs.policyArn).sort();
-        assert.deepEqual(attached, ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"]);
+            .filter((r) => r.inputs.role === "fastapi-app-cluster-control-plane")
+            .map((r) => r.inputs.policyArn)
+            .sort();
+        assert.deepEqual(attached, [
+            "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+            "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController",
+        ]);
     });
     test("standard support only: EKS upgrades the cluster rather than billing extended support", () =>
         assert.deepEqual(cluster().upgradePolicy, { supportType: "STANDARD" }));
@@ -118,13 +175,22 @@ describe("EKS cluster (seed: fastapi-app-cluster, logs api/audit/authenticator, 
         const logGroup = inputsOf("aws:cloudwatch/logGroup:LogGroup", "fastapi-app-control-plane-logs");
         assert.equal(logGroup.name, "/aws/eks/fastapi-app-cluster/cluster");
         assert.equal(logGroup.retentionInDays, 30);
-        assert.ok(dependsOn(resourceOf("eks:index:Cluster"), "aws:cloudwatch/logGroup:LogGroup", "fastapi-app-control-plane-logs"));
+        assert.ok(
+            dependsOn(
+                resourceOf("eks:index:Cluster"),
+                "aws:cloudwatch/logGroup:LogGroup",
+                "fastapi-app-control-plane-logs",
+            ),
+        );
     });
     test("the Kubernetes provider drops objects of a cluster that is gone, so an interrupted destroy can finish", () =>
         assert.equal(inputsOf("pulumi:providers:kubernetes", "fastapi-app").deleteUnreachable, "true"));
     test("the cluster depends on its role's policy attachments: created after them, deleted before them", () => {
         for (const policy of ["AmazonEKSClusterPolicy", "AmazonEKSVPCResourceController"]) {
-            assert.ok(dependsOn(resourceOf("eks:index:Cluster"), ATTACHMENT, `fastapi-app-cluster-control-plane-${policy}`), policy);
+            assert.ok(
+                dependsOn(resourceOf("eks:index:Cluster"), ATTACHMENT, `fastapi-app-cluster-control-plane-${policy}`),
+                policy,
+            );
         }
     });
 });
@@ -139,7 +205,8 @@ describe("managed node group (seed: t3.medium, desired 2, max 3, EKS AMI, 20 GB 
     test("desired 2, min 2 (the pods' two nodes), max 3", () =>
         assert.deepEqual(nodeGroup().scalingConfig, { desiredSize: 2, minSize: MIN_NODES_WITH_PODS, maxSize: 3 }));
     test("Amazon EKS-optimized AMI (AL2023 x86_64)", () => assert.equal(nodeGroup().amiType, "AL2023_x86_64_STANDARD"));
-    test("desired size left to the cluster autoscaler after creation", () => assert.equal(nodeGroup().ignoreScalingChanges, true));
+    test("desired size left to the cluster autoscaler after creation", () =>
+        assert.equal(nodeGroup().ignoreScalingChanges, true));
     test("nodes follow the control plane's Kubernetes version, upgraded after it in the same update", () => {
         assert.equal(nodeGroup().version, "1.36");
         assert.ok(dependsOn(resourceOf("eks:index:ManagedNodeGroup"), "eks:index:Cluster", "fastapi-app"));
@@ -147,21 +214,42 @@ describe("managed node group (seed: t3.medium, desired 2, max 3, EKS AMI, 20 GB 
     test("uses our launch template, latest version", () =>
         assert.deepEqual(nodeGroup().launchTemplate, { id: "fastapi-app-nodes-id", version: "1" }));
     test("root volume 20 GB gp3, encrypted", () =>
-        assert.deepEqual(launchTemplate().blockDeviceMappings, [{
-            deviceName: "/dev/xvda",
-            ebs: { volumeSize: 20, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" },
-        }]));
+        assert.deepEqual(launchTemplate().blockDeviceMappings, [
+            {
+                deviceName: "/dev/xvda",
+                ebs: { volumeSize: 20, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" },
+            },
+        ]));
     test("IMDSv2 required, one hop (pods cannot reach the node's credentials)", () =>
-        assert.deepEqual(launchTemplate().metadataOptions, { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 }));
+        assert.deepEqual(launchTemplate().metadataOptions, {
+            httpEndpoint: "enabled",
+            httpTokens: "required",
+            httpPutResponseHopLimit: 1,
+        }));
     test("node role has exactly the four seed policies", () => {
         assert.match(inputsOf("aws:iam/role:Role", "fastapi-app-cluster-node").assumeRolePolicy, /ec2\.amazonaws\.com/);
         const attached = resourcesOfType("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-            .filter((r) => r.inputs.role === "fastapi-app-cluster-node").map((r) => String(r.inputs.policyArn).split("/").pop()).sort();
-        assert.deepEqual(attached, ["AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "CloudWatchAgentServerPolicy"]);
+            .filter((r) => r.inputs.role === "fastapi-app-cluster-node")
+            .map((r) => String(r.inputs.policyArn).split("/").pop())
+            .sort();
+        assert.deepEqual(attached, [
+            "AmazonEC2ContainerRegistryReadOnly",
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEKS_CNI_Policy",
+            "CloudWatchAgentServerPolicy",
+        ]);
     });
     test("the node group depends on the node role's policy attachments: nodes join with them, are deleted before them", () => {
-        for (const policy of ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "CloudWatchAgentServerPolicy"]) {
-            assert.ok(dependsOn(resourceOf("eks:index:ManagedNodeGroup"), ATTACHMENT, `fastapi-app-cluster-node-${policy}`), policy);
+        for (const policy of [
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEKS_CNI_Policy",
+            "AmazonEC2ContainerRegistryReadOnly",
+            "CloudWatchAgentServerPolicy",
+        ]) {
+            assert.ok(
+                dependsOn(resourceOf("eks:index:ManagedNodeGroup"), ATTACHMENT, `fastapi-app-cluster-node-${policy}`),
+                policy,
+            );
         }
     });
 });
@@ -183,7 +271,14 @@ describe("add-ons: metrics-server and cluster autoscaler (seed: nodes min 1, max
     });
     test("CoreDNS and metrics-server are created after the nodes they run on", () => {
         for (const addon of ["coredns", "metrics-server"]) {
-            assert.ok(dependsOn(resourceOf("aws:eks/addon:Addon", `fastapi-app-${addon}`), "eks:index:ManagedNodeGroup", "fastapi-app-nodes"), addon);
+            assert.ok(
+                dependsOn(
+                    resourceOf("aws:eks/addon:Addon", `fastapi-app-${addon}`),
+                    "eks:index:ManagedNodeGroup",
+                    "fastapi-app-nodes",
+                ),
+                addon,
+            );
         }
     });
     test("vpc-cni and kube-proxy pinned, never resolved to the most recent version on each run", () => {
@@ -205,29 +300,54 @@ describe("add-ons: metrics-server and cluster autoscaler (seed: nodes min 1, max
     test("cluster autoscaler's service account assumes its own role through the OIDC provider", () => {
         const sa = release().values.rbac.serviceAccount;
         assert.equal(sa.name, "cluster-autoscaler");
-        assert.equal(sa.annotations["eks.amazonaws.com/role-arn"], "arn:aws:iam::123456789012:role/fastapi-app-cluster-autoscaler");
+        assert.equal(
+            sa.annotations["eks.amazonaws.com/role-arn"],
+            "arn:aws:iam::123456789012:role/fastapi-app-cluster-autoscaler",
+        );
         const trust = JSON.parse(inputsOf("aws:iam/role:Role", "fastapi-app-cluster-autoscaler").assumeRolePolicy);
         const statement = trust.Statement[0];
         assert.equal(statement.Action, "sts:AssumeRoleWithWebIdentity");
         assert.match(statement.Principal.Federated, /:oidc-provider\//);
         const conditions = statement.Condition.StringEquals;
-        assert.deepEqual(Object.entries(conditions).filter(([key]) => key.endsWith(":sub")).map(([, value]) => value),
-            ["system:serviceaccount:kube-system:cluster-autoscaler"]);
+        assert.deepEqual(
+            Object.entries(conditions)
+                .filter(([key]) => key.endsWith(":sub"))
+                .map(([, value]) => value),
+            ["system:serviceaccount:kube-system:cluster-autoscaler"],
+        );
     });
     test("cluster autoscaler's write permissions are limited to this cluster's tagged node groups", () => {
         const policy = JSON.parse(inputsOf("aws:iam/rolePolicy:RolePolicy").policy);
-        const writes = policy.Statement.filter((s: Json) => s.Action.some((a: string) => /SetDesired|Terminate/.test(a)));
+        const writes = policy.Statement.filter((s: Json) =>
+            s.Action.some((a: string) => /SetDesired|Terminate/.test(a)),
+        );
         assert.equal(writes.length, 1);
-        assert.deepEqual(writes[0].Condition, { StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/fastapi-app-cluster": "owned" } });
-        const unconditioned = policy.Statement.filter((s: Json) => s.Condition === undefined).flatMap((s: Json) => s.Action);
-        assert.ok(unconditioned.every((a: string) => /:(Describe|Get)/.test(a)), `only read actions unconditioned: ${unconditioned}`);
+        assert.deepEqual(writes[0].Condition, {
+            StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/fastapi-app-cluster": "owned" },
+        });
+        const unconditioned = policy.Statement.filter((s: Json) => s.Condition === undefined).flatMap(
+            (s: Json) => s.Action,
+        );
+        assert.ok(
+            unconditioned.every((a: string) => /:(Describe|Get)/.test(a)),
+            `only read actions unconditioned: ${unconditioned}`,
+        );
     });
     test("cluster autoscaler release depends on its role's permissions", () =>
-        assert.ok(dependsOn(resourceOf("kubernetes:helm.sh/v3:Release"), "aws:iam/rolePolicy:RolePolicy", "fastapi-app-cluster-autoscaler")));
+        assert.ok(
+            dependsOn(
+                resourceOf("kubernetes:helm.sh/v3:Release"),
+                "aws:iam/rolePolicy:RolePolicy",
+                "fastapi-app-cluster-autoscaler",
+            ),
+        ));
     test("cluster autoscaler container hardened (non-root, read-only root fs, no capabilities)", () => {
         assert.equal(release().values.securityContext.runAsNonRoot, true);
-        assert.deepEqual(release().values.containerSecurityContext,
-            { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+        assert.deepEqual(release().values.containerSecurityContext, {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ["ALL"] },
+        });
     });
 });
 
@@ -247,14 +367,22 @@ describe("ECR repository and image (seed: scanning, keep 10 images)", () => {
         assert.equal(image().create, "bash scripts/push-image");
         assert.equal(image().environment.BUILD_CONTEXT, "app");
         assert.equal(image().environment.PLATFORM, "linux/amd64");
-        assert.equal(image().environment.IMAGE_REPOSITORY, "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app");
+        assert.equal(
+            image().environment.IMAGE_REPOSITORY,
+            "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app",
+        );
     });
     test("no absolute path in the image's inputs: the state is the same from every checkout", () =>
         assert.equal(JSON.stringify(image()).includes(PROJECT_DIRECTORY), false));
     test("image tag is the content hash of the build context, never latest", () =>
         assert.equal(image().environment.IMAGE_TAG, contentHash("app")));
     test("no registry credential among the image's inputs, so none in the state", () =>
-        assert.deepEqual(Object.keys(image().environment).sort(), ["BUILD_CONTEXT", "IMAGE_REPOSITORY", "IMAGE_TAG", "PLATFORM"]));
+        assert.deepEqual(Object.keys(image().environment).sort(), [
+            "BUILD_CONTEXT",
+            "IMAGE_REPOSITORY",
+            "IMAGE_TAG",
+            "PLATFORM",
+        ]));
 });
 
 describe("namespace, Secret and migration Job", () => {
@@ -265,19 +393,27 @@ describe("namespace, Secret and migration Job", () => {
     test("Secret holds DATABASE_URL from the Pulumi secret, marked secret for the state", () => {
         const secret = k8s("core/v1:Secret", "fastapi-database");
         assert.equal(isSecretInput(secret.stringData), true);
-        assert.deepEqual(plain(secret.stringData), { DATABASE_URL: "postgresql://app:not-a-real-password@db.example.internal:5432/app" });
+        assert.deepEqual(plain(secret.stringData), {
+            DATABASE_URL: "postgresql://app:not-a-real-password@db.example.internal:5432/app",
+        });
     });
     test("no plain-text DATABASE_URL in any resource but the Secret", () => {
-        const others = recorded.filter((r) => !(r.type === "kubernetes:core/v1:Secret" && r.name === "fastapi-database"));
+        const others = recorded.filter(
+            (r) => !(r.type === "kubernetes:core/v1:Secret" && r.name === "fastapi-database"),
+        );
         assert.equal(others.length, recorded.length - 1, "only the database Secret is left out");
-        const leaks = others.filter((r) => JSON.stringify(r.inputs).includes(FAKE_DATABASE_URL)).map((r) => `${r.type}::${r.name}`);
+        const leaks = others
+            .filter((r) => JSON.stringify(r.inputs).includes(FAKE_DATABASE_URL))
+            .map((r) => `${r.type}::${r.name}`);
         assert.deepEqual(leaks, []);
     });
     test("migration Job runs alembic upgrade head with the deployed image digest", () => {
         const container = migrationJob().spec.template.spec.containers[0];
         assert.deepEqual(container.command, ["alembic", "upgrade", "head"]);
         assert.equal(container.image, appContainer().image);
-        assert.deepEqual(container.env, [{ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "fastapi-database", key: "DATABASE_URL" } } }]);
+        assert.deepEqual(container.env, [
+            { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "fastapi-database", key: "DATABASE_URL" } } },
+        ]);
     });
     test("a migration Job that failed is run again by the next update, not waited on again", () =>
         assert.deepEqual(migrationJob().metadata.annotations, { "pulumi.com/replaceUnready": "true" }));
@@ -304,7 +440,8 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
         assert.equal(deployment().spec.template.metadata.labels.app, "fastapi");
     });
     test("in namespace fastapi-app", () => assert.equal(deployment().metadata.namespace, "fastapi-app"));
-    test("no spec.replicas: the HPA owns the replica count", () => assert.equal("replicas" in deployment().spec, false));
+    test("no spec.replicas: the HPA owns the replica count", () =>
+        assert.equal("replicas" in deployment().spec, false));
     test("the pods announce the API server and the stack's name, for Prometheus's pods job", () => {
         const annotations = deployment().spec.template.metadata.annotations;
         assert.equal(annotations["fastapi-app/kubernetes-api"], `${new URL(API_ENDPOINT).hostname}:443`);
@@ -342,16 +479,27 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
         assert.equal(probe.periodSeconds, 5);
     });
     test("rolling update never drops below the current count (maxUnavailable 0)", () =>
-        assert.deepEqual(deployment().spec.strategy, { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } }));
+        assert.deepEqual(deployment().spec.strategy, {
+            type: "RollingUpdate",
+            rollingUpdate: { maxUnavailable: 0, maxSurge: 1 },
+        }));
     test("preStop pause, and a grace period covering it plus the service's own graceful shutdown", () => {
         assert.deepEqual(appContainer().lifecycle, { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } });
         assert.equal(deployment().spec.template.spec.terminationGracePeriodSeconds, TERMINATION_GRACE_SECONDS);
-        assert.ok(TERMINATION_GRACE_SECONDS > PRE_STOP_SECONDS + appShutdownTimeoutSeconds(),
-            `${TERMINATION_GRACE_SECONDS} s > ${PRE_STOP_SECONDS} s pause + ${appShutdownTimeoutSeconds()} s shutdown`);
+        assert.ok(
+            TERMINATION_GRACE_SECONDS > PRE_STOP_SECONDS + appShutdownTimeoutSeconds(),
+            `${TERMINATION_GRACE_SECONDS} s > ${PRE_STOP_SECONDS} s pause + ${appShutdownTimeoutSeconds()} s shutdown`,
+        );
     });
     test("spread over at least two nodes (hard) and over zones, per revision, cordoned nodes left out of the balance", () => {
-        const spread = deployment().spec.template.spec.topologySpreadConstraints
-            .map((c: Json) => [c.topologyKey, c.whenUnsatisfiable, c.maxSkew, c.minDomains, c.nodeTaintsPolicy, c.matchLabelKeys]);
+        const spread = deployment().spec.template.spec.topologySpreadConstraints.map((c: Json) => [
+            c.topologyKey,
+            c.whenUnsatisfiable,
+            c.maxSkew,
+            c.minDomains,
+            c.nodeTaintsPolicy,
+            c.matchLabelKeys,
+        ]);
         assert.deepEqual(spread, [
             ["kubernetes.io/hostname", "DoNotSchedule", 1, MIN_NODES_WITH_PODS, "Honor", ["pod-template-hash"]],
             ["topology.kubernetes.io/zone", "ScheduleAnyway", 1, undefined, "Honor", ["pod-template-hash"]],
@@ -360,7 +508,9 @@ describe("Deployment fastapi-deployment (seed rows)", () => {
     });
     test("migrations complete before the Deployment rolls: the engine is told the Deployment depends on the Job", () =>
         // Pulumi updates a resource only after its dependencies are ready, and a Job is ready once it has completed.
-        assert.ok(dependsOn(resourceOf("kubernetes:apps/v1:Deployment"), "kubernetes:batch/v1:Job", "fastapi-migrate")));
+        assert.ok(
+            dependsOn(resourceOf("kubernetes:apps/v1:Deployment"), "kubernetes:batch/v1:Job", "fastapi-migrate"),
+        ));
     test("environment: DATABASE_URL and the tokens from their Secrets, HOST, PORT, METRICS_PORT, POD_NAME from the downward API", () =>
         assert.deepEqual(appContainer().env, [
             { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "fastapi-database", key: "DATABASE_URL" } } },
@@ -391,7 +541,8 @@ describe("pod hardening", () => {
         assert.equal(appContainer().securityContext.allowPrivilegeEscalation, false);
         assert.equal(appContainer().securityContext.privileged, false);
     });
-    test("all capabilities dropped", () => assert.deepEqual(appContainer().securityContext.capabilities, { drop: ["ALL"] }));
+    test("all capabilities dropped", () =>
+        assert.deepEqual(appContainer().securityContext.capabilities, { drop: ["ALL"] }));
     test("seccomp RuntimeDefault", () => {
         assert.deepEqual(pod().securityContext.seccompProfile, { type: "RuntimeDefault" });
         assert.deepEqual(appContainer().securityContext.seccompProfile, { type: "RuntimeDefault" });
@@ -415,11 +566,26 @@ describe("Service, HPA, PDB, NetworkPolicy", () => {
     test("by default: plain HTTP, no TLS annotations, open to every address (no certificate configured)", () => {
         const service = k8s("core/v1:Service", "fastapi-service");
         assert.equal("loadBalancerSourceRanges" in service.spec, false);
-        assert.deepEqual(Object.keys(service.metadata.annotations).filter((key) => key.includes("ssl") || key.includes("backend-protocol")), []);
+        assert.deepEqual(
+            Object.keys(service.metadata.annotations).filter(
+                (key) => key.includes("ssl") || key.includes("backend-protocol"),
+            ),
+            [],
+        );
     });
     test("writes and /metrics need tokens the stack generates: 48 letters and digits, kept in state as secrets", async () => {
-        const generated = resourcesOfType("random:index/randomPassword:RandomPassword").map((r) => [r.name, r.inputs.length, r.inputs.special]);
-        assert.deepEqual(generated.filter(([name]) => String(name).endsWith("-token")), [["fastapi-api-token", 48, false], ["fastapi-metrics-token", 48, false]]);
+        const generated = resourcesOfType("random:index/randomPassword:RandomPassword").map((r) => [
+            r.name,
+            r.inputs.length,
+            r.inputs.special,
+        ]);
+        assert.deepEqual(
+            generated.filter(([name]) => String(name).endsWith("-token")),
+            [
+                ["fastapi-api-token", 48, false],
+                ["fastapi-metrics-token", 48, false],
+            ],
+        );
         const secret = k8s("core/v1:Secret", "fastapi-tokens");
         assert.equal(isSecretInput(secret.stringData), true);
         const data = plain<Record<string, string>>(secret.stringData);
@@ -428,12 +594,24 @@ describe("Service, HPA, PDB, NetworkPolicy", () => {
         assert.equal(await pulumi.isSecret(program.apiTokens), true);
         assert.equal(await pulumi.isSecret(program.metricsTokens), true);
         assert.equal(await valueOf(program.apiTokens), data.API_TOKENS);
-        const leaks = recorded.filter((r) => r.name !== "fastapi-tokens" && !r.type.startsWith("random:"))
-            .filter((r) => [data.API_TOKENS, data.METRICS_TOKENS].some((token) => JSON.stringify(r.inputs).includes(token)));
-        assert.deepEqual(leaks.map((r) => r.name), [], "tokens reach the pods only through the Secret");
+        const leaks = recorded
+            .filter((r) => r.name !== "fastapi-tokens" && !r.type.startsWith("random:"))
+            .filter((r) =>
+                [data.API_TOKENS, data.METRICS_TOKENS].some((token) => JSON.stringify(r.inputs).includes(token)),
+            );
+        assert.deepEqual(
+            leaks.map((r) => r.name),
+            [],
+            "tokens reach the pods only through the Secret",
+        );
     });
     test("load balancer spreads traffic over the nodes of every zone (cross-zone on)", () =>
-        assert.equal(k8s("core/v1:Service", "fastapi-service").metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled"], "true"));
+        assert.equal(
+            k8s("core/v1:Service", "fastapi-service").metadata.annotations[
+                "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled"
+            ],
+            "true",
+        ));
     test("load balancer health check is HTTP GET /health (seed)", () => {
         const annotations = k8s("core/v1:Service", "fastapi-service").metadata.annotations;
         assert.equal(annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol"], "HTTP");
@@ -442,10 +620,16 @@ describe("Service, HPA, PDB, NetworkPolicy", () => {
     test("HPA autoscaling/v2 on fastapi-deployment: min 2, max 10, CPU 70 %", () => {
         const hpa = k8s("autoscaling/v2:HorizontalPodAutoscaler", "fastapi-hpa");
         assert.equal(hpa.apiVersion, "autoscaling/v2");
-        assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: "fastapi-deployment" });
+        assert.deepEqual(hpa.spec.scaleTargetRef, {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            name: "fastapi-deployment",
+        });
         assert.equal(hpa.spec.minReplicas, 2);
         assert.equal(hpa.spec.maxReplicas, 10);
-        assert.deepEqual(hpa.spec.metrics, [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }]);
+        assert.deepEqual(hpa.spec.metrics, [
+            { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } },
+        ]);
     });
     test("PodDisruptionBudget lets voluntary disruptions (drains, upgrades) take one pod at a time", () => {
         const pdb = k8s("policy/v1:PodDisruptionBudget", "fastapi-pdb");
@@ -466,14 +650,31 @@ describe("Service, HPA, PDB, NetworkPolicy", () => {
     test("destroy order: the engine is told the LoadBalancer Service depends on the cluster, its node group and add-ons, the cluster on the VPC", () => {
         const service = resourceOf("kubernetes:core/v1:Service");
         assert.ok(dependsOn(service, "eks:index:Cluster", "fastapi-app"), "Service depends on the EKS cluster");
-        assert.ok(dependsOn(service, "eks:index:ManagedNodeGroup", "fastapi-app-nodes"), "Service depends on the node group");
-        assert.ok(dependsOn(service, "kubernetes:helm.sh/v3:Release", "fastapi-app-cluster-autoscaler"), "Service depends on the autoscaler");
-        assert.ok(dependsOn(resourceOf("eks:index:Cluster"), "awsx:ec2:Vpc", "fastapi-app"), "the cluster depends on the VPC");
+        assert.ok(
+            dependsOn(service, "eks:index:ManagedNodeGroup", "fastapi-app-nodes"),
+            "Service depends on the node group",
+        );
+        assert.ok(
+            dependsOn(service, "kubernetes:helm.sh/v3:Release", "fastapi-app-cluster-autoscaler"),
+            "Service depends on the autoscaler",
+        );
+        assert.ok(
+            dependsOn(resourceOf("eks:index:Cluster"), "awsx:ec2:Vpc", "fastapi-app"),
+            "the cluster depends on the VPC",
+        );
     });
     test("every Kubernetes object of the workload lives in namespace fastapi-app", () => {
         const namespaced = resourcesOfType("kubernetes:apps/v1:Deployment").concat(
-            ...["core/v1:Service", "core/v1:Secret", "core/v1:ServiceAccount", "batch/v1:Job", "autoscaling/v2:HorizontalPodAutoscaler",
-                "policy/v1:PodDisruptionBudget", "networking.k8s.io/v1:NetworkPolicy"].map((kind) => resourcesOfType(`kubernetes:${kind}`)));
+            ...[
+                "core/v1:Service",
+                "core/v1:Secret",
+                "core/v1:ServiceAccount",
+                "batch/v1:Job",
+                "autoscaling/v2:HorizontalPodAutoscaler",
+                "policy/v1:PodDisruptionBudget",
+                "networking.k8s.io/v1:NetworkPolicy",
+            ].map((kind) => resourcesOfType(`kubernetes:${kind}`)),
+        );
         assert.ok(namespaced.length >= 9);
         assert.ok(namespaced.every((r) => (r.inputs as Json).metadata.namespace === "fastapi-app"));
     });
