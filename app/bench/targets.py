@@ -55,7 +55,7 @@ def service_without_metrics() -> FastAPI:
     return app
 
 
-# Constant SQL, the columns spelled out as the service's Core statements spell them.
+# Constant SQL, the columns spelled out as the service's statements spell them.
 _ITEM_SQL = "SELECT id, name, description, price, created_at, updated_at FROM items WHERE id = $1"
 _PAGE_SQL = (
     "SELECT id, name, description, price, created_at, updated_at, count(*) OVER () AS total "
@@ -66,23 +66,32 @@ _INSERT_SQL = (
     "RETURNING id, name, description, price, created_at, updated_at"
 )
 _JSON = [(b"content-type", b"application/json")]
+_ITEM_FIELDS = ("id", "name", "description", "price", "created_at", "updated_at")
+
+
+class _PreparedConnection(asyncpg.Connection):  # type: ignore[misc]
+    """A pooled connection holding its statements, prepared once when the pool opens it."""
+
+    item: Any
+    page: Any
+    insert: Any
+
+    async def prepare_all(self) -> None:
+        self.item = await self.prepare(_ITEM_SQL)
+        self.page = await self.prepare(_PAGE_SQL)
+        self.insert = await self.prepare(_INSERT_SQL)
 
 
 def _item(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "description": row["description"],
-        "price": str(row["price"]),
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
+    return dict(zip(_ITEM_FIELDS, row, strict=False))
 
 
 class RawAsyncpgReference:
     """The same queries as the service's GET item, list page and POST, answered by the least code that
-    can: asyncpg on a pool of the service's size and orjson, no framework, no validation, no metrics, no
-    log. The service's CPU per request is judged against this one's in the same run."""
+    can: a raw ASGI callable, asyncpg on a pool of the service's size with each statement prepared once per
+    connection, and orjson; no framework, no validation, no metrics, no log. bench/run.py serves it with
+    plain uvicorn (its own httptools protocol, access log off). The service's figures are judged against
+    this one's in the same run."""
 
     def __init__(self) -> None:
         self.pool: asyncpg.Pool | None = None
@@ -95,21 +104,28 @@ class RawAsyncpgReference:
         path: str = scope["path"]
         if path == "/health":
             await bare_app(scope, receive, send)
-        elif scope["method"] == "POST":
-            fields = orjson.loads(await _body(receive))
-            price = Decimal(fields["price"])
-            row = await self.pool.fetchrow(_INSERT_SQL, fields["name"], fields.get("description"), price)
-            await _answer(send, 201, _item(row))
-        elif path == "/api/v1/items":
-            query = parse_qs(scope["query_string"].decode())
-            limit, offset = int(query.get("limit", ["50"])[0]), int(query.get("offset", ["0"])[0])
-            rows = await self.pool.fetch(_PAGE_SQL, limit, offset)
-            total = rows[0]["total"] if rows else 0
-            page = {"items": [_item(row) for row in rows], "total": total, "limit": limit, "offset": offset}
-            await _answer(send, 200, page)
-        else:
-            row = await self.pool.fetchrow(_ITEM_SQL, int(path.rsplit("/", 1)[1]))
-            await _answer(send, 200, _item(row))
+            return
+        async with self.pool.acquire() as connection:
+            if scope["method"] == "POST":
+                fields = orjson.loads(await _body(receive))
+                price = Decimal(fields["price"])
+                row = await connection.insert.fetchrow(fields["name"], fields.get("description"), price)
+                await _answer(send, 201, _item(row))
+            elif path == "/api/v1/items":
+                query = parse_qs(scope["query_string"].decode())
+                limit, offset = int(query.get("limit", ["50"])[0]), int(query.get("offset", ["0"])[0])
+                rows = await connection.page.fetch(limit, offset)
+                total = rows[0]["total"] if rows else 0
+                page = {
+                    "items": [_item(row) for row in rows],
+                    "total": total,
+                    "limit": limit,
+                    "offset": offset,
+                }
+                await _answer(send, 200, page)
+            else:
+                row = await connection.item.fetchrow(int(path.rsplit("/", 1)[1]))
+                await _answer(send, 200, _item(row))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -119,6 +135,8 @@ class RawAsyncpgReference:
                     Settings().database_url.get_secret_value(),  # type: ignore[union-attr]
                     min_size=DB_POOL_SIZE,
                     max_size=DB_POOL_SIZE,
+                    connection_class=_PreparedConnection,
+                    init=_PreparedConnection.prepare_all,
                 )
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -139,7 +157,7 @@ async def _body(receive: Receive) -> bytes:
 
 async def _answer(send: Send, status: int, content: Any) -> None:
     await send({"type": "http.response.start", "status": status, "headers": _JSON})
-    await send({"type": "http.response.body", "body": orjson.dumps(content)})
+    await send({"type": "http.response.body", "body": orjson.dumps(content, default=str)})
 
 
 def raw_asyncpg_reference() -> RawAsyncpgReference:
