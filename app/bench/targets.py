@@ -69,29 +69,15 @@ _JSON = [(b"content-type", b"application/json")]
 _ITEM_FIELDS = ("id", "name", "description", "price", "created_at", "updated_at")
 
 
-class _PreparedConnection(asyncpg.Connection):  # type: ignore[misc]
-    """A pooled connection holding its statements, prepared once when the pool opens it."""
-
-    item: Any
-    page: Any
-    insert: Any
-
-    async def prepare_all(self) -> None:
-        self.item = await self.prepare(_ITEM_SQL)
-        self.page = await self.prepare(_PAGE_SQL)
-        self.insert = await self.prepare(_INSERT_SQL)
-
-
 def _item(row: asyncpg.Record) -> dict[str, Any]:
     return dict(zip(_ITEM_FIELDS, row, strict=False))
 
 
 class RawAsyncpgReference:
     """The same queries as the service's GET item, list page and POST, answered by the least code that
-    can: a raw ASGI callable, asyncpg on a pool of the service's size with each statement prepared once per
-    connection, and orjson; no framework, no validation, no metrics, no log. bench/run.py serves it with
-    plain uvicorn (its own httptools protocol, access log off). The service's figures are judged against
-    this one's in the same run."""
+    can: a raw ASGI callable, asyncpg on a pool of the service's size (its statement cache prepares each
+    statement once per connection) and orjson; no framework, validation, metrics or log. bench/run.py
+    serves it with plain uvicorn (its own httptools protocol, access log off)."""
 
     def __init__(self) -> None:
         self.pool: asyncpg.Pool | None = None
@@ -109,12 +95,12 @@ class RawAsyncpgReference:
             if scope["method"] == "POST":
                 fields = orjson.loads(await _body(receive))
                 price = Decimal(fields["price"])
-                row = await connection.insert.fetchrow(fields["name"], fields.get("description"), price)
+                row = await connection.fetchrow(_INSERT_SQL, fields["name"], fields.get("description"), price)
                 await _answer(send, 201, _item(row))
             elif path == "/api/v1/items":
                 query = parse_qs(scope["query_string"].decode())
                 limit, offset = int(query.get("limit", ["50"])[0]), int(query.get("offset", ["0"])[0])
-                rows = await connection.page.fetch(limit, offset)
+                rows = await connection.fetch(_PAGE_SQL, limit, offset)
                 total = rows[0]["total"] if rows else 0
                 page = {
                     "items": [_item(row) for row in rows],
@@ -124,7 +110,7 @@ class RawAsyncpgReference:
                 }
                 await _answer(send, 200, page)
             else:
-                row = await connection.item.fetchrow(int(path.rsplit("/", 1)[1]))
+                row = await connection.fetchrow(_ITEM_SQL, int(path.rsplit("/", 1)[1]))
                 await _answer(send, 200, _item(row))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -135,8 +121,6 @@ class RawAsyncpgReference:
                     Settings().database_url.get_secret_value(),  # type: ignore[union-attr]
                     min_size=DB_POOL_SIZE,
                     max_size=DB_POOL_SIZE,
-                    connection_class=_PreparedConnection,
-                    init=_PreparedConnection.prepare_all,
                 )
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
