@@ -14,10 +14,9 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 from starlette_exporter import PrometheusMiddleware
 
-from fastapi_app.db import logged_secrets
-from fastapi_app.logs import configure_logging
+from fastapi_app.logs import configure_logging, logged_secrets
 from fastapi_app.main import create_app
-from fastapi_app.middleware import LIVENESS_BODY, LIVENESS_HEADERS
+from fastapi_app.middleware.liveness import LIVENESS_BODY, LIVENESS_HEADERS
 from fastapi_app.settings import DB_POOL_SIZE, Settings
 
 

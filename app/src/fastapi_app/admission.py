@@ -40,18 +40,25 @@ class Admission:
         # When a slot last came back, or the last free one was taken: the line moved.
         self._moved = 0.0
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def acquire(self) -> float:
+        """Waits for a slot, or raises OverloadedError; returns the time it was taken, for release()."""
         loop = asyncio.get_running_loop()
         await self._acquire(loop)
-        held_since = loop.time()
+        return loop.time()
+
+    def release(self, held_since: float) -> None:
+        now = asyncio.get_running_loop().time()
+        # Starting from 0, the first holds (which open the pool's connections) weigh little.
+        self._mean_hold += _HOLD_WEIGHT * (now - held_since - self._mean_hold)
+        self._release(now)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        held_since = await self.acquire()
         try:
             yield
         finally:
-            now = loop.time()
-            # Starting from 0, the first holds (which open the pool's connections) weigh little.
-            self._mean_hold += _HOLD_WEIGHT * (now - held_since - self._mean_hold)
-            self._release(now)
+            self.release(held_since)
 
     async def _acquire(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()
