@@ -90,9 +90,11 @@ class RawAsyncpgReference:
         if path == "/health":
             await bare_app(scope, receive, send)
             return
+        # Read before waiting for a connection: a client gone meanwhile would leave no body to read.
+        body = await _body(receive) if scope["method"] == "POST" else b""
         async with self.pool.acquire() as connection:
-            if scope["method"] == "POST":
-                fields = orjson.loads(await _body(receive))
+            if body:
+                fields = orjson.loads(body)
                 price = Decimal(fields["price"])
                 row = await connection.fetchrow(_INSERT_SQL, fields["name"], fields.get("description"), price)
                 await _answer(send, 201, _item(row))
