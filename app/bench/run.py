@@ -426,7 +426,8 @@ def sweep_verdicts(points: list[SweepPoint]) -> list[str]:
         item, ref = service[(ITEM_ENDPOINT, c)].result, reference[(ITEM_ENDPOINT, c)]
         lines.append(
             f"- GET item at {c} connections: {item.requests_per_second / ref.requests_per_second:.1%} of the "
-            f"reference's throughput, p99 {item.p99_ms / ref.p99_ms:.2f}x its p99"
+            f"reference's throughput, p99 {item.p99_ms / ref.p99_ms:.2f}x its p99 (single unpaired runs: "
+            "the reference part judges these)"
         )
     return lines
 
