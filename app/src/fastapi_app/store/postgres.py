@@ -27,6 +27,13 @@ _TOTAL_SQL = "SELECT count(*) FROM items"
 _INSERT_SQL = f"INSERT INTO items (name, description, price) VALUES ($1, $2, $3) RETURNING {_COLUMNS}"  # noqa: S608
 _DELETE_SQL = "DELETE FROM items WHERE id = $1 RETURNING id"
 _UPDATABLE = ("name", "description", "price")
+_CONNECTION_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
 # A page's row carries the collection's total after the item's columns.
 _PAGE_TOTAL = len(ITEM_FIELDS)
 
@@ -124,7 +131,7 @@ class ConnectionPool:
         if connection is not None and self._pre_ping:
             try:
                 await connection.execute("SELECT 1")
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+            except _CONNECTION_ERRORS:
                 self._discard(slot)
                 connection = None
         if connection is None:
@@ -151,7 +158,11 @@ class ConnectionPool:
     async def close(self) -> None:
         for slot in self._idle:
             if slot.connection is not None:
-                await slot.connection.close(timeout=1)
+                try:
+                    await slot.connection.close(timeout=1)
+                except _CONNECTION_ERRORS:
+                    # Shutting down anyway: a server that does not answer the goodbye is not waited for.
+                    slot.connection.terminate()
                 slot.connection = None
         self._open = 0
 
@@ -225,7 +236,7 @@ class PostgresItemStore:
             await self._check_certificate()
         try:
             await self.pool.open(self.pool.admission.slots)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as error:
+        except _CONNECTION_ERRORS as error:
             # Not fatal: /ready reports the database, and requests open what is missing.
             logger.warning("could not open the connection pool at start: %s", type(error).__name__)
 
