@@ -5,10 +5,11 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import URL, Row, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from fastapi_app.db import database_url
 from fastapi_app.models import items, metadata
 from fastapi_app.settings import Settings
 from fastapi_app.store.base import ITEM_FIELDS, Item, NameTakenError
@@ -35,7 +36,7 @@ def row_to_item(row: Row[Any] | Sequence[Any]) -> Item:
 
 class SqliteItemStore:
     def __init__(self, settings: Settings) -> None:
-        url = URL.create("sqlite+aiosqlite", database=str(settings.sqlite_path))
+        url = database_url(settings)
         # Every request runs one statement: autocommit, and nothing to roll back when a connection returns.
         self.engine = create_async_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
 
