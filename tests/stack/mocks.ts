@@ -14,6 +14,12 @@ export interface RecordedResource {
     inputs: Record<string, unknown>;
     /** URNs of every resource the engine was told this one depends on (explicit dependsOn and inputs). */
     dependencies: string[];
+    /** The URN the engine gives it (its parent's type qualifies its own). */
+    urn: string;
+    /** The parent's URN; empty for a resource declared at the top level. */
+    parent: string;
+    /** The URNs the program declares it was known by before (`aliases` option), resolved as the engine does. */
+    aliases: string[];
 }
 
 const ACCOUNT_ID = "123456789012";
@@ -231,9 +237,18 @@ export function installMocks(): void {
         {
             newResource: (args: pulumi.runtime.MockResourceArgs) => {
                 const inputs = args.inputs as Record<string, unknown>;
-                const dependencies = dependenciesSent.get(`${args.type}::${args.name}`) ?? [];
+                const sent = registrationsSent.get(`${args.type}::${args.name}`);
                 const id = `${args.name}-id`;
-                recorded.push({ type: args.type, name: args.name, id, inputs, dependencies });
+                recorded.push({
+                    type: args.type,
+                    name: args.name,
+                    id,
+                    inputs,
+                    dependencies: sent?.dependencies ?? [],
+                    urn: sent?.urn ?? urnOf("", args.type, args.name),
+                    parent: sent?.parent ?? "",
+                    aliases: sent?.aliases ?? [],
+                });
                 return { id, state: outputsOf(args.type, args.name, inputs) };
             },
             call: (args: pulumi.runtime.MockCallArgs) => callResult(args.token, args.inputs as Record<string, unknown>),
@@ -245,22 +260,71 @@ export function installMocks(): void {
     recordDependencies();
 }
 
-/** What the program tells the engine about dependencies, keyed by `type::name`; the engine orders deletes by it. */
-const dependenciesSent = new Map<string, string[]>();
+interface Registration {
+    urn: string;
+    parent: string;
+    dependencies: string[];
+    aliases: string[];
+}
 
+/** What the program tells the engine about each resource, keyed by `type::name`; the engine orders deletes by it. */
+const registrationsSent = new Map<string, Registration>();
+
+interface AliasSpec {
+    getName(): string;
+    getType(): string;
+    getStack(): string;
+    getProject(): string;
+    getParenturn(): string;
+    getNoparent(): boolean;
+}
+interface AliasMessage {
+    getUrn(): string;
+    getSpec(): AliasSpec | undefined;
+}
 interface RegisterRequest {
     getType(): string;
     getName(): string;
+    getParent(): string;
     getDependenciesList(): string[];
+    getAliasesList(): AliasMessage[];
 }
 type RegisterResource = (request: RegisterRequest, callback: unknown) => unknown;
 
+/** A URN as the engine builds it: the parent's own type qualifies the child's. */
+export function urnOf(parent: string, type: string, name: string, stack?: string, project?: string): string {
+    const qualifiedType = parent === "" ? type : `${parent.split("::")[2].split("$").pop()}$${type}`;
+    return `urn:pulumi:${stack || pulumi.getStack()}::${project || pulumi.getProject()}::${qualifiedType}::${name}`;
+}
+
+/** An alias the SDK sent as a URN or as a spec, resolved to a URN with the engine's defaults. */
+function aliasUrn(alias: AliasMessage, request: RegisterRequest): string {
+    const spec = alias.getSpec();
+    if (spec === undefined) {
+        return alias.getUrn();
+    }
+    const parent = spec.getNoparent() ? "" : spec.getParenturn() || request.getParent();
+    return urnOf(
+        parent,
+        spec.getType() || request.getType(),
+        spec.getName() || request.getName(),
+        spec.getStack(),
+        spec.getProject(),
+    );
+}
+
 function recordDependencies(): void {
-    // The mock monitor hands only inputs to newResource; the register request also carries the dependency URNs.
+    // The mock monitor hands only inputs to newResource; the register request also carries the parent, the
+    // dependency URNs and the aliases.
     const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: RegisterResource };
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (request, callback) => {
-        dependenciesSent.set(`${request.getType()}::${request.getName()}`, request.getDependenciesList());
+        registrationsSent.set(`${request.getType()}::${request.getName()}`, {
+            urn: urnOf(request.getParent(), request.getType(), request.getName()),
+            parent: request.getParent(),
+            dependencies: request.getDependenciesList(),
+            aliases: request.getAliasesList().map((alias) => aliasUrn(alias, request)),
+        });
         return register(request, callback);
     };
 }
