@@ -23,14 +23,14 @@ function loadWith(values: Record<string, string>) {
 
 function external(database: DatabaseConfig): ExternalDatabaseConfig {
     assert.equal(database.mode, "external");
-    return database as ExternalDatabaseConfig;
+    return database;
 }
 
 function managed(values: Record<string, string>): ManagedDatabaseConfig {
     setStackConfig(values, false);
     const database = loadConfig().database;
     assert.equal(database.mode, "managed");
-    return database as ManagedDatabaseConfig;
+    return database;
 }
 
 function assertRejected(values: Record<string, string>, key: string, detail: RegExp, withDatabaseUrl = true): void {

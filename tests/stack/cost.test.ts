@@ -21,7 +21,7 @@ import {
 import { markdownReport } from "../../cost/report";
 import { spotInstanceTypes } from "../../cluster";
 import { UsageError, costRequest } from "../../scripts/cost";
-import { renderProgram } from "../../scripts/render";
+import { renderProgram } from "../../scripts/lib/render";
 
 const REGIONS = Object.keys(PRICES.regions);
 let inventory: RecordedResource[];

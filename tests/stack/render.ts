@@ -3,7 +3,7 @@
 // Usage: node --import tsx tests/stack/render.ts '<world as JSON>'
 //   world: { config?: {key: value}, eksClusters?: {name: version}, managedDatabase?: true, snapshot?: true }
 import { eksClusters, setStackConfig } from "./mocks";
-import { renderProgram } from "../../scripts/render";
+import { renderProgram } from "../../scripts/lib/render";
 import { snapshot } from "./rendering";
 
 export interface World {

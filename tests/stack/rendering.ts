@@ -2,7 +2,7 @@
 // inputs and dependencies, secrets replaced by a marker (so no value is stored) and the build context's
 // content hash by a placeholder (the service's code changes it, not the stack).
 import * as pulumi from "@pulumi/pulumi";
-import { isSecretInput, recorded } from "./mocks";
+import { isSecretInput, recorded } from "../../scripts/lib/mocks";
 import { contentHash } from "../../registry";
 
 export interface RenderedResource {

@@ -80,8 +80,8 @@ describe("stack outputs", () => {
         ]);
     });
     test("databaseMode is external and there is no databaseEndpoint: the database is not the stack's", () => {
-        assert.equal(program.databaseMode as unknown, "external");
-        assert.equal(program.databaseEndpoint as unknown, undefined);
+        assert.equal(program.databaseMode, "external");
+        assert.equal(program.databaseEndpoint, undefined);
     });
     test("url is http:// + the load balancer hostname", async () => {
         assert.equal(await valueOf(program.loadBalancerHostname), LOAD_BALANCER_HOSTNAME);
