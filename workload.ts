@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import type * as kinputs from "@pulumi/kubernetes/types/input";
+import { MIN_NODES_WITH_PODS } from "./capacity";
 
 export interface WorkloadArgs {
     namespace: string;
@@ -86,9 +87,6 @@ export const TLS_POLICY = "ELBSecurityPolicy-TLS-1-2-2017-01";
 export const PRE_STOP_SECONDS = 10;
 /** Pause + the service's own graceful shutdown (in-flight requests, database pool) with headroom. */
 export const TERMINATION_GRACE_SECONDS = 45;
-/** Nodes the service's pods must run on, so that losing one node never takes every pod. */
-export const MIN_NODES_WITH_PODS = 2;
-
 const podSecurityContext: kinputs.core.v1.PodSecurityContext = {
     runAsNonRoot: true,
     runAsUser: APP_UID,

@@ -8,11 +8,10 @@ import {
     DatabaseConfig,
     ExternalDatabaseConfig,
     ManagedDatabaseConfig,
-    checkUpgradeStep,
     loadConfig,
     validateDatabaseUrl,
 } from "../../config";
-import { KUBERNETES_RELEASES, minorOf } from "../../versions";
+import { KUBERNETES_RELEASES, checkUpgradeStep, minorOf } from "../../versions";
 
 installMocks();
 

@@ -19,7 +19,7 @@ import {
     isStructure,
 } from "../../cost/estimate";
 import { markdownReport } from "../../cost/report";
-import { spotInstanceTypes } from "../../cluster";
+import { spotInstanceTypes } from "../../capacity";
 import { UsageError, costRequest } from "../../scripts/cost";
 import { renderProgram } from "../../scripts/lib/render";
 

@@ -26,7 +26,8 @@ import {
     valueOf,
 } from "./mocks";
 import { contentHash } from "../../registry";
-import { EPHEMERAL_STORAGE, MIN_NODES_WITH_PODS, PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
+import { MIN_NODES_WITH_PODS } from "../../capacity";
+import { EPHEMERAL_STORAGE, PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
 import { CLUSTER_AUTOSCALER_CHART_VERSION, KUBERNETES_RELEASES } from "../../versions";
 import { rendering } from "./rendering";
 
