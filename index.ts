@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config";
-import { Network } from "./vpc";
+import { Network } from "./network";
 import { Cluster } from "./cluster";
 import { Registry } from "./registry";
 import { Workload } from "./workload";

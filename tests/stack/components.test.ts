@@ -26,7 +26,7 @@ import {
     settled,
     valueOf,
 } from "./mocks";
-import { Network, zonesForEks } from "../../vpc";
+import { Network, zonesForEks } from "../../network";
 import { Cluster, ClusterArgs, accessEntryKey } from "../../cluster";
 import { KUBERNETES_RELEASES } from "../../versions";
 import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../../registry";
@@ -732,7 +732,7 @@ describe("Workload alone", () => {
 });
 
 describe("components receive everything through their arguments", () => {
-    for (const file of ["vpc.ts", "cluster.ts", "registry.ts", "workload.ts", "database.ts"]) {
+    for (const file of ["network.ts", "cluster.ts", "registry.ts", "workload.ts", "database.ts"]) {
         test(`${file} never reads Pulumi configuration`, () => {
             const source = fs.readFileSync(path.join(__dirname, "..", "..", file), "utf8");
             assert.doesNotMatch(source, /\bConfig\s*\(|getConfig|requireSecret|getSecret/);
