@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MIN_NODES_WITH_PODS, NodeCapacityType, spotInstanceFamilies, spotInstanceTypes } from "./capacity";
 import { contains, overlaps, parseCidr } from "./cidr";
 import { ConfigError } from "./config-error";
+import type { LoadBalancerArgs } from "./workload";
 import { DEFAULT_KUBERNETES_VERSION, KUBERNETES_RELEASES, KubernetesSupportType, KubernetesVersion } from "./versions";
 
 export { ConfigError } from "./config-error";
@@ -34,7 +35,7 @@ export interface StackConfig {
     appMaxReplicas: number;
     appTargetCpuPercent: number;
     database: DatabaseConfig;
-    edge: EdgeConfig;
+    loadBalancer: LoadBalancerConfig;
     tokens: TokenConfig;
 }
 
@@ -59,15 +60,9 @@ export interface ManagedDatabaseConfig {
     finalSnapshot: boolean;
 }
 
-/** How the load balancer faces the internet. */
-export interface EdgeConfig {
-    /** An ACM certificate in the stack's region: TLS on 443 at the load balancer. */
-    certificateArn: string | undefined;
-    /** With a certificate, also serve plain HTTP on 80. */
-    keepHttpPort: boolean;
-    /** Client CIDRs the load balancer admits; empty admits every address. */
-    allowedSourceRanges: string[];
-}
+/** How the load balancer faces the internet: the Workload's settings, each given a value. */
+export type LoadBalancerConfig = LoadBalancerArgs &
+    Required<Pick<LoadBalancerArgs, "keepHttpPort" | "allowedSourceRanges">>;
 
 /** Bearer tokens of the service; each list is a secret, undefined when the stack generates one token. */
 export interface TokenConfig {
@@ -145,7 +140,7 @@ function validateSourceRanges(ranges: string[]): void {
 
 const ACM_CERTIFICATE_ARN = /^arn:aws(-[a-z]+)*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]{36}$/;
 
-function readEdge(config: pulumi.Config, region: string): EdgeConfig {
+function parseLoadBalancer(config: pulumi.Config, region: string): LoadBalancerConfig {
     const certificateArn = config.get("certificateArn");
     if (certificateArn !== undefined) {
         const match = ACM_CERTIFICATE_ARN.exec(certificateArn);
@@ -501,7 +496,7 @@ export function loadConfig(): StackConfig {
         appMaxReplicas,
         appTargetCpuPercent: integerIn("appTargetCpuPercent", config.getNumber("appTargetCpuPercent") ?? 70, 10, 100),
         database: readDatabase(config, vpcCidr, publicSubnetCidrs),
-        edge: readEdge(config, region),
+        loadBalancer: parseLoadBalancer(config, region),
         tokens: {
             apiTokens: readTokens(config, "apiTokens"),
             readsNeedToken: booleanSetting(config, "apiReadsNeedToken", false, ""),

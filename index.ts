@@ -75,7 +75,7 @@ const workload = new Workload(
         minReplicas: config.appMinReplicas,
         maxReplicas: config.appMaxReplicas,
         targetCpuPercent: config.appTargetCpuPercent,
-        edge: config.edge,
+        loadBalancer: config.loadBalancer,
         tokens: config.tokens,
         loadBalancerDependsOn: [cluster],
         metricsScrape: {

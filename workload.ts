@@ -15,7 +15,7 @@ export interface WorkloadArgs {
     maxReplicas: number;
     targetCpuPercent: number;
     /** How the load balancer faces the internet; unset, plain HTTP on port 80 open to every address. */
-    edge?: EdgeArgs;
+    loadBalancer?: LoadBalancerArgs;
     /** Bearer tokens; a list left unset is replaced by one token the stack generates. */
     tokens?: TokenArgs;
     /**
@@ -46,7 +46,7 @@ export interface DatabaseEgress {
     port: number;
 }
 
-export interface EdgeArgs {
+export interface LoadBalancerArgs {
     /** An ACM certificate: the load balancer terminates TLS on 443 and forwards plain HTTP to the pods. */
     certificateArn?: string;
     /** With a certificate, also serve plain HTTP on 80. */
@@ -252,8 +252,8 @@ export class Workload extends pulumi.ComponentResource {
             { [KUBERNETES_API_ANNOTATION]: kubernetesApi, [ENVIRONMENT_ANNOTATION]: args.metricsScrape.environment },
             [secret, tokenSecret, serviceAccount, migration],
         );
-        const edge = args.edge ?? {};
-        const service = this.service(name, ns, edge, args.loadBalancerDependsOn);
+        const loadBalancer = args.loadBalancer ?? {};
+        const service = this.service(name, ns, loadBalancer, args.loadBalancerDependsOn);
 
         new k8s.autoscaling.v2.HorizontalPodAutoscaler(
             `${name}-hpa`,
@@ -301,7 +301,7 @@ export class Workload extends pulumi.ComponentResource {
 
         this.namespace = ns;
         this.loadBalancerHostname = service.status.loadBalancer.ingress[0].hostname;
-        this.url = pulumi.interpolate`${edge.certificateArn ? "https" : "http"}://${this.loadBalancerHostname}`;
+        this.url = pulumi.interpolate`${loadBalancer.certificateArn ? "https" : "http"}://${this.loadBalancerHostname}`;
         this.apiTokens = apiTokens;
         this.metricsTokens = metricsTokens;
         this.metricsScraperToken = this.metricsScraper(name, ns);
@@ -526,24 +526,25 @@ export class Workload extends pulumi.ComponentResource {
     private service(
         name: string,
         ns: pulumi.Output<string>,
-        edge: EdgeArgs,
+        loadBalancer: LoadBalancerArgs,
         dependsOn: pulumi.Resource[],
     ): k8s.core.v1.Service {
         const http = { name: "http", protocol: "TCP", port: 80, targetPort: CONTAINER_PORT };
         const https = { name: "https", protocol: "TCP", port: 443, targetPort: CONTAINER_PORT };
         // The classic ELB cannot redirect HTTP to HTTPS, so with a certificate port 80 would serve the API, bearer
         // tokens included, in plain text: it is dropped unless asked for.
-        const ports = edge.certificateArn === undefined ? [http] : edge.keepHttpPort ? [https, http] : [https];
+        const ports =
+            loadBalancer.certificateArn === undefined ? [http] : loadBalancer.keepHttpPort ? [https, http] : [https];
         const tls: Record<string, string> =
-            edge.certificateArn === undefined
+            loadBalancer.certificateArn === undefined
                 ? {}
                 : {
-                      "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": edge.certificateArn,
+                      "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": loadBalancer.certificateArn,
                       "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
                       "service.beta.kubernetes.io/aws-load-balancer-backend-protocol": "http",
                       "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": TLS_POLICY,
                   };
-        const sourceRanges = edge.allowedSourceRanges ?? [];
+        const sourceRanges = loadBalancer.allowedSourceRanges ?? [];
         return new k8s.core.v1.Service(
             `${name}-service`,
             {

@@ -530,8 +530,8 @@ describe("Workload alone", () => {
         );
     });
     const certificateArn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
-    const serviceOf = async (name: string, edge: WorkloadArgs["edge"]) => {
-        const workload = new Workload(name, workloadArgs(name, { edge }));
+    const serviceOf = async (name: string, loadBalancer: WorkloadArgs["loadBalancer"]) => {
+        const workload = new Workload(name, workloadArgs(name, { loadBalancer }));
         const url = await valueOf(workload.url);
         await settled();
         return { url, service: inputsOf("kubernetes:core/v1:Service", `${name}-service`) };
