@@ -1,9 +1,12 @@
-import { createHash, createHmac } from "crypto";
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import * as random from "@pulumi/random";
 import type * as kinputs from "@pulumi/kubernetes/types/input";
 import { MIN_NODES_WITH_PODS } from "./capacity";
+import { createMetricsScraper } from "./metrics-scraper";
+import { DatabaseEgress, createNetworkPolicies } from "./network-policies";
+import { TokenArgs, createServiceTokens } from "./service-tokens";
+import { APP_LABELS, CONTAINER_PORT, METRICS_PORT, MIGRATION_LABELS, TOKENS_SECRET } from "./workload-names";
 
 export interface WorkloadArgs {
     namespace: string;
@@ -41,11 +44,6 @@ export interface MetricsScrapeArgs {
     sourceCidrs: string[];
 }
 
-export interface DatabaseEgress {
-    cidrs: string[];
-    port: number;
-}
-
 export interface LoadBalancerArgs {
     /** An ACM certificate: the load balancer terminates TLS on 443 and forwards plain HTTP to the pods. */
     certificateArn?: string;
@@ -55,32 +53,14 @@ export interface LoadBalancerArgs {
     allowedSourceRanges?: string[];
 }
 
-export interface TokenArgs {
-    /** Comma-separated tokens any of which allows writes to /api/ (secret). */
-    apiTokens?: pulumi.Input<string>;
-    /** Reads of /api/ need a token too. */
-    readsNeedToken?: boolean;
-    /** Comma-separated tokens any of which allows reading /metrics (secret). */
-    metricsTokens?: pulumi.Input<string>;
-}
-
-const APP_LABELS = { app: "fastapi" };
-const MIGRATION_LABELS = { app: "fastapi-migrate" };
-const CONTAINER_PORT = 8000;
-/** /metrics without a token, for scrapes through the API server's proxy, which never forwards a bearer token. */
-export const METRICS_PORT = 9000;
-export const METRICS_SCRAPER = "fastapi-metrics-scraper";
 /** The API server's host:port on the pod template: Prometheus's relabelling takes the scrape address from it. */
 export const KUBERNETES_API_ANNOTATION = "fastapi-app/kubernetes-api";
 /** The stack's name on the pod template: Prometheus's relabelling takes the series' environment label from it. */
 export const ENVIRONMENT_ANNOTATION = "fastapi-app/environment";
 const APP_UID = 10001;
 const DATABASE_SECRET = "fastapi-database";
-const TOKENS_SECRET = "fastapi-tokens";
 /** A digest of the tokens on the pod template; the tokens themselves never leave their Secret. */
 export const TOKENS_FINGERPRINT_ANNOTATION = "fastapi-app/tokens-sha256";
-/** Long enough that guessing is hopeless; letters and digits only, valid in any bearer header. */
-const GENERATED_TOKEN_LENGTH = 48;
 /** Negotiation policy of the classic ELB's HTTPS listener: TLS 1.2 and later only. */
 export const TLS_POLICY = "ELBSecurityPolicy-TLS-1-2-2017-01";
 /** Pause before SIGTERM so the load balancer and kube-proxy stop sending new requests to a terminating pod. */
@@ -221,36 +201,17 @@ export class Workload extends pulumi.ComponentResource {
             child,
         );
 
-        const tokens = args.tokens ?? {};
-        const apiTokens = pulumi.secret(tokens.apiTokens ?? this.generatedToken(`${name}-api-token`));
-        const metricsTokens = pulumi.secret(tokens.metricsTokens ?? this.generatedToken(`${name}-metrics-token`));
-        const tokenSecret = new k8s.core.v1.Secret(
-            `${name}-tokens`,
-            {
-                metadata: { name: TOKENS_SECRET, namespace: ns },
-                type: "Opaque",
-                stringData: { API_TOKENS: apiTokens, METRICS_TOKENS: metricsTokens },
-            },
-            child,
-        );
+        const tokens = createServiceTokens(name, { namespace: ns, tokens: args.tokens }, child);
 
         const migration = this.migrationJob(name, ns, args.image, [secret, serviceAccount]);
-        // Not secret, so the Deployment's spec stays readable in previews: an HMAC keyed with a secret of the state,
-        // which nobody who reads the pod template has, so even a weak chosen token cannot be guessed from it offline.
-        const fingerprintKey = this.generatedToken(`${name}-tokens-fingerprint-key`);
-        const fingerprint = pulumi.unsecret(
-            pulumi
-                .all([fingerprintKey, apiTokens, metricsTokens])
-                .apply(([key, api, metrics]) => createHmac("sha256", key).update(`${api}\n${metrics}`).digest("hex")),
-        );
         const kubernetesApi = pulumi.output(args.metricsScrape.apiEndpoint).apply(hostAndPort);
         const deployment = this.deployment(
             name,
             ns,
             args.image,
-            { fingerprint, readsNeedToken: tokens.readsNeedToken ?? false },
+            { fingerprint: tokens.fingerprint, readsNeedToken: args.tokens?.readsNeedToken ?? false },
             { [KUBERNETES_API_ANNOTATION]: kubernetesApi, [ENVIRONMENT_ANNOTATION]: args.metricsScrape.environment },
-            [secret, tokenSecret, serviceAccount, migration],
+            [secret, tokens.secret, serviceAccount, migration],
         );
         const loadBalancer = args.loadBalancer ?? {};
         const service = this.service(name, ns, loadBalancer, args.loadBalancerDependsOn);
@@ -294,17 +255,18 @@ export class Workload extends pulumi.ComponentResource {
             child,
         );
 
-        this.networkPolicies(name, ns, args.metricsScrape.sourceCidrs);
-        if (args.databaseEgress !== undefined) {
-            this.egressPolicy(name, ns, args.databaseEgress);
-        }
+        createNetworkPolicies(
+            name,
+            { namespace: ns, metricsSourceCidrs: args.metricsScrape.sourceCidrs, databaseEgress: args.databaseEgress },
+            child,
+        );
 
         this.namespace = ns;
         this.loadBalancerHostname = service.status.loadBalancer.ingress[0].hostname;
         this.url = pulumi.interpolate`${loadBalancer.certificateArn ? "https" : "http"}://${this.loadBalancerHostname}`;
-        this.apiTokens = apiTokens;
-        this.metricsTokens = metricsTokens;
-        this.metricsScraperToken = this.metricsScraper(name, ns);
+        this.apiTokens = tokens.apiTokens;
+        this.metricsTokens = tokens.metricsTokens;
+        this.metricsScraperToken = createMetricsScraper(name, { namespace: ns }, child);
         this.registerOutputs({
             namespace: this.namespace,
             loadBalancerHostname: this.loadBalancerHostname,
@@ -313,65 +275,6 @@ export class Workload extends pulumi.ComponentResource {
             metricsTokens: this.metricsTokens,
             metricsScraperToken: this.metricsScraperToken,
         });
-    }
-
-    /**
-     * The identity Prometheus uses from outside the cluster: it may list and watch the namespace's pods and reach
-     * them through the API server's proxy, and nothing else. Its token is a long-lived token Secret rather than a
-     * bounded token: Prometheus runs unattended, and renewing a bounded token would put credentials that can mint
-     * tokens (cluster admin) on the monitoring host. Deleting the Secret revokes the token at once.
-     */
-    private metricsScraper(name: string, ns: pulumi.Output<string>): pulumi.Output<string> {
-        const labels = { app: METRICS_SCRAPER };
-        const account = new k8s.core.v1.ServiceAccount(
-            `${name}-metrics-scraper`,
-            {
-                metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
-                automountServiceAccountToken: false,
-            },
-            { parent: this },
-        );
-        const role = new k8s.rbac.v1.Role(
-            `${name}-metrics-scraper`,
-            {
-                metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
-                rules: [
-                    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
-                    { apiGroups: [""], resources: ["pods/proxy"], verbs: ["get"] },
-                ],
-            },
-            { parent: this },
-        );
-        new k8s.rbac.v1.RoleBinding(
-            `${name}-metrics-scraper`,
-            {
-                metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
-                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-                subjects: [{ kind: "ServiceAccount", name: account.metadata.name, namespace: ns }],
-            },
-            { parent: this },
-        );
-        const tokenSecret = new k8s.core.v1.Secret(
-            `${name}-metrics-scraper-token`,
-            {
-                metadata: {
-                    name: `${METRICS_SCRAPER}-token`,
-                    namespace: ns,
-                    labels,
-                    annotations: { "kubernetes.io/service-account.name": METRICS_SCRAPER },
-                },
-                type: "kubernetes.io/service-account-token",
-            },
-            { parent: this, dependsOn: [account] },
-        );
-        // The provider waits until the token controller has written the token.
-        return pulumi.secret(tokenSecret.data.apply((data) => Buffer.from(data.token, "base64").toString("utf8")));
-    }
-
-    private generatedToken(name: string): pulumi.Output<string> {
-        // Kept in the state (encrypted, as a secret) so every update hands the pods the same token.
-        return new random.RandomPassword(name, { length: GENERATED_TOKEN_LENGTH, special: false }, { parent: this })
-            .result;
     }
 
     private migrationJob(
@@ -571,76 +474,6 @@ export class Workload extends pulumi.ComponentResource {
                 },
             },
             { parent: this, dependsOn },
-        );
-    }
-
-    private networkPolicies(name: string, ns: pulumi.Output<string>, metricsSourceCidrs: string[]): void {
-        new k8s.networking.v1.NetworkPolicy(
-            `${name}-default-deny-ingress`,
-            {
-                metadata: { name: "default-deny-ingress", namespace: ns },
-                spec: { podSelector: {}, policyTypes: ["Ingress"] },
-            },
-            { parent: this },
-        );
-        new k8s.networking.v1.NetworkPolicy(
-            `${name}-allow-http`,
-            {
-                metadata: { name: "fastapi-allow-http", namespace: ns, labels: APP_LABELS },
-                spec: {
-                    podSelector: { matchLabels: APP_LABELS },
-                    policyTypes: ["Ingress"],
-                    ingress: [
-                        { ports: [{ protocol: "TCP", port: CONTAINER_PORT }] },
-                        // The Service never publishes this port; the API server's proxy (and anything else inside the VPC)
-                        // reaches it, nothing outside.
-                        {
-                            from: metricsSourceCidrs.map((cidr) => ({ ipBlock: { cidr } })),
-                            ports: [{ protocol: "TCP", port: METRICS_PORT }],
-                        },
-                    ],
-                },
-            },
-            { parent: this },
-        );
-    }
-
-    /** A compromised pod can resolve names and talk to its database, and nothing else. */
-    private egressPolicy(name: string, ns: pulumi.Output<string>, database: DatabaseEgress): void {
-        new k8s.networking.v1.NetworkPolicy(
-            `${name}-egress`,
-            {
-                metadata: { name: "fastapi-egress", namespace: ns, labels: APP_LABELS },
-                spec: {
-                    podSelector: {
-                        matchExpressions: [
-                            { key: "app", operator: "In", values: [APP_LABELS.app, MIGRATION_LABELS.app] },
-                        ],
-                    },
-                    policyTypes: ["Egress"],
-                    egress: [
-                        {
-                            to: [
-                                {
-                                    namespaceSelector: {
-                                        matchLabels: { "kubernetes.io/metadata.name": "kube-system" },
-                                    },
-                                    podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-                                },
-                            ],
-                            ports: [
-                                { protocol: "UDP", port: 53 },
-                                { protocol: "TCP", port: 53 },
-                            ],
-                        },
-                        {
-                            to: database.cidrs.map((cidr) => ({ ipBlock: { cidr } })),
-                            ports: [{ protocol: "TCP", port: database.port }],
-                        },
-                    ],
-                },
-            },
-            { parent: this },
         );
     }
 }

@@ -33,8 +33,6 @@ import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../
 import {
     ENVIRONMENT_ANNOTATION,
     KUBERNETES_API_ANNOTATION,
-    METRICS_PORT,
-    METRICS_SCRAPER,
     TLS_POLICY,
     TOKENS_FINGERPRINT_ANNOTATION,
     Workload,
@@ -42,6 +40,7 @@ import {
     hostAndPort,
     migrationJobName,
 } from "../../workload";
+import { METRICS_PORT, METRICS_SCRAPER } from "../../workload-names";
 import { Database, DatabaseArgs } from "../../database";
 
 installMocks();
