@@ -4,16 +4,14 @@ import * as aws from "@pulumi/aws";
 import * as eks from "@pulumi/eks";
 import * as k8s from "@pulumi/kubernetes";
 import { NodeCapacityType, nodeInstanceTypes } from "./capacity";
+import { createClusterAutoscaler } from "./cluster-autoscaler";
 import {
-    CLUSTER_AUTOSCALER_CHART_VERSION,
     KUBERNETES_RELEASES,
     KubernetesRelease,
     KubernetesSupportType,
     KubernetesVersion,
     checkUpgradeStep,
 } from "./versions";
-
-const CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
 
 const CLUSTER_ROLE_POLICIES = [
     "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
@@ -79,68 +77,11 @@ interface RoleWithPolicies {
 }
 
 function assumeRolePolicy(service: string): string {
-    return JSON.stringify({
+    const document: aws.iam.PolicyDocument = {
         Version: "2012-10-17",
         Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
-    });
-}
-
-/** Permissions the cluster autoscaler needs, writes limited to the node groups EKS tagged for this cluster. */
-function clusterAutoscalerPolicy(clusterName: string): string {
-    return JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Sid: "ScaleOwnNodeGroups",
-                Effect: "Allow",
-                Action: ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
-                Resource: "*",
-                Condition: { StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: "owned" } },
-            },
-            {
-                Sid: "DiscoverNodeGroups",
-                Effect: "Allow",
-                Action: [
-                    "autoscaling:DescribeAutoScalingGroups",
-                    "autoscaling:DescribeAutoScalingInstances",
-                    "autoscaling:DescribeLaunchConfigurations",
-                    "autoscaling:DescribeScalingActivities",
-                    "autoscaling:DescribeTags",
-                    "ec2:DescribeImages",
-                    "ec2:DescribeInstanceTypes",
-                    "ec2:DescribeLaunchTemplateVersions",
-                    "ec2:GetInstanceTypesFromInstanceRequirements",
-                    "eks:DescribeNodegroup",
-                ],
-                Resource: "*",
-            },
-        ],
-    });
-}
-
-/** Trust policy letting exactly one Kubernetes service account assume a role through the cluster's OIDC provider. */
-function serviceAccountTrustPolicy(
-    oidcProviderArn: string,
-    oidcIssuer: string,
-    namespace: string,
-    serviceAccount: string,
-): string {
-    return JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Effect: "Allow",
-                Principal: { Federated: oidcProviderArn },
-                Action: "sts:AssumeRoleWithWebIdentity",
-                Condition: {
-                    StringEquals: {
-                        [`${oidcIssuer}:sub`]: `system:serviceaccount:${namespace}:${serviceAccount}`,
-                        [`${oidcIssuer}:aud`]: "sts.amazonaws.com",
-                    },
-                },
-            },
-        ],
-    });
+    };
+    return JSON.stringify(document);
 }
 
 /**
@@ -252,7 +193,18 @@ export class Cluster extends pulumi.ComponentResource {
         this.addon(name, cluster, nodeGroup, "coredns", release.addons.coreDns, args.tags);
         this.addon(name, cluster, nodeGroup, "metrics-server", release.addons.metricsServer, args.tags);
 
-        this.clusterAutoscaler(name, cluster, nodeGroup, args, release.clusterAutoscalerImage);
+        createClusterAutoscaler(
+            name,
+            {
+                clusterName: args.clusterName,
+                region: args.region,
+                oidcProviderArn: cluster.oidcProviderArn,
+                oidcIssuer: cluster.oidcIssuer,
+                imageTag: release.clusterAutoscalerImage,
+                tags: args.tags,
+            },
+            { parent: this, provider: this.provider, nodeGroup },
+        );
 
         this.clusterName = cluster.eksCluster.name;
         this.kubeconfig = pulumi.secret(cluster.kubeconfigJson);
@@ -381,73 +333,6 @@ export class Cluster extends pulumi.ComponentResource {
                 tags: args.tags,
             },
             { parent: this, dependsOn: nodeRole.attachments },
-        );
-    }
-
-    private clusterAutoscaler(
-        name: string,
-        cluster: eks.Cluster,
-        nodeGroup: eks.ManagedNodeGroup,
-        args: ClusterArgs,
-        imageTag: string,
-    ): void {
-        const roleName = `${args.clusterName}-autoscaler`;
-        const role = new aws.iam.Role(
-            roleName,
-            {
-                name: roleName,
-                assumeRolePolicy: pulumi
-                    .all([cluster.oidcProviderArn, cluster.oidcIssuer])
-                    .apply(([arn, issuer]) =>
-                        serviceAccountTrustPolicy(arn, issuer, "kube-system", CLUSTER_AUTOSCALER_SERVICE_ACCOUNT),
-                    ),
-                tags: args.tags,
-            },
-            { parent: this },
-        );
-        const permissions = new aws.iam.RolePolicy(
-            roleName,
-            { role: role.id, policy: clusterAutoscalerPolicy(args.clusterName) },
-            { parent: this },
-        );
-
-        new k8s.helm.v3.Release(
-            `${name}-cluster-autoscaler`,
-            {
-                name: "cluster-autoscaler",
-                namespace: "kube-system",
-                chart: "cluster-autoscaler",
-                version: CLUSTER_AUTOSCALER_CHART_VERSION,
-                repositoryOpts: { repo: "https://kubernetes.github.io/autoscaler" },
-                values: {
-                    cloudProvider: "aws",
-                    awsRegion: args.region,
-                    // Finds the node group through the tags EKS puts on its Auto Scaling group.
-                    autoDiscovery: { clusterName: args.clusterName },
-                    fullnameOverride: "cluster-autoscaler",
-                    image: { tag: imageTag },
-                    rbac: {
-                        serviceAccount: {
-                            name: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
-                            annotations: { "eks.amazonaws.com/role-arn": role.arn },
-                        },
-                    },
-                    extraArgs: { "balance-similar-node-groups": true, expander: "least-waste" },
-                    resources: { requests: { cpu: "100m", memory: "300Mi" }, limits: { memory: "600Mi" } },
-                    securityContext: {
-                        runAsNonRoot: true,
-                        runAsUser: 65534,
-                        runAsGroup: 65534,
-                        seccompProfile: { type: "RuntimeDefault" },
-                    },
-                    containerSecurityContext: {
-                        allowPrivilegeEscalation: false,
-                        readOnlyRootFilesystem: true,
-                        capabilities: { drop: ["ALL"] },
-                    },
-                },
-            },
-            { parent: this, provider: this.provider, dependsOn: [nodeGroup, permissions] },
         );
     }
 }

@@ -731,7 +731,17 @@ describe("Workload alone", () => {
 });
 
 describe("components receive everything through their arguments", () => {
-    for (const file of ["network.ts", "cluster.ts", "registry.ts", "workload.ts", "database.ts"]) {
+    for (const file of [
+        "network.ts",
+        "cluster.ts",
+        "cluster-autoscaler.ts",
+        "registry.ts",
+        "workload.ts",
+        "service-tokens.ts",
+        "metrics-scraper.ts",
+        "network-policies.ts",
+        "database.ts",
+    ]) {
         test(`${file} never reads Pulumi configuration`, () => {
             const source = fs.readFileSync(path.join(__dirname, "..", "..", file), "utf8");
             assert.doesNotMatch(source, /\bConfig\s*\(|getConfig|requireSecret|getSecret/);
