@@ -29,7 +29,8 @@ import {
 import { Network, zonesForEks } from "../../network";
 import { Cluster, ClusterArgs, accessEntryKey } from "../../cluster";
 import { KUBERNETES_RELEASES } from "../../versions";
-import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../../registry";
+import { Registry } from "../../registry";
+import { buildContextFiles, contentHash, parseDockerignore } from "../../build-context";
 import {
     ENVIRONMENT_ANNOTATION,
     KUBERNETES_API_ANNOTATION,

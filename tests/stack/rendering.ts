@@ -3,7 +3,7 @@
 // content hash by a placeholder (the service's code changes it, not the stack).
 import * as pulumi from "@pulumi/pulumi";
 import { isSecretInput, recorded } from "../../scripts/lib/mocks";
-import { contentHash } from "../../registry";
+import { contentHash } from "../../build-context";
 
 export interface RenderedResource {
     type: string;

@@ -7,7 +7,7 @@ import * as path from "path";
 import { promisify } from "util";
 import { Json, RecordedResource } from "./mocks";
 import type { World } from "./render";
-import { contentHash } from "../../registry";
+import { contentHash } from "../../build-context";
 
 const PROJECT_DIRECTORY = path.join(__dirname, "..", "..");
 const ALICE = "arn:aws:iam::123456789012:user/alice";

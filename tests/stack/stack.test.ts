@@ -25,7 +25,7 @@ import {
     settled,
     valueOf,
 } from "./mocks";
-import { contentHash } from "../../registry";
+import { contentHash } from "../../build-context";
 import { MIN_NODES_WITH_PODS } from "../../capacity";
 import { EPHEMERAL_STORAGE, PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
 import { CLUSTER_AUTOSCALER_CHART_VERSION, KUBERNETES_RELEASES } from "../../versions";
