@@ -67,6 +67,18 @@ export const TLS_POLICY = "ELBSecurityPolicy-TLS-1-2-2017-01";
 export const PRE_STOP_SECONDS = 10;
 /** Pause + the service's own graceful shutdown (in-flight requests, database pool) with headroom. */
 export const TERMINATION_GRACE_SECONDS = 45;
+/** What a pod of the service needs: where it runs and the image, pinned by digest. */
+interface PodSpecArgs {
+    readonly namespace: pulumi.Output<string>;
+    readonly image: pulumi.Input<string>;
+}
+
+interface DeploymentSpecArgs extends PodSpecArgs {
+    readonly tokens: { readonly fingerprint: pulumi.Output<string>; readonly readsNeedToken: boolean };
+    /** Annotations of the pod template that Prometheus's relabelling reads. */
+    readonly podAnnotations: Record<string, pulumi.Input<string>>;
+}
+
 const podSecurityContext: kinputs.core.v1.PodSecurityContext = {
     runAsNonRoot: true,
     runAsUser: APP_UID,
@@ -203,18 +215,23 @@ export class Workload extends pulumi.ComponentResource {
 
         const tokens = createServiceTokens(name, { namespace: ns, tokens: args.tokens }, child);
 
-        const migration = this.migrationJob(name, ns, args.image, [secret, serviceAccount]);
+        const migration = this.migrationJob(name, { namespace: ns, image: args.image }, [secret, serviceAccount]);
         const kubernetesApi = pulumi.output(args.metricsScrape.apiEndpoint).apply(hostAndPort);
         const deployment = this.deployment(
             name,
-            ns,
-            args.image,
-            { fingerprint: tokens.fingerprint, readsNeedToken: args.tokens?.readsNeedToken ?? false },
-            { [KUBERNETES_API_ANNOTATION]: kubernetesApi, [ENVIRONMENT_ANNOTATION]: args.metricsScrape.environment },
+            {
+                namespace: ns,
+                image: args.image,
+                tokens: { fingerprint: tokens.fingerprint, readsNeedToken: args.tokens?.readsNeedToken ?? false },
+                podAnnotations: {
+                    [KUBERNETES_API_ANNOTATION]: kubernetesApi,
+                    [ENVIRONMENT_ANNOTATION]: args.metricsScrape.environment,
+                },
+            },
             [secret, tokens.secret, serviceAccount, migration],
         );
         const loadBalancer = args.loadBalancer ?? {};
-        const service = this.service(name, ns, loadBalancer, args.loadBalancerDependsOn);
+        const service = this.service(name, { namespace: ns, loadBalancer }, args.loadBalancerDependsOn);
 
         new k8s.autoscaling.v2.HorizontalPodAutoscaler(
             `${name}-hpa`,
@@ -277,12 +294,8 @@ export class Workload extends pulumi.ComponentResource {
         });
     }
 
-    private migrationJob(
-        name: string,
-        ns: pulumi.Output<string>,
-        image: pulumi.Input<string>,
-        dependsOn: pulumi.Resource[],
-    ): k8s.batch.v1.Job {
+    private migrationJob(name: string, spec: PodSpecArgs, dependsOn: pulumi.Resource[]): k8s.batch.v1.Job {
+        const { namespace: ns, image } = spec;
         // Pulumi waits for the Job to complete; a failed migration stops the update before any pod is replaced.
         // A Job's pod template is immutable and its name fixed per image, so a changed Job is deleted, then recreated.
         return new k8s.batch.v1.Job(
@@ -323,14 +336,8 @@ export class Workload extends pulumi.ComponentResource {
         );
     }
 
-    private deployment(
-        name: string,
-        ns: pulumi.Output<string>,
-        image: pulumi.Input<string>,
-        tokens: { fingerprint: pulumi.Output<string>; readsNeedToken: boolean },
-        monitoring: Record<string, pulumi.Input<string>>,
-        dependsOn: pulumi.Resource[],
-    ): k8s.apps.v1.Deployment {
+    private deployment(name: string, spec: DeploymentSpecArgs, dependsOn: pulumi.Resource[]): k8s.apps.v1.Deployment {
+        const { namespace: ns, image, tokens, podAnnotations } = spec;
         const probe = (path: string, initialDelaySeconds: number, periodSeconds: number): kinputs.core.v1.Probe => ({
             httpGet: { path, port: CONTAINER_PORT },
             initialDelaySeconds,
@@ -368,7 +375,7 @@ export class Workload extends pulumi.ComponentResource {
                         // Pods read the tokens once, at start: a changed token list must roll them, as a new image does.
                         metadata: {
                             labels: APP_LABELS,
-                            annotations: { [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint, ...monitoring },
+                            annotations: { [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint, ...podAnnotations },
                         },
                         spec: podSpec(
                             [
@@ -428,10 +435,10 @@ export class Workload extends pulumi.ComponentResource {
 
     private service(
         name: string,
-        ns: pulumi.Output<string>,
-        loadBalancer: LoadBalancerArgs,
+        spec: { readonly namespace: pulumi.Output<string>; readonly loadBalancer: LoadBalancerArgs },
         dependsOn: pulumi.Resource[],
     ): k8s.core.v1.Service {
+        const { namespace: ns, loadBalancer } = spec;
         const http = { name: "http", protocol: "TCP", port: 80, targetPort: CONTAINER_PORT };
         const https = { name: "https", protocol: "TCP", port: 443, targetPort: CONTAINER_PORT };
         // The classic ELB cannot redirect HTTP to HTTPS, so with a certificate port 80 would serve the API, bearer
