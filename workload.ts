@@ -67,6 +67,15 @@ export const TLS_POLICY = "ELBSecurityPolicy-TLS-1-2-2017-01";
 export const PRE_STOP_SECONDS = 10;
 /** Pause + the service's own graceful shutdown (in-flight requests, database pool) with headroom. */
 export const TERMINATION_GRACE_SECONDS = 45;
+interface ScalingSpecArgs {
+    readonly namespace: pulumi.Output<string>;
+    /** The name of the Deployment the HPA scales. */
+    readonly deployment: pulumi.Output<string>;
+    readonly minReplicas: number;
+    readonly maxReplicas: number;
+    readonly targetCpuPercent: number;
+}
+
 /** What a pod of the service needs: where it runs and the image, pinned by digest. */
 interface PodSpecArgs {
     readonly namespace: pulumi.Output<string>;
@@ -233,44 +242,13 @@ export class Workload extends pulumi.ComponentResource {
         const loadBalancer = args.loadBalancer ?? {};
         const service = this.service(name, { namespace: ns, loadBalancer }, args.loadBalancerDependsOn);
 
-        new k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            `${name}-hpa`,
-            {
-                metadata: { name: "fastapi-hpa", namespace: ns, labels: APP_LABELS },
-                spec: {
-                    scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name },
-                    minReplicas: args.minReplicas,
-                    maxReplicas: args.maxReplicas,
-                    metrics: [
-                        {
-                            type: "Resource",
-                            resource: {
-                                name: "cpu",
-                                target: { type: "Utilization", averageUtilization: args.targetCpuPercent },
-                            },
-                        },
-                    ],
-                },
-            },
-            child,
-        );
-
-        new k8s.policy.v1.PodDisruptionBudget(
-            `${name}-pdb`,
-            {
-                metadata: { name: "fastapi-pdb", namespace: ns, labels: APP_LABELS },
-                spec: {
-                    // One pod at a time: a drain never takes more than one serving pod away, whatever the replica count,
-                    // and never blocks (minAvailable: 1 would block every drain at one replica, and at ten would let a
-                    // drain evict all the pods of a node at once).
-                    maxUnavailable: 1,
-                    selector: { matchLabels: APP_LABELS },
-                    // A crash-looping pod must not block node drains; only healthy pods count towards the budget.
-                    unhealthyPodEvictionPolicy: "AlwaysAllow",
-                },
-            },
-            child,
-        );
+        this.scaling(name, {
+            namespace: ns,
+            deployment: deployment.metadata.name,
+            minReplicas: args.minReplicas,
+            maxReplicas: args.maxReplicas,
+            targetCpuPercent: args.targetCpuPercent,
+        });
 
         createNetworkPolicies(
             name,
@@ -292,6 +270,48 @@ export class Workload extends pulumi.ComponentResource {
             metricsTokens: this.metricsTokens,
             metricsScraperToken: this.metricsScraperToken,
         });
+    }
+
+    /** The HPA on CPU, and the disruption budget that lets drains take one pod at a time. */
+    private scaling(name: string, spec: ScalingSpecArgs): void {
+        new k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            `${name}-hpa`,
+            {
+                metadata: { name: "fastapi-hpa", namespace: spec.namespace, labels: APP_LABELS },
+                spec: {
+                    scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: spec.deployment },
+                    minReplicas: spec.minReplicas,
+                    maxReplicas: spec.maxReplicas,
+                    metrics: [
+                        {
+                            type: "Resource",
+                            resource: {
+                                name: "cpu",
+                                target: { type: "Utilization", averageUtilization: spec.targetCpuPercent },
+                            },
+                        },
+                    ],
+                },
+            },
+            { parent: this },
+        );
+
+        new k8s.policy.v1.PodDisruptionBudget(
+            `${name}-pdb`,
+            {
+                metadata: { name: "fastapi-pdb", namespace: spec.namespace, labels: APP_LABELS },
+                spec: {
+                    // One pod at a time: a drain never takes more than one serving pod away, whatever the replica count,
+                    // and never blocks (minAvailable: 1 would block every drain at one replica, and at ten would let a
+                    // drain evict all the pods of a node at once).
+                    maxUnavailable: 1,
+                    selector: { matchLabels: APP_LABELS },
+                    // A crash-looping pod must not block node drains; only healthy pods count towards the budget.
+                    unhealthyPodEvictionPolicy: "AlwaysAllow",
+                },
+            },
+            { parent: this },
+        );
     }
 
     private migrationJob(name: string, spec: PodSpecArgs, dependsOn: pulumi.Resource[]): k8s.batch.v1.Job {
