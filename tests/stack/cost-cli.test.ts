@@ -5,14 +5,18 @@ import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { HELP, UsageError, costRequest, parseArguments } from "../../scripts/cost";
+import { HELP as DOCS_HELP, checkOnly } from "../../scripts/cost-docs";
 
 const ROOT = path.resolve(__dirname, "../..");
 
-/** What `npm run cost -- ARGS` does, as a process of its own. */
-async function cost(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** What `npm run <script> -- ARGS` does, as a process of its own. */
+async function run(
+    script: "cost.ts" | "cost-docs.ts",
+    args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
     const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
     try {
-        const { stdout, stderr } = await promisify(execFile)(tsx, [path.join(ROOT, "scripts", "cost.ts"), ...args], {
+        const { stdout, stderr } = await promisify(execFile)(tsx, [path.join(ROOT, "scripts", script), ...args], {
             cwd: ROOT,
         });
         return { code: 0, stdout, stderr };
@@ -31,7 +35,7 @@ function examples(): string[][] {
 
 describe("npm run cost -- --help", () => {
     test("prints the usage, every option and examples, and estimates nothing", async () => {
-        const result = await cost(["--help"]);
+        const result = await run("cost.ts", ["--help"]);
         assert.equal(result.code, 0, result.stderr);
         assert.equal(result.stdout, `${HELP}\n`);
         for (const option of ["--stack NAME", "--config KEY=VALUE", "--json", "--help"]) {
@@ -65,12 +69,33 @@ describe("a missing option value", () => {
         refused(["--stack", "--config", "nodeMaxSize=5"], /^--stack needs a value: --stack NAME$/);
     });
     test("the command fails with that message, the usage and where the examples are", async () => {
-        const result = await cost(["--config", "nodeMaxSize=5", "--stack"]);
+        const result = await run("cost.ts", ["--config", "nodeMaxSize=5", "--stack"]);
         assert.equal(result.code, 1);
         assert.equal(result.stdout, "");
         assert.match(
             result.stderr,
             /^cost: --stack needs a value: --stack NAME\nusage: npm run cost -- .*\n\(options and examples: npm run cost -- --help\)\n$/,
+        );
+    });
+});
+
+describe("npm run cost:docs", () => {
+    test("--help prints the usage and examples and writes nothing", async () => {
+        const result = await run("cost-docs.ts", ["--help"]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(result.stdout, `${DOCS_HELP}\n`);
+        assert.match(DOCS_HELP, /^ {2}npm run cost:docs -- --check$/m);
+    });
+    test("--check checks, no argument writes, anything else is refused by name", async () => {
+        assert.equal(checkOnly(["--check"]), true);
+        assert.equal(checkOnly([]), false);
+        assert.equal(checkOnly(["-h"]), undefined);
+        assert.throws(() => checkOnly(["--chek"]), /: unexpected argument '--chek' /);
+        const result = await run("cost-docs.ts", ["--chek"]);
+        assert.equal(result.code, 1);
+        assert.equal(
+            result.stderr,
+            "cost:docs: unexpected argument '--chek' (options and examples: npm run cost:docs -- --help)\n",
         );
     });
 });
