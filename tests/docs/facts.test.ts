@@ -1,6 +1,6 @@
 // What the README and docs/ state that the repository or the calendar can check: no promise dated in the past, the
-// Kubernetes support dates of versions.ts, the test counts of the control-plane suite, every suite named, and a
-// region on every `aws` command (the stack's region is aws:region; the CLI's default may be another).
+// Kubernetes support dates of versions.ts, the test counts of the control-plane suite, every suite named, the files
+// they name, and a region on every `aws` command (the stack's region is aws:region; the CLI's default may be another).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -134,6 +134,38 @@ describe("counts", () => {
             assert.match(testing, new RegExp(`^\\| \`${suite}\` \\|`, "m"), `docs/testing.md's table row for ${suite}`);
             assert.match(runner, new RegExp(`ALL_SUITES=\\([^)]*\\b${suite}\\b`), `scripts/test runs ${suite}`);
         }
+    });
+});
+
+describe("files", () => {
+    /** Paths commands write and git ignores (.gitignore, monitoring/secrets/.gitignore): named before they exist. */
+    const GENERATED = [/^build\//, /^monitoring\/targets\/[^/]+\.json$/, /^monitoring\/secrets\//];
+
+    test("every repository path the pages name in code exists, and every stack file (a bare *.ts) at the root", () => {
+        const missing: string[] = [];
+        for (const page of pages()) {
+            const named = [...page.text.matchAll(/`([\w.][\w./-]*\/[\w.-]+\.[a-z]+)`/g)].map((match) => ({
+                file: match[1],
+                index: match.index ?? 0,
+            }));
+            const stackFiles = [
+                ...page.text.matchAll(/`([\w-]+\.ts)`/g),
+                // The README's map of the repository: "   network.ts    Network   VPC …".
+                ...page.text.matchAll(/^ {2,}([\w-]+\.ts) {2,}/gm),
+            ].map((match) => ({ file: match[1], index: match.index ?? 0 }));
+            for (const { file, index } of [...named, ...stackFiles]) {
+                if (!GENERATED.some((pattern) => pattern.test(file)) && !fs.existsSync(path.join(ROOT, file))) {
+                    missing.push(`${where(page, index)}: ${file}`);
+                }
+            }
+        }
+        assert.deepEqual(missing, []);
+    });
+    test("what may be named before it exists is ignored by git", () => {
+        const ignored = `${fs.readFileSync(path.join(ROOT, ".gitignore"), "utf8")}`;
+        assert.match(ignored, /^build\/$/m);
+        assert.match(ignored, /^monitoring\/targets\/\*\.json$/m);
+        assert.match(fs.readFileSync(path.join(ROOT, "monitoring", "secrets", ".gitignore"), "utf8"), /^\*$/m);
     });
 });
 
