@@ -48,6 +48,8 @@ export interface DatabaseEgress {
 export interface EdgeArgs {
     /** An ACM certificate: the load balancer terminates TLS on 443 and forwards plain HTTP to the pods. */
     certificateArn?: string;
+    /** The DNS name clients use (pointed at the load balancer); the url names it instead of the load balancer. */
+    publicHostname?: string;
     /** With a certificate, also serve plain HTTP on 80. */
     keepHttpPort?: boolean;
     /** Client CIDRs the load balancer admits (its security group's ingress); empty admits every address. */
@@ -303,7 +305,8 @@ export class Workload extends pulumi.ComponentResource {
 
         this.namespace = ns;
         this.loadBalancerHostname = service.status.loadBalancer.ingress[0].hostname;
-        this.url = pulumi.interpolate`${edge.certificateArn ? "https" : "http"}://${this.loadBalancerHostname}`;
+        const host = edge.publicHostname ?? this.loadBalancerHostname;
+        this.url = pulumi.interpolate`${edge.certificateArn ? "https" : "http"}://${host}`;
         this.apiTokens = apiTokens;
         this.metricsTokens = metricsTokens;
         this.metricsScraperToken = this.metricsScraper(name, ns);
