@@ -601,7 +601,7 @@ describe("stack-config", () => {
         assert.equal(args, undefined, "pulumi was not called");
     });
 
-    test("the region is the stack file's aws:region, or config.ts's default", () => {
+    test("the region is the stack file's aws:region, or the project's default", () => {
         assert.equal(run("region", saltOnly.replace("ap-southeast-1", "eu-west-1"), {}).out, "AWS_REGION=eu-west-1\n");
         assert.equal(
             run("region", "config:\n  fastapi-app:vpcCidr: 10.0.0.0/16\n", {}).out,
