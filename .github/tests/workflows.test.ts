@@ -315,6 +315,8 @@ describe("deploy.yml", () => {
             (s) => s.run === 'bash .github/scripts/smoke-test "$APP_URL" "$LOAD_BALANCER" "$SOURCE_RANGES"',
         );
         assert.ok(smoke, "the smoke test runs .github/scripts/smoke-test");
+        assert.equal(smoke.if, undefined, "the smoke test always runs");
+        assert.ok(!("continue-on-error" in smoke), "a failed smoke test fails the deploy");
         assert.deepEqual(smoke.env, {
             APP_URL: "${{ steps.stack.outputs.url }}",
             LOAD_BALANCER: "${{ steps.stack.outputs.load-balancer }}",
