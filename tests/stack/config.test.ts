@@ -8,11 +8,10 @@ import {
     DatabaseConfig,
     ExternalDatabaseConfig,
     ManagedDatabaseConfig,
-    checkUpgradeStep,
     loadConfig,
     validateDatabaseUrl,
 } from "../../config";
-import { KUBERNETES_RELEASES, minorOf } from "../../versions";
+import { KUBERNETES_RELEASES, checkUpgradeStep, minorOf } from "../../versions";
 
 installMocks();
 
@@ -23,14 +22,14 @@ function loadWith(values: Record<string, string>) {
 
 function external(database: DatabaseConfig): ExternalDatabaseConfig {
     assert.equal(database.mode, "external");
-    return database as ExternalDatabaseConfig;
+    return database;
 }
 
 function managed(values: Record<string, string>): ManagedDatabaseConfig {
     setStackConfig(values, false);
     const database = loadConfig().database;
     assert.equal(database.mode, "managed");
-    return database as ManagedDatabaseConfig;
+    return database;
 }
 
 function assertRejected(values: Record<string, string>, key: string, detail: RegExp, withDatabaseUrl = true): void {
@@ -407,10 +406,10 @@ describe("external database mode (databaseUrl is set)", () => {
     test("a postgresql:// URL is accepted", () => assert.doesNotThrow(() => validateDatabaseUrl(FAKE_DATABASE_URL)));
 });
 
-describe("edge: HTTPS and who may connect", () => {
+describe("loadBalancer: HTTPS and who may connect", () => {
     const certificate = "arn:aws:acm:ap-southeast-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
     test("defaults: plain HTTP, open to every address", () => {
-        assert.deepEqual(loadWith({}).edge, {
+        assert.deepEqual(loadWith({}).loadBalancer, {
             certificateArn: undefined,
             publicHostname: undefined,
             keepHttpPort: false,
@@ -423,7 +422,7 @@ describe("edge: HTTPS and who may connect", () => {
             publicHostname: "api.example.com",
             keepHttpPort: "true",
             allowedSourceRanges: '["203.0.113.0/24","198.51.100.7/32"]',
-        }).edge;
+        }).loadBalancer;
         assert.deepEqual(edge, {
             certificateArn: certificate,
             publicHostname: "api.example.com",
@@ -446,7 +445,7 @@ describe("edge: HTTPS and who may connect", () => {
     test("certificateArn without publicHostname: the certificate cannot name the load balancer's host", () =>
         assertRejected({ certificateArn: certificate }, "publicHostname", /is required with certificateArn/));
     test("publicHostname without a certificate: plain HTTP on that name", () =>
-        assert.equal(loadWith({ publicHostname: "api.example.com" }).edge.publicHostname, "api.example.com"));
+        assert.equal(loadWith({ publicHostname: "api.example.com" }).loadBalancer.publicHostname, "api.example.com"));
     test("publicHostname that is not a DNS name, or is the load balancer's AWS-owned name", () => {
         for (const bad of ["https://api.example.com", "api.example.com:443", "API.example.com", "localhost"]) {
             assertRejected({ publicHostname: bad }, "publicHostname", /is not a lower-case DNS name/);
