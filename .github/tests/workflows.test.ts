@@ -339,7 +339,9 @@ describe("stack-config", () => {
     const script = join(githubDir, "scripts", "stack-config");
     const secretUrl = "postgresql://app:s3cr3t-pa55@db.example.com:5432/app";
     const saltOnly = "encryptionsalt: v1:abc:def\nconfig:\n  aws:region: ap-southeast-1\n";
-    const withUrl = `${saltOnly}  fastapi-app:databaseUrl:\n    secure: v1:xyz\n`;
+    const managed = `${saltOnly}  fastapi-app:databaseMode: managed\n`;
+    const external = `${saltOnly}  fastapi-app:databaseMode: external\n`;
+    const withUrl = `${external}  fastapi-app:databaseUrl:\n    secure: v1:xyz\n`;
 
     /** Runs the script in a scratch directory with a recording stand-in for the pulumi CLI. */
     function run(action: string, stackFile: string | undefined, env: Record<string, string>) {
@@ -379,14 +381,39 @@ describe("stack-config", () => {
         }
     }
 
-    test("a deploy without DATABASE_URL nor databaseUrl in the stack file goes ahead with the managed database, and says so", () => {
-        const { status, out } = run("check-deploy", saltOnly, {});
-        assert.equal(status, 0);
-        assert.match(out, /^Managed database: no databaseUrl .* the stack creates and uses its own PostgreSQL/m);
+    test("databaseMode decides the database: a stack file without it stops the deploy with the line to add", () => {
+        const { status, out } = run("check-deploy", saltOnly, { DATABASE_URL: secretUrl });
+        assert.equal(status, 1);
+        assert.match(
+            out,
+            /^::error title=databaseMode missing::.*pulumi config set --stack dev databaseMode external/m,
+        );
     });
 
-    test("a deploy with either source of databaseUrl uses the external database, and says which source", () => {
-        const fromSecret = run("check-deploy", saltOnly, { DATABASE_URL: secretUrl });
+    test("managed mode goes ahead and says so; a DATABASE_URL it would ignore stops it", () => {
+        const ok = run("check-deploy", managed, {});
+        assert.equal(ok.status, 0);
+        assert.match(
+            ok.out,
+            /^Managed database: databaseMode is managed, so the stack creates and uses its own PostgreSQL/m,
+        );
+        const ignored = run("check-deploy", managed, { DATABASE_URL: secretUrl });
+        assert.equal(ignored.status, 1);
+        assert.match(ignored.out, /^::error title=DATABASE_URL set in managed mode::/m);
+        assert.doesNotMatch(ignored.out, /s3cr3t/);
+    });
+
+    test("external mode without the secret stops the deploy, naming it, instead of creating a database", () => {
+        const { status, out } = run("check-deploy", external, {});
+        assert.equal(status, 1);
+        assert.match(
+            out,
+            /^::error title=databaseUrl missing::databaseMode is external, but neither the environment secret DATABASE_URL nor databaseUrl/m,
+        );
+    });
+
+    test("external mode with either source of databaseUrl goes ahead, and says which source", () => {
+        const fromSecret = run("check-deploy", external, { DATABASE_URL: secretUrl });
         assert.equal(fromSecret.status, 0);
         assert.match(
             fromSecret.out,
@@ -398,8 +425,15 @@ describe("stack-config", () => {
         assert.match(fromFile.out, /^External database: databaseUrl comes from Pulumi\.dev\.yaml\./m);
     });
 
+    test("a quoted databaseMode is read too; any other value stops the deploy", () => {
+        assert.equal(run("check-deploy", `${saltOnly}  fastapi-app:databaseMode: "managed"\n`, {}).status, 0);
+        const { status, out } = run("check-deploy", `${saltOnly}  fastapi-app:databaseMode: rds\n`, {});
+        assert.equal(status, 1);
+        assert.match(out, /^::error title=databaseMode invalid::/m);
+    });
+
     test("a self-managed backend needs the committed encryptionsalt", () => {
-        const noSalt = "config:\n  aws:region: ap-southeast-1\n";
+        const noSalt = "config:\n  aws:region: ap-southeast-1\n  fastapi-app:databaseMode: external\n";
         const { status, out } = run("check-deploy", noSalt, {
             DATABASE_URL: secretUrl,
             PULUMI_BACKEND_URL: "s3://state",
@@ -408,13 +442,13 @@ describe("stack-config", () => {
         assert.match(out, /^::error title=Stack file incomplete::Pulumi\.dev\.yaml has no encryptionsalt/m);
         assert.equal(run("check-deploy", noSalt, { DATABASE_URL: secretUrl }).status, 0, "Pulumi Cloud needs no salt");
         assert.equal(
-            run("check-deploy", saltOnly, { DATABASE_URL: secretUrl, PULUMI_BACKEND_URL: "s3://state" }).status,
+            run("check-deploy", external, { DATABASE_URL: secretUrl, PULUMI_BACKEND_URL: "s3://state" }).status,
             0,
         );
     });
 
     test("sets the secret through stdin only, never on the command line or in the output", () => {
-        const { status, out, args, stdin } = run("set-database-url", saltOnly, { DATABASE_URL: secretUrl });
+        const { status, out, args, stdin } = run("set-database-url", external, { DATABASE_URL: secretUrl });
         assert.equal(status, 0);
         assert.equal(args, "config set --secret --stack dev databaseUrl\n");
         assert.equal(stdin, secretUrl, "exactly the value, without a trailing newline");
@@ -427,10 +461,23 @@ describe("stack-config", () => {
         assert.equal(args, undefined, "pulumi was not called");
     });
 
-    test("a preview without databaseUrl in the stack file is skipped with a notice, whatever the environment holds", () => {
-        const { status, out } = run("check-preview", saltOnly, { DATABASE_URL: secretUrl });
+    test("never sets databaseUrl in managed mode", () => {
+        const { status, args } = run("set-database-url", managed, { DATABASE_URL: secretUrl });
+        assert.equal(status, 0);
+        assert.equal(args, undefined, "pulumi was not called");
+    });
+
+    test("an external preview without databaseUrl in the stack file is skipped with a notice, whatever the environment holds", () => {
+        const { status, out } = run("check-preview", external, { DATABASE_URL: secretUrl });
         assert.equal(status, 1);
         assert.match(out, /^::notice title=databaseUrl not in Pulumi\.dev\.yaml::/m);
         assert.equal(run("check-preview", withUrl, {}).status, 0);
+    });
+
+    test("a preview needs databaseMode in the stack file; a managed one needs nothing else", () => {
+        const { status, out } = run("check-preview", saltOnly, {});
+        assert.equal(status, 1);
+        assert.match(out, /^::notice title=databaseMode not in Pulumi\.dev\.yaml::/m);
+        assert.equal(run("check-preview", managed, {}).status, 0);
     });
 });
