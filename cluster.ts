@@ -219,7 +219,8 @@ export class Cluster extends pulumi.ComponentResource {
         });
 
         // EKS creates this group on first use with no retention and leaves it behind on deletion; owned here, it has a
-        // retention and goes with the stack. The cluster depends on it, so it exists before EKS writes to it.
+        // retention and goes with the stack. The cluster depends on it, so it exists before EKS writes to it. EKS may
+        // re-create it after a destroy: scripts/clear-control-plane-logs (docs/operating.md#teardown).
         const logGroup = new aws.cloudwatch.LogGroup(
             `${name}-control-plane-logs`,
             {
