@@ -3,6 +3,7 @@
 // replace-forcing properties below. The engine asks the provider for the real diff; this table is what the
 // transition tests rely on instead, and the preview gate (scripts/preview-gate.ts) checks the real one on AWS.
 import { isSecretInput } from "./mocks";
+import { STATEFUL_TYPES } from "../../scripts/preview-gate";
 
 export interface PlannedResource {
     type: string;
@@ -73,6 +74,27 @@ export const REPLACE_RULES: Record<string, ReplaceRule> = {
         nameInput: "name",
         source: `${TF_AWS} internal/service/eks/cluster.go (name, role_arn, vpc_config subnets, encryption_config ForceNew), passed through by pulumi/pulumi-eks nodejs/eks/cluster.ts`,
     },
+    "aws:eks/cluster:Cluster": {
+        replaceOn: ["name", "roleArn", "encryptionConfig", "bootstrapSelfManagedAddons"],
+        nameInput: "name",
+        source: `${TF_AWS} internal/service/eks/cluster.go (ForceNew)`,
+    },
+    "aws:eks/nodeGroup:NodeGroup": {
+        replaceOn: [
+            "clusterName",
+            "nodeGroupName",
+            "nodeGroupNamePrefix",
+            "nodeRoleArn",
+            "subnetIds",
+            "amiType",
+            "capacityType",
+            "instanceTypes",
+            "diskSize",
+            "remoteAccess",
+        ],
+        nameInput: "nodeGroupName",
+        source: `${TF_AWS} internal/service/eks/node_group.go (ForceNew)`,
+    },
     "eks:index:ManagedNodeGroup": {
         replaceOn: [
             "cluster",
@@ -126,17 +148,7 @@ export const REPLACE_RULES: Record<string, ReplaceRule> = {
     },
 };
 
-/** The resources that hold data or whose loss breaks the running service: never replaced or deleted unplanned. */
-export const STATEFUL_TYPES = [
-    "aws:rds/instance:Instance",
-    "aws:rds/parameterGroup:ParameterGroup",
-    "aws:rds/subnetGroup:SubnetGroup",
-    "aws:ec2/securityGroup:SecurityGroup",
-    "eks:index:Cluster",
-    "eks:index:ManagedNodeGroup",
-    "aws:ecr/repository:Repository",
-    "aws:cloudwatch/logGroup:LogGroup",
-];
+export { STATEFUL_TYPES };
 
 export interface Plan {
     create: string[];
