@@ -184,6 +184,24 @@ describe("deploy.yml", () => {
         );
     });
 
+    test("the policy pack runs with pulumi up, the add-on pins and the preview gate before it", () => {
+        const steps = stepsOf(job);
+        const up = steps.findIndex((s) => usesAction(s, "pulumi/actions") && s.with?.command === "up");
+        const gate = steps.findIndex((s) => (s.run ?? "").includes("npm run --silent preview:gate"));
+        const addons = steps.findIndex((s) => (s.run ?? "").includes("npm run --silent addons:check"));
+        const pack = steps.findIndex((s) => s.run === "npm ci --no-audit --no-fund --prefix policy");
+        assert.equal(steps[up].with?.policyPacks, "policy");
+        assert.ok(
+            pack >= 0 && pack < gate && addons >= 0 && addons < up && gate < up,
+            `${pack} ${addons} ${gate} ${up}`,
+        );
+        assert.match(steps[gate].run ?? "", /pulumi preview --json .*--policy-pack policy/);
+        assert.equal(
+            stepsOf(workflow("preview").jobs.preview).find((s) => s.with?.command === "preview")?.with?.policyPacks,
+            "policy",
+        );
+    });
+
     test("checks databaseUrl before any credential, then sets it from the environment secret before pulumi up", () => {
         const steps = stepsOf(job);
         const index = (predicate: (run: string) => boolean) => steps.findIndex((s) => predicate(s.run ?? ""));
@@ -291,7 +309,21 @@ describe("destroy.yml", () => {
     test("destroys the dev stack in the dev environment", () => {
         const job = destroy.jobs.destroy;
         assert.equal(environmentName(job), "dev");
-        assert.equal(stepsOf(job).find((s) => usesAction(s, "pulumi/actions"))?.with?.command, "destroy");
+        assert.ok(stepsOf(job).some((s) => usesAction(s, "pulumi/actions") && s.with?.command === "destroy"));
+    });
+    test("releases a managed database's protection only when the run asks, before the destroy; then clears the log group", () => {
+        const steps = stepsOf(destroy.jobs.destroy);
+        const release = steps.findIndex((s) => (s.run ?? "").includes("databaseDeletionProtection false"));
+        const destroyStep = steps.findIndex((s) => s.with?.command === "destroy");
+        const clear = steps.findIndex((s) => (s.run ?? "").includes("scripts/clear-control-plane-logs"));
+        assert.ok(
+            release >= 0 && release < destroyStep && destroyStep < clear,
+            `${release} < ${destroyStep} < ${clear}`,
+        );
+        assert.equal(steps[release].if, "inputs.release_database");
+        assert.match(steps[release].run ?? "", /--policy-pack-config policy\/teardown\.json/);
+        const dispatch = destroy.on.workflow_dispatch as { inputs: Record<string, { default?: unknown }> };
+        assert.equal(dispatch.inputs.release_database.default, false);
     });
 });
 
