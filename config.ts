@@ -549,7 +549,7 @@ function readDatabase(
     const version = postgresVersion(config.get("databasePostgresVersion") ?? DEFAULT_POSTGRES_VERSION);
     const warning = checkPostgresSupport(version, today);
     if (warning !== undefined) {
-        pulumi.log.warn(warning);
+        void pulumi.log.warn(warning);
     }
     const instanceClass = requireMatch(
         "databaseInstanceClass",

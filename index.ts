@@ -47,7 +47,9 @@ const databaseChecked = pulumi.output(deployedDatabase(databaseIdentifier, eksCl
         instanceIdentifier: databaseIdentifier,
         postgresVersion: config.database.mode === "managed" ? config.database.postgresVersion : undefined,
     });
-    warnings.forEach((warning) => pulumi.log.warn(warning));
+    for (const warning of warnings) {
+        void pulumi.log.warn(warning);
+    }
     return true;
 });
 const afterCheck = <T>(value: pulumi.Input<T>): pulumi.Output<T> =>

@@ -14,10 +14,15 @@ function listingPins(addonName: string, minor: string): string[] {
 
 describe("the pins against EKS's compatibility list", () => {
     test("every pin listed for its minor: no problem", async () =>
-        assert.deepEqual(await checkAddons(minorsToCheck([]), async (name, minor) => listingPins(name, minor)), []));
+        assert.deepEqual(
+            await checkAddons(minorsToCheck([]), (name, minor) => Promise.resolve(listingPins(name, minor))),
+            [],
+        ));
     test("a pin EKS does not list for 1.36 is named, with the versions EKS lists", async () => {
-        const problems = await checkAddons(["1.36"], async (name, minor) =>
-            name === "metrics-server" ? ["v0.8.0-eksbuild.2", "v0.8.1-eksbuild.1"] : listingPins(name, minor),
+        const problems = await checkAddons(["1.36"], (name, minor) =>
+            Promise.resolve(
+                name === "metrics-server" ? ["v0.8.0-eksbuild.2", "v0.8.1-eksbuild.1"] : listingPins(name, minor),
+            ),
         );
         assert.deepEqual(problems, [
             `metrics-server ${KUBERNETES_RELEASES["1.36"].addons.metricsServer} (versions.ts, Kubernetes 1.36) is not compatible with 1.36 according to EKS; compatible: v0.8.0-eksbuild.2, v0.8.1-eksbuild.1`,
@@ -44,9 +49,9 @@ describe("reading DescribeAddonVersions", () => {
             { addons: [{ addonVersions: [{ addonVersion: "v3", compatibilities: [{ clusterVersion: "1.36" }] }] }] },
         ];
         const client = {
-            send: async (command: DescribeAddonVersionsCommand) => {
+            send: (command: DescribeAddonVersionsCommand) => {
                 asked.push(command.input);
-                return pages[asked.length - 1];
+                return Promise.resolve(pages[asked.length - 1]);
             },
         } as unknown as EKSClient;
         assert.deepEqual(await eksCompatibleVersions(client)("metrics-server", "1.36"), ["v1", "v3"]);
