@@ -154,7 +154,7 @@ describe("the stack as rendered passes every policy", () => {
         test(`${withDatabaseUrl ? "external" : "managed"} mode`, async () => {
             const { stdout } = await promisify(execFile)(
                 process.execPath,
-                ["--import", "tsx", "tests/stack/render.ts", JSON.stringify({ withDatabaseUrl })],
+                ["--import", "tsx", "tests/stack/render.ts", JSON.stringify({ managedDatabase: !withDatabaseUrl })],
                 { cwd: path.join(__dirname, "..", ".."), maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
             );
             const resources = JSON.parse(stdout) as RecordedResource[];

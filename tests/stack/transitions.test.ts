@@ -44,7 +44,7 @@ async function refusal(world: World): Promise<string> {
 const deployed = { eksClusters: { [CLUSTER]: "1.36" } };
 const managed = (config: Record<string, string> = {}, running = "15.8"): World => ({
     config,
-    withDatabaseUrl: false,
+    managedDatabase: true,
     ...deployed,
     rdsInstances: { [INSTANCE]: running },
 });
@@ -92,7 +92,7 @@ describe("an unchanged commit is a no-op", () => {
     let externalAgain: RecordedResource[];
     before(async () => {
         [fresh, again, externalFresh, externalAgain] = await Promise.all([
-            render({ withDatabaseUrl: false }),
+            render({ managedDatabase: true }),
             render(managed()),
             render({}),
             render(external()),
@@ -119,13 +119,13 @@ describe("an unchanged commit is a no-op", () => {
 describe("external → managed", () => {
     test("refused without confirmation, saying what would be created", async () =>
         assert.match(
-            await refusal({ withDatabaseUrl: false, ...deployed }),
+            await refusal({ managedDatabase: true, ...deployed }),
             /config 'databaseMode': the deployed stack runs the external database and this update asks for managed: it would create an empty RDS instance fastapi-app-db/,
         ));
     test("confirmed: creates the database, replaces and deletes nothing stateful", async () => {
         const [before, after] = await Promise.all([
             render(external()),
-            render({ config: { databaseModeSwitch: "external-to-managed" }, withDatabaseUrl: false, ...deployed }),
+            render({ config: { databaseModeSwitch: "external-to-managed" }, managedDatabase: true, ...deployed }),
         ]);
         const result = plan(before, after);
         assert.ok(result.create.includes(RDS_INSTANCE));
