@@ -2,13 +2,12 @@
 // the engine hands them over: type, input properties, resource options, the policy's configuration.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { promisify } from "util";
 import type { ResourceValidationArgs } from "@pulumi/policy";
 import { EXTENDED_SUPPORT_DISABLED, policies } from "../../policy/policies";
 import type { RecordedResource } from "./mocks";
+import { renderInOwnProcess } from "./render-process";
 
 interface Resource {
     type: string;
@@ -152,12 +151,7 @@ describe("the pack", () => {
 describe("the stack as rendered passes every policy", () => {
     for (const withDatabaseUrl of [false, true]) {
         test(`${withDatabaseUrl ? "external" : "managed"} mode`, async () => {
-            const { stdout } = await promisify(execFile)(
-                process.execPath,
-                ["--import", "tsx", "tests/stack/render.ts", JSON.stringify({ managedDatabase: !withDatabaseUrl })],
-                { cwd: path.join(__dirname, "..", ".."), maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
-            );
-            const resources = JSON.parse(stdout) as RecordedResource[];
+            const resources = await renderInOwnProcess<RecordedResource[]>({ managedDatabase: !withDatabaseUrl });
             const found: string[] = [];
             for (const resource of resources) {
                 const props = JSON.parse(JSON.stringify(resource.inputs)) as Record<string, unknown>;

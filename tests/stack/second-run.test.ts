@@ -2,10 +2,9 @@
 // two renders are compared as the engine compares a run with the state, by resource and inputs, in any order.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "child_process";
 import * as path from "path";
-import { promisify } from "util";
 import { Json, RecordedResource } from "./mocks";
+import { renderInOwnProcess } from "./render-process";
 import type { World } from "./render";
 import { contentHash } from "../../build-context";
 
@@ -15,12 +14,7 @@ const DEPLOY = "arn:aws:iam::123456789012:role/github-deploy";
 const BOB = "arn:aws:iam::123456789012:role/ops/bob";
 
 async function render(world: World): Promise<RecordedResource[]> {
-    const { stdout } = await promisify(execFile)(
-        process.execPath,
-        ["--import", "tsx", "tests/stack/render.ts", JSON.stringify(world)],
-        { cwd: PROJECT_DIRECTORY, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
-    );
-    return JSON.parse(stdout) as RecordedResource[];
+    return renderInOwnProcess<RecordedResource[]>(world);
 }
 
 /** JSON with object keys sorted, so two renders compare by content, not by the order keys were written in. */

@@ -4,14 +4,12 @@
 //   UPDATE_SNAPSHOTS=1 node --import tsx --test tests/stack/snapshot.test.ts
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { promisify } from "util";
 import type { World } from "./render";
+import { renderInOwnProcess } from "./render-process";
 import type { SnapshotResource } from "./rendering";
 
-const PROJECT_DIRECTORY = path.join(__dirname, "..", "..");
 const SNAPSHOTS = path.join(__dirname, "snapshots");
 const CERTIFICATE_ARN = "arn:aws:acm:ap-southeast-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
 
@@ -23,12 +21,7 @@ const PROFILES: Record<string, World> = {
 };
 
 async function render(world: World): Promise<SnapshotResource[]> {
-    const { stdout } = await promisify(execFile)(
-        process.execPath,
-        ["--import", "tsx", "tests/stack/render.ts", JSON.stringify({ ...world, snapshot: true })],
-        { cwd: PROJECT_DIRECTORY, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
-    );
-    return JSON.parse(stdout) as SnapshotResource[];
+    return renderInOwnProcess<SnapshotResource[]>({ ...world, snapshot: true });
 }
 
 /**

@@ -4,15 +4,13 @@
 // or deleted except by the two-step teardown.
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { promisify } from "util";
 import { RecordedResource } from "./mocks";
+import { renderInOwnProcess } from "./render-process";
 import type { World } from "./render";
 import { Plan, PlannedResource, REPLACE_RULES, STATEFUL_TYPES, plan, stateful } from "./plan";
 
-const PROJECT_DIRECTORY = path.join(__dirname, "..", "..");
 const CLUSTER = "fastapi-app-cluster";
 const INSTANCE = "fastapi-app-db";
 const RDS_INSTANCE = "aws:rds/instance:Instance::fastapi-app";
@@ -23,12 +21,7 @@ const ALICE = "arn:aws:iam::123456789012:user/alice";
 const BOB = "arn:aws:iam::123456789012:role/ops/bob";
 
 async function render(world: World): Promise<RecordedResource[]> {
-    const { stdout } = await promisify(execFile)(
-        process.execPath,
-        ["--import", "tsx", "tests/stack/render.ts", JSON.stringify(world)],
-        { cwd: PROJECT_DIRECTORY, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
-    );
-    return JSON.parse(stdout) as RecordedResource[];
+    return renderInOwnProcess<RecordedResource[]>(world);
 }
 
 /** The program's error when a render stops (stderr of its process). */
@@ -228,7 +221,12 @@ describe("everyday changes replace nothing stateful", () => {
             managed({ databaseInstanceClass: "db.t4g.small" }),
             [RDS_INSTANCE],
         ],
-        ["certificate added: no stateful resource changes", external(), external({ certificateArn: CERTIFICATE }), []],
+        [
+            "certificate added: no stateful resource changes",
+            external(),
+            external({ certificateArn: CERTIFICATE, publicHostname: "api.example.com" }),
+            [],
+        ],
         [
             "admin added: the cluster's access entries only",
             external({ clusterAdmins: JSON.stringify([ALICE]) }),
