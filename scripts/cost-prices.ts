@@ -14,7 +14,7 @@ export const OFFER_FILES = "https://pricing.us-east-1.amazonaws.com/offers/v1.0/
 export interface Evidence {
     /** Where the published figure was read. */
     url: string;
-    /** What the source says, word for word (for the Price List API: the price dimension's description). */
+    /** What the source says, word for word (from the Price List API: the dimension's description, price and unit). */
     says: string;
     /** When the source published it (YYYY-MM-DD). */
     published: string;
@@ -232,6 +232,8 @@ interface PriceListItem {
 export interface Published {
     usd: number;
     description: string;
+    /** pricePerUnit.USD as published, and the unit it is per. */
+    perUnit: string;
     sku: string;
     /** The offer file version the API read it from (its publication timestamp, YYYYMMDDhhmmss). */
     version: string;
@@ -272,6 +274,7 @@ export async function publishedPrice(client: PricingClient, query: PriceQuery, w
                     found.set(usd, {
                         usd,
                         description: dimension.description.trim(),
+                        perUnit: `${dimension.pricePerUnit.USD} USD per ${dimension.unit}`,
                         sku: item.product.sku,
                         version: item.version ?? "current",
                         published: (item.publicationDate ?? "").slice(0, 10),
@@ -330,7 +333,7 @@ export function withPublished(table: PriceTable, comparisons: Comparison[], toda
         price.source = `${page} - Read from the AWS Price List API (GetProducts, ${ref.region}, SKU ${published.sku}) by npm run cost:prices: "${published.description}".`;
         price.evidence = {
             url: `${OFFER_FILES}/${queryFor(ref.region, ref.key, ref.name).serviceCode}/${published.version}/${ref.region}/index.json`,
-            says: published.description,
+            says: `${published.description} (pricePerUnit: ${published.perUnit})`,
             published: published.published || today,
         };
     }

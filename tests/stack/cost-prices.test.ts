@@ -440,7 +440,10 @@ describe("npm run cost:prices against recorded Price List responses", () => {
             const price = (written.regions[REGION].ec2InstanceHour as Record<string, Price>)["t3.medium"];
             assert.equal(price.usd, 0.056);
             assert.equal(price.date, "2026-12-24");
-            assert.equal(price.evidence?.says, "$0.056 per On Demand Linux t3.medium Instance Hour");
+            assert.equal(
+                price.evidence?.says,
+                "$0.056 per On Demand Linux t3.medium Instance Hour (pricePerUnit: 0.0560000000 USD per Hrs)",
+            );
             assert.equal(price.evidence?.published, "2026-09-24");
             assert.equal(
                 price.evidence?.url,
@@ -451,6 +454,13 @@ describe("npm run cost:prices against recorded Price List responses", () => {
                 /^https:\/\/aws\.amazon\.com\/ec2\/pricing\/on-demand\/ .* - Read from the AWS Price List API/,
             );
             assert.deepEqual(sourceProblems(written, "2026-12-24"), []);
+            // A description without the amount ("Amazon EKS cluster usage") still yields evidence stating it.
+            const eks = withPublished(
+                only("eksClusterHour"),
+                await compare(client, only("eksClusterHour")),
+                "2026-12-24",
+            );
+            assert.deepEqual(sourceProblems(eks, "2026-12-24"), []);
         } finally {
             standIn.catalog = CATALOG;
         }
