@@ -3,15 +3,15 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as eks from "@pulumi/eks";
 import * as k8s from "@pulumi/kubernetes";
-import { KubernetesSupportType, checkUpgradeStep } from "./config";
+import { NodeCapacityType, nodeInstanceTypes } from "./capacity";
+import { createClusterAutoscaler } from "./cluster-autoscaler";
 import {
-    CLUSTER_AUTOSCALER_CHART_VERSION,
     KUBERNETES_RELEASES,
     KubernetesRelease,
+    KubernetesSupportType,
     KubernetesVersion,
+    checkUpgradeStep,
 } from "./versions";
-
-const CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
 
 const CLUSTER_ROLE_POLICIES = [
     "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
@@ -24,41 +24,6 @@ const NODE_ROLE_POLICIES = [
     "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
 ];
 const CLUSTER_ADMIN_ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
-
-export type NodeCapacityType = "ON_DEMAND" | "SPOT";
-
-/**
- * x86_64 families (the nodes run the AL2023 x86_64 AMI) whose sizes listed with them have the same vCPUs and memory.
- * The cluster autoscaler sizes a node group from one instance type, so every type a spot node group offers must have
- * the same shape; offering several spot pools per zone keeps scaling going when one pool runs short.
- * (t2 joins only from medium up: t2.nano/micro/small have one vCPU where t3 has two.)
- */
-const SAME_SHAPE_FAMILIES: { families: string[]; sizes: string[] }[] = [
-    { families: ["t3", "t3a"], sizes: ["micro", "small"] },
-    { families: ["t3", "t3a", "t2"], sizes: ["medium", "large", "xlarge", "2xlarge"] },
-    { families: ["m5", "m5a", "m6i", "m6a", "m7i"], sizes: ["large", "xlarge", "2xlarge", "4xlarge"] },
-    { families: ["c5", "c5a", "c6i", "c6a", "c7i"], sizes: ["large", "xlarge", "2xlarge", "4xlarge"] },
-    { families: ["r5", "r5a", "r6i", "r6a", "r7i"], sizes: ["large", "xlarge", "2xlarge", "4xlarge"] },
-];
-
-/** The configured type first, then the other families of the same shape; undefined when none is known. */
-export function spotInstanceTypes(instanceType: string): string[] | undefined {
-    const [family, size] = instanceType.split(".");
-    const group = SAME_SHAPE_FAMILIES.find(
-        (candidate) => candidate.families.includes(family) && candidate.sizes.includes(size),
-    );
-    return (
-        group && [
-            instanceType,
-            ...group.families.filter((other) => other !== family).map((other) => `${other}.${size}`),
-        ]
-    );
-}
-
-/** The families and sizes a spot node group can be built from, for error messages. */
-export function spotInstanceFamilies(): string {
-    return SAME_SHAPE_FAMILIES.map((group) => `${group.families.join("/")} ${group.sizes.join("|")}`).join("; ");
-}
 
 export interface NodeGroupSize {
     desired: number;
@@ -112,79 +77,11 @@ interface RoleWithPolicies {
 }
 
 function assumeRolePolicy(service: string): string {
-    return JSON.stringify({
+    const document: aws.iam.PolicyDocument = {
         Version: "2012-10-17",
         Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
-    });
-}
-
-/** Permissions the cluster autoscaler needs, writes limited to the node groups EKS tagged for this cluster. */
-function clusterAutoscalerPolicy(clusterName: string): string {
-    return JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Sid: "ScaleOwnNodeGroups",
-                Effect: "Allow",
-                Action: ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
-                Resource: "*",
-                Condition: { StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: "owned" } },
-            },
-            {
-                Sid: "DiscoverNodeGroups",
-                Effect: "Allow",
-                Action: [
-                    "autoscaling:DescribeAutoScalingGroups",
-                    "autoscaling:DescribeAutoScalingInstances",
-                    "autoscaling:DescribeLaunchConfigurations",
-                    "autoscaling:DescribeScalingActivities",
-                    "autoscaling:DescribeTags",
-                    "ec2:DescribeImages",
-                    "ec2:DescribeInstanceTypes",
-                    "ec2:DescribeLaunchTemplateVersions",
-                    "ec2:GetInstanceTypesFromInstanceRequirements",
-                    "eks:DescribeNodegroup",
-                ],
-                Resource: "*",
-            },
-        ],
-    });
-}
-
-/** Trust policy letting exactly one Kubernetes service account assume a role through the cluster's OIDC provider. */
-function serviceAccountTrustPolicy(
-    oidcProviderArn: string,
-    oidcIssuer: string,
-    namespace: string,
-    serviceAccount: string,
-): string {
-    return JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Effect: "Allow",
-                Principal: { Federated: oidcProviderArn },
-                Action: "sts:AssumeRoleWithWebIdentity",
-                Condition: {
-                    StringEquals: {
-                        [`${oidcIssuer}:sub`]: `system:serviceaccount:${namespace}:${serviceAccount}`,
-                        [`${oidcIssuer}:aud`]: "sts.amazonaws.com",
-                    },
-                },
-            },
-        ],
-    });
-}
-
-function nodeInstanceTypes(instanceType: string, capacityType: NodeCapacityType): string[] {
-    if (capacityType === "ON_DEMAND") {
-        return [instanceType];
-    }
-    const types = spotInstanceTypes(instanceType);
-    if (types === undefined) {
-        throw new Error(`no instance types of the same shape as ${instanceType} are known for a spot node group`);
-    }
-    return types;
+    };
+    return JSON.stringify(document);
 }
 
 /**
@@ -296,7 +193,18 @@ export class Cluster extends pulumi.ComponentResource {
         this.addon(name, cluster, nodeGroup, "coredns", release.addons.coreDns, args.tags);
         this.addon(name, cluster, nodeGroup, "metrics-server", release.addons.metricsServer, args.tags);
 
-        this.clusterAutoscaler(name, cluster, nodeGroup, args, release.clusterAutoscalerImage);
+        createClusterAutoscaler(
+            name,
+            {
+                clusterName: args.clusterName,
+                region: args.region,
+                oidcProviderArn: cluster.oidcProviderArn,
+                oidcIssuer: cluster.oidcIssuer,
+                imageTag: release.clusterAutoscalerImage,
+                tags: args.tags,
+            },
+            { parent: this, provider: this.provider, nodeGroup },
+        );
 
         this.clusterName = cluster.eksCluster.name;
         this.kubeconfig = pulumi.secret(cluster.kubeconfigJson);
@@ -425,73 +333,6 @@ export class Cluster extends pulumi.ComponentResource {
                 tags: args.tags,
             },
             { parent: this, dependsOn: nodeRole.attachments },
-        );
-    }
-
-    private clusterAutoscaler(
-        name: string,
-        cluster: eks.Cluster,
-        nodeGroup: eks.ManagedNodeGroup,
-        args: ClusterArgs,
-        imageTag: string,
-    ): void {
-        const roleName = `${args.clusterName}-autoscaler`;
-        const role = new aws.iam.Role(
-            roleName,
-            {
-                name: roleName,
-                assumeRolePolicy: pulumi
-                    .all([cluster.oidcProviderArn, cluster.oidcIssuer])
-                    .apply(([arn, issuer]) =>
-                        serviceAccountTrustPolicy(arn, issuer, "kube-system", CLUSTER_AUTOSCALER_SERVICE_ACCOUNT),
-                    ),
-                tags: args.tags,
-            },
-            { parent: this },
-        );
-        const permissions = new aws.iam.RolePolicy(
-            roleName,
-            { role: role.id, policy: clusterAutoscalerPolicy(args.clusterName) },
-            { parent: this },
-        );
-
-        new k8s.helm.v3.Release(
-            `${name}-cluster-autoscaler`,
-            {
-                name: "cluster-autoscaler",
-                namespace: "kube-system",
-                chart: "cluster-autoscaler",
-                version: CLUSTER_AUTOSCALER_CHART_VERSION,
-                repositoryOpts: { repo: "https://kubernetes.github.io/autoscaler" },
-                values: {
-                    cloudProvider: "aws",
-                    awsRegion: args.region,
-                    // Finds the node group through the tags EKS puts on its Auto Scaling group.
-                    autoDiscovery: { clusterName: args.clusterName },
-                    fullnameOverride: "cluster-autoscaler",
-                    image: { tag: imageTag },
-                    rbac: {
-                        serviceAccount: {
-                            name: CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
-                            annotations: { "eks.amazonaws.com/role-arn": role.arn },
-                        },
-                    },
-                    extraArgs: { "balance-similar-node-groups": true, expander: "least-waste" },
-                    resources: { requests: { cpu: "100m", memory: "300Mi" }, limits: { memory: "600Mi" } },
-                    securityContext: {
-                        runAsNonRoot: true,
-                        runAsUser: 65534,
-                        runAsGroup: 65534,
-                        seccompProfile: { type: "RuntimeDefault" },
-                    },
-                    containerSecurityContext: {
-                        allowPrivilegeEscalation: false,
-                        readOnlyRootFilesystem: true,
-                        capabilities: { drop: ["ALL"] },
-                    },
-                },
-            },
-            { parent: this, provider: this.provider, dependsOn: [nodeGroup, permissions] },
         );
     }
 }

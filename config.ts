@@ -1,8 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as ipaddr from "ipaddr.js";
-import { NodeCapacityType, spotInstanceFamilies, spotInstanceTypes } from "./cluster";
-import { DEFAULT_KUBERNETES_VERSION, KUBERNETES_RELEASES, KubernetesVersion, minorOf } from "./versions";
-import { MIN_NODES_WITH_PODS } from "./workload";
+import { MIN_NODES_WITH_PODS, NodeCapacityType, spotInstanceFamilies, spotInstanceTypes } from "./capacity";
+import { contains, overlaps, parseCidr } from "./cidr";
+import { ConfigError } from "./config-error";
+import type { LoadBalancerArgs } from "./workload";
+import { DEFAULT_KUBERNETES_VERSION, KUBERNETES_RELEASES, KubernetesSupportType, KubernetesVersion } from "./versions";
+
+export { ConfigError } from "./config-error";
 
 /** Every setting of the stack, validated, with the seed architecture's values as defaults. */
 export interface StackConfig {
@@ -32,7 +35,7 @@ export interface StackConfig {
     appMaxReplicas: number;
     appTargetCpuPercent: number;
     database: DatabaseConfig;
-    edge: EdgeConfig;
+    loadBalancer: LoadBalancerConfig;
     tokens: TokenConfig;
 }
 
@@ -57,15 +60,9 @@ export interface ManagedDatabaseConfig {
     finalSnapshot: boolean;
 }
 
-/** How the load balancer faces the internet. */
-export interface EdgeConfig {
-    /** An ACM certificate in the stack's region: TLS on 443 at the load balancer. */
-    certificateArn: string | undefined;
-    /** With a certificate, also serve plain HTTP on 80. */
-    keepHttpPort: boolean;
-    /** Client CIDRs the load balancer admits; empty admits every address. */
-    allowedSourceRanges: string[];
-}
+/** How the load balancer faces the internet: the Workload's settings, each given a value. */
+export type LoadBalancerConfig = LoadBalancerArgs &
+    Required<Pick<LoadBalancerArgs, "keepHttpPort" | "allowedSourceRanges">>;
 
 /** Bearer tokens of the service; each list is a secret, undefined when the stack generates one token. */
 export interface TokenConfig {
@@ -73,8 +70,6 @@ export interface TokenConfig {
     readsNeedToken: boolean;
     metricsTokens: pulumi.Output<string> | undefined;
 }
-
-export type KubernetesSupportType = "STANDARD" | "EXTENDED";
 
 const DATABASE_URL_HINT = "pulumi config set --secret databaseUrl postgresql://USER:PASSWORD@HOST:5432/DATABASE";
 const EXTERNAL_MODE = "external database mode (databaseUrl is set)";
@@ -88,51 +83,6 @@ const MANAGED_DATABASE_KEYS = [
     "databaseDeletionProtection",
     "databaseFinalSnapshot",
 ];
-
-export class ConfigError extends Error {
-    constructor(key: string, problem: string) {
-        super(`config '${key}': ${problem}`);
-        this.name = "ConfigError";
-    }
-}
-
-const PREFIX_LENGTH = /^\d{1,2}$/;
-
-interface Cidr {
-    network: ipaddr.IPv4;
-    prefix: number;
-}
-
-function parseCidr(key: string, value: string): Cidr {
-    const [address, prefixLength, ...extra] = value.split("/");
-    // Four plain decimal octets only: ipaddr.js alone would also read "10.1" or octal "010.0.0.0" as addresses.
-    if (
-        extra.length > 0 ||
-        prefixLength === undefined ||
-        !PREFIX_LENGTH.test(prefixLength) ||
-        !ipaddr.IPv4.isValidFourPartDecimal(address) ||
-        !ipaddr.IPv4.isValidCIDR(value)
-    ) {
-        throw new ConfigError(key, `'${value}' is not an IPv4 CIDR block such as 10.0.0.0/16`);
-    }
-    const prefix = Number(prefixLength);
-    const network = ipaddr.IPv4.networkAddressFromCIDR(value);
-    if (network.toString() !== address) {
-        throw new ConfigError(
-            key,
-            `'${value}' has host bits set; the network address is ${network.toString()}/${prefix}`,
-        );
-    }
-    return { network, prefix };
-}
-
-function contains(outer: Cidr, inner: Cidr): boolean {
-    return inner.prefix >= outer.prefix && inner.network.match(outer.network, outer.prefix);
-}
-
-function overlaps(a: Cidr, b: Cidr): boolean {
-    return contains(a, b) || contains(b, a);
-}
 
 /**
  * Checks one list of subnet blocks (one per zone; at least two when the zones come from the region) against the
@@ -190,7 +140,7 @@ function validateSourceRanges(ranges: string[]): void {
 
 const ACM_CERTIFICATE_ARN = /^arn:aws(-[a-z]+)*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]{36}$/;
 
-function readEdge(config: pulumi.Config, region: string): EdgeConfig {
+function parseLoadBalancer(config: pulumi.Config, region: string): LoadBalancerConfig {
     const certificateArn = config.get("certificateArn");
     if (certificateArn !== undefined) {
         const match = ACM_CERTIFICATE_ARN.exec(certificateArn);
@@ -277,8 +227,8 @@ function validateOrder(keys: [string, string], values: [number, number]): void {
     }
 }
 
-const IAM_PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@\/-]+$/;
-const IMAGE_BY_DIGEST = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._\/-]+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
+const IAM_PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
+const IMAGE_BY_DIGEST = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
 
 function supportedKubernetesVersion(version: string): KubernetesVersion {
     if (!(version in KUBERNETES_RELEASES)) {
@@ -304,30 +254,6 @@ function capacityType(value: string, instanceType: string): NodeCapacityType {
         );
     }
     return value;
-}
-
-/**
- * EKS upgrades the control plane one minor at a time, and only once the nodes run its minor. The stack upgrades the
- * nodes in the same update, right after the control plane, so each update may move one minor and no more.
- */
-export function checkUpgradeStep(runningVersion: string | undefined, wanted: KubernetesVersion): void {
-    if (runningVersion === undefined) {
-        return;
-    }
-    const step = minorOf(wanted) - minorOf(runningVersion);
-    if (step > 1) {
-        const next = `1.${minorOf(runningVersion) + 1}`;
-        throw new ConfigError(
-            "kubernetesVersion",
-            `the cluster runs ${runningVersion}; EKS upgrades one minor version at a time. Set ${next}, run pulumi up, then set ${wanted} and run pulumi up again (see docs/operating.md)`,
-        );
-    }
-    if (step < 0) {
-        throw new ConfigError(
-            "kubernetesVersion",
-            `the cluster runs ${runningVersion}; EKS cannot downgrade to ${wanted}. Set ${runningVersion} (or a later minor)`,
-        );
-    }
 }
 
 const SUPPORT_TYPES: readonly KubernetesSupportType[] = ["STANDARD", "EXTENDED"];
@@ -570,7 +496,7 @@ export function loadConfig(): StackConfig {
         appMaxReplicas,
         appTargetCpuPercent: integerIn("appTargetCpuPercent", config.getNumber("appTargetCpuPercent") ?? 70, 10, 100),
         database: readDatabase(config, vpcCidr, publicSubnetCidrs),
-        edge: readEdge(config, region),
+        loadBalancer: parseLoadBalancer(config, region),
         tokens: {
             apiTokens: readTokens(config, "apiTokens"),
             readsNeedToken: booleanSetting(config, "apiReadsNeedToken", false, ""),

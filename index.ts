@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config";
-import { Network } from "./vpc";
+import { Network } from "./network";
 import { Cluster } from "./cluster";
 import { Registry } from "./registry";
 import { Workload } from "./workload";
@@ -75,7 +75,7 @@ const workload = new Workload(
         minReplicas: config.appMinReplicas,
         maxReplicas: config.appMaxReplicas,
         targetCpuPercent: config.appTargetCpuPercent,
-        edge: config.edge,
+        loadBalancer: config.loadBalancer,
         tokens: config.tokens,
         loadBalancerDependsOn: [cluster],
         metricsScrape: {

@@ -1,3 +1,5 @@
+import { ConfigError } from "./config-error";
+
 /**
  * Every version the stack pins, in one place: the Kubernetes minors it accepts and, for each, the add-ons built for
  * it. A Kubernetes version is listed only while it is in EKS standard support (extended support costs $0.60 per
@@ -54,4 +56,31 @@ export function minorOf(version: string): number {
         throw new Error(`'${version}' is not a Kubernetes 1.x version`);
     }
     return Number(match[1]);
+}
+
+/** What EKS does when the version leaves standard support: STANDARD upgrades it, EXTENDED bills extended support. */
+export type KubernetesSupportType = "STANDARD" | "EXTENDED";
+
+/**
+ * EKS upgrades the control plane one minor at a time, and only once the nodes run its minor. The stack upgrades the
+ * nodes in the same update, right after the control plane, so each update may move one minor and no more.
+ */
+export function checkUpgradeStep(runningVersion: string | undefined, wanted: KubernetesVersion): void {
+    if (runningVersion === undefined) {
+        return;
+    }
+    const step = minorOf(wanted) - minorOf(runningVersion);
+    if (step > 1) {
+        const next = `1.${minorOf(runningVersion) + 1}`;
+        throw new ConfigError(
+            "kubernetesVersion",
+            `the cluster runs ${runningVersion}; EKS upgrades one minor version at a time. Set ${next}, run pulumi up, then set ${wanted} and run pulumi up again (see docs/operating.md)`,
+        );
+    }
+    if (step < 0) {
+        throw new ConfigError(
+            "kubernetesVersion",
+            `the cluster runs ${runningVersion}; EKS cannot downgrade to ${wanted}. Set ${runningVersion} (or a later minor)`,
+        );
+    }
 }

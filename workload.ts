@@ -1,8 +1,12 @@
-import { createHash, createHmac } from "crypto";
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import * as random from "@pulumi/random";
 import type * as kinputs from "@pulumi/kubernetes/types/input";
+import { MIN_NODES_WITH_PODS } from "./capacity";
+import { createMetricsScraper } from "./metrics-scraper";
+import { DatabaseEgress, createNetworkPolicies } from "./network-policies";
+import { TokenArgs, createServiceTokens } from "./service-tokens";
+import { APP_LABELS, CONTAINER_PORT, METRICS_PORT, MIGRATION_LABELS, TOKENS_SECRET } from "./workload-names";
 
 export interface WorkloadArgs {
     namespace: string;
@@ -14,7 +18,7 @@ export interface WorkloadArgs {
     maxReplicas: number;
     targetCpuPercent: number;
     /** How the load balancer faces the internet; unset, plain HTTP on port 80 open to every address. */
-    edge?: EdgeArgs;
+    loadBalancer?: LoadBalancerArgs;
     /** Bearer tokens; a list left unset is replaced by one token the stack generates. */
     tokens?: TokenArgs;
     /**
@@ -40,12 +44,7 @@ export interface MetricsScrapeArgs {
     sourceCidrs: string[];
 }
 
-export interface DatabaseEgress {
-    cidrs: string[];
-    port: number;
-}
-
-export interface EdgeArgs {
+export interface LoadBalancerArgs {
     /** An ACM certificate: the load balancer terminates TLS on 443 and forwards plain HTTP to the pods. */
     certificateArn?: string;
     /** With a certificate, also serve plain HTTP on 80. */
@@ -54,40 +53,40 @@ export interface EdgeArgs {
     allowedSourceRanges?: string[];
 }
 
-export interface TokenArgs {
-    /** Comma-separated tokens any of which allows writes to /api/ (secret). */
-    apiTokens?: pulumi.Input<string>;
-    /** Reads of /api/ need a token too. */
-    readsNeedToken?: boolean;
-    /** Comma-separated tokens any of which allows reading /metrics (secret). */
-    metricsTokens?: pulumi.Input<string>;
-}
-
-const APP_LABELS = { app: "fastapi" };
-const MIGRATION_LABELS = { app: "fastapi-migrate" };
-const CONTAINER_PORT = 8000;
-/** /metrics without a token, for scrapes through the API server's proxy, which never forwards a bearer token. */
-export const METRICS_PORT = 9000;
-export const METRICS_SCRAPER = "fastapi-metrics-scraper";
 /** The API server's host:port on the pod template: Prometheus's relabelling takes the scrape address from it. */
 export const KUBERNETES_API_ANNOTATION = "fastapi-app/kubernetes-api";
 /** The stack's name on the pod template: Prometheus's relabelling takes the series' environment label from it. */
 export const ENVIRONMENT_ANNOTATION = "fastapi-app/environment";
 const APP_UID = 10001;
 const DATABASE_SECRET = "fastapi-database";
-const TOKENS_SECRET = "fastapi-tokens";
 /** A digest of the tokens on the pod template; the tokens themselves never leave their Secret. */
 export const TOKENS_FINGERPRINT_ANNOTATION = "fastapi-app/tokens-sha256";
-/** Long enough that guessing is hopeless; letters and digits only, valid in any bearer header. */
-const GENERATED_TOKEN_LENGTH = 48;
 /** Negotiation policy of the classic ELB's HTTPS listener: TLS 1.2 and later only. */
 export const TLS_POLICY = "ELBSecurityPolicy-TLS-1-2-2017-01";
 /** Pause before SIGTERM so the load balancer and kube-proxy stop sending new requests to a terminating pod. */
 export const PRE_STOP_SECONDS = 10;
 /** Pause + the service's own graceful shutdown (in-flight requests, database pool) with headroom. */
 export const TERMINATION_GRACE_SECONDS = 45;
-/** Nodes the service's pods must run on, so that losing one node never takes every pod. */
-export const MIN_NODES_WITH_PODS = 2;
+interface ScalingSpecArgs {
+    readonly namespace: pulumi.Output<string>;
+    /** The name of the Deployment the HPA scales. */
+    readonly deployment: pulumi.Output<string>;
+    readonly minReplicas: number;
+    readonly maxReplicas: number;
+    readonly targetCpuPercent: number;
+}
+
+/** What a pod of the service needs: where it runs and the image, pinned by digest. */
+interface PodSpecArgs {
+    readonly namespace: pulumi.Output<string>;
+    readonly image: pulumi.Input<string>;
+}
+
+interface DeploymentSpecArgs extends PodSpecArgs {
+    readonly tokens: { readonly fingerprint: pulumi.Output<string>; readonly readsNeedToken: boolean };
+    /** Annotations of the pod template that Prometheus's relabelling reads. */
+    readonly podAnnotations: Record<string, pulumi.Input<string>>;
+}
 
 const podSecurityContext: kinputs.core.v1.PodSecurityContext = {
     runAsNonRoot: true,
@@ -223,90 +222,46 @@ export class Workload extends pulumi.ComponentResource {
             child,
         );
 
-        const tokens = args.tokens ?? {};
-        const apiTokens = pulumi.secret(tokens.apiTokens ?? this.generatedToken(`${name}-api-token`));
-        const metricsTokens = pulumi.secret(tokens.metricsTokens ?? this.generatedToken(`${name}-metrics-token`));
-        const tokenSecret = new k8s.core.v1.Secret(
-            `${name}-tokens`,
-            {
-                metadata: { name: TOKENS_SECRET, namespace: ns },
-                type: "Opaque",
-                stringData: { API_TOKENS: apiTokens, METRICS_TOKENS: metricsTokens },
-            },
-            child,
-        );
+        const tokens = createServiceTokens(name, { namespace: ns, tokens: args.tokens }, child);
 
-        const migration = this.migrationJob(name, ns, args.image, [secret, serviceAccount]);
-        // Not secret, so the Deployment's spec stays readable in previews: an HMAC keyed with a secret of the state,
-        // which nobody who reads the pod template has, so even a weak chosen token cannot be guessed from it offline.
-        const fingerprintKey = this.generatedToken(`${name}-tokens-fingerprint-key`);
-        const fingerprint = pulumi.unsecret(
-            pulumi
-                .all([fingerprintKey, apiTokens, metricsTokens])
-                .apply(([key, api, metrics]) => createHmac("sha256", key).update(`${api}\n${metrics}`).digest("hex")),
-        );
+        const migration = this.migrationJob(name, { namespace: ns, image: args.image }, [secret, serviceAccount]);
         const kubernetesApi = pulumi.output(args.metricsScrape.apiEndpoint).apply(hostAndPort);
         const deployment = this.deployment(
             name,
-            ns,
-            args.image,
-            { fingerprint, readsNeedToken: tokens.readsNeedToken ?? false },
-            { [KUBERNETES_API_ANNOTATION]: kubernetesApi, [ENVIRONMENT_ANNOTATION]: args.metricsScrape.environment },
-            [secret, tokenSecret, serviceAccount, migration],
-        );
-        const edge = args.edge ?? {};
-        const service = this.service(name, ns, edge, args.loadBalancerDependsOn);
-
-        new k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            `${name}-hpa`,
             {
-                metadata: { name: "fastapi-hpa", namespace: ns, labels: APP_LABELS },
-                spec: {
-                    scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name },
-                    minReplicas: args.minReplicas,
-                    maxReplicas: args.maxReplicas,
-                    metrics: [
-                        {
-                            type: "Resource",
-                            resource: {
-                                name: "cpu",
-                                target: { type: "Utilization", averageUtilization: args.targetCpuPercent },
-                            },
-                        },
-                    ],
+                namespace: ns,
+                image: args.image,
+                tokens: { fingerprint: tokens.fingerprint, readsNeedToken: args.tokens?.readsNeedToken ?? false },
+                podAnnotations: {
+                    [KUBERNETES_API_ANNOTATION]: kubernetesApi,
+                    [ENVIRONMENT_ANNOTATION]: args.metricsScrape.environment,
                 },
             },
+            [secret, tokens.secret, serviceAccount, migration],
+        );
+        const loadBalancer = args.loadBalancer ?? {};
+        const service = this.service(name, { namespace: ns, loadBalancer }, args.loadBalancerDependsOn);
+
+        this.scaling(name, {
+            namespace: ns,
+            deployment: deployment.metadata.name,
+            minReplicas: args.minReplicas,
+            maxReplicas: args.maxReplicas,
+            targetCpuPercent: args.targetCpuPercent,
+        });
+
+        createNetworkPolicies(
+            name,
+            { namespace: ns, metricsSourceCidrs: args.metricsScrape.sourceCidrs, databaseEgress: args.databaseEgress },
             child,
         );
-
-        new k8s.policy.v1.PodDisruptionBudget(
-            `${name}-pdb`,
-            {
-                metadata: { name: "fastapi-pdb", namespace: ns, labels: APP_LABELS },
-                spec: {
-                    // One pod at a time: a drain never takes more than one serving pod away, whatever the replica count,
-                    // and never blocks (minAvailable: 1 would block every drain at one replica, and at ten would let a
-                    // drain evict all the pods of a node at once).
-                    maxUnavailable: 1,
-                    selector: { matchLabels: APP_LABELS },
-                    // A crash-looping pod must not block node drains; only healthy pods count towards the budget.
-                    unhealthyPodEvictionPolicy: "AlwaysAllow",
-                },
-            },
-            child,
-        );
-
-        this.networkPolicies(name, ns, args.metricsScrape.sourceCidrs);
-        if (args.databaseEgress !== undefined) {
-            this.egressPolicy(name, ns, args.databaseEgress);
-        }
 
         this.namespace = ns;
         this.loadBalancerHostname = service.status.loadBalancer.ingress[0].hostname;
-        this.url = pulumi.interpolate`${edge.certificateArn ? "https" : "http"}://${this.loadBalancerHostname}`;
-        this.apiTokens = apiTokens;
-        this.metricsTokens = metricsTokens;
-        this.metricsScraperToken = this.metricsScraper(name, ns);
+        this.url = pulumi.interpolate`${loadBalancer.certificateArn ? "https" : "http"}://${this.loadBalancerHostname}`;
+        this.apiTokens = tokens.apiTokens;
+        this.metricsTokens = tokens.metricsTokens;
+        this.metricsScraperToken = createMetricsScraper(name, { namespace: ns }, child);
         this.registerOutputs({
             namespace: this.namespace,
             loadBalancerHostname: this.loadBalancerHostname,
@@ -317,71 +272,50 @@ export class Workload extends pulumi.ComponentResource {
         });
     }
 
-    /**
-     * The identity Prometheus uses from outside the cluster: it may list and watch the namespace's pods and reach
-     * them through the API server's proxy, and nothing else. Its token is a long-lived token Secret rather than a
-     * bounded token: Prometheus runs unattended, and renewing a bounded token would put credentials that can mint
-     * tokens (cluster admin) on the monitoring host. Deleting the Secret revokes the token at once.
-     */
-    private metricsScraper(name: string, ns: pulumi.Output<string>): pulumi.Output<string> {
-        const labels = { app: METRICS_SCRAPER };
-        const account = new k8s.core.v1.ServiceAccount(
-            `${name}-metrics-scraper`,
+    /** The HPA on CPU, and the disruption budget that lets drains take one pod at a time. */
+    private scaling(name: string, spec: ScalingSpecArgs): void {
+        new k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            `${name}-hpa`,
             {
-                metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
-                automountServiceAccountToken: false,
-            },
-            { parent: this },
-        );
-        const role = new k8s.rbac.v1.Role(
-            `${name}-metrics-scraper`,
-            {
-                metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
-                rules: [
-                    { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
-                    { apiGroups: [""], resources: ["pods/proxy"], verbs: ["get"] },
-                ],
-            },
-            { parent: this },
-        );
-        new k8s.rbac.v1.RoleBinding(
-            `${name}-metrics-scraper`,
-            {
-                metadata: { name: METRICS_SCRAPER, namespace: ns, labels },
-                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-                subjects: [{ kind: "ServiceAccount", name: account.metadata.name, namespace: ns }],
-            },
-            { parent: this },
-        );
-        const tokenSecret = new k8s.core.v1.Secret(
-            `${name}-metrics-scraper-token`,
-            {
-                metadata: {
-                    name: `${METRICS_SCRAPER}-token`,
-                    namespace: ns,
-                    labels,
-                    annotations: { "kubernetes.io/service-account.name": METRICS_SCRAPER },
+                metadata: { name: "fastapi-hpa", namespace: spec.namespace, labels: APP_LABELS },
+                spec: {
+                    scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: spec.deployment },
+                    minReplicas: spec.minReplicas,
+                    maxReplicas: spec.maxReplicas,
+                    metrics: [
+                        {
+                            type: "Resource",
+                            resource: {
+                                name: "cpu",
+                                target: { type: "Utilization", averageUtilization: spec.targetCpuPercent },
+                            },
+                        },
+                    ],
                 },
-                type: "kubernetes.io/service-account-token",
             },
-            { parent: this, dependsOn: [account] },
+            { parent: this },
         );
-        // The provider waits until the token controller has written the token.
-        return pulumi.secret(tokenSecret.data.apply((data) => Buffer.from(data.token, "base64").toString("utf8")));
+
+        new k8s.policy.v1.PodDisruptionBudget(
+            `${name}-pdb`,
+            {
+                metadata: { name: "fastapi-pdb", namespace: spec.namespace, labels: APP_LABELS },
+                spec: {
+                    // One pod at a time: a drain never takes more than one serving pod away, whatever the replica count,
+                    // and never blocks (minAvailable: 1 would block every drain at one replica, and at ten would let a
+                    // drain evict all the pods of a node at once).
+                    maxUnavailable: 1,
+                    selector: { matchLabels: APP_LABELS },
+                    // A crash-looping pod must not block node drains; only healthy pods count towards the budget.
+                    unhealthyPodEvictionPolicy: "AlwaysAllow",
+                },
+            },
+            { parent: this },
+        );
     }
 
-    private generatedToken(name: string): pulumi.Output<string> {
-        // Kept in the state (encrypted, as a secret) so every update hands the pods the same token.
-        return new random.RandomPassword(name, { length: GENERATED_TOKEN_LENGTH, special: false }, { parent: this })
-            .result;
-    }
-
-    private migrationJob(
-        name: string,
-        ns: pulumi.Output<string>,
-        image: pulumi.Input<string>,
-        dependsOn: pulumi.Resource[],
-    ): k8s.batch.v1.Job {
+    private migrationJob(name: string, spec: PodSpecArgs, dependsOn: pulumi.Resource[]): k8s.batch.v1.Job {
+        const { namespace: ns, image } = spec;
         // Pulumi waits for the Job to complete; a failed migration stops the update before any pod is replaced.
         // A Job's pod template is immutable and its name fixed per image, so a changed Job is deleted, then recreated.
         return new k8s.batch.v1.Job(
@@ -422,14 +356,8 @@ export class Workload extends pulumi.ComponentResource {
         );
     }
 
-    private deployment(
-        name: string,
-        ns: pulumi.Output<string>,
-        image: pulumi.Input<string>,
-        tokens: { fingerprint: pulumi.Output<string>; readsNeedToken: boolean },
-        monitoring: Record<string, pulumi.Input<string>>,
-        dependsOn: pulumi.Resource[],
-    ): k8s.apps.v1.Deployment {
+    private deployment(name: string, spec: DeploymentSpecArgs, dependsOn: pulumi.Resource[]): k8s.apps.v1.Deployment {
+        const { namespace: ns, image, tokens, podAnnotations } = spec;
         const probe = (path: string, initialDelaySeconds: number, periodSeconds: number): kinputs.core.v1.Probe => ({
             httpGet: { path, port: CONTAINER_PORT },
             initialDelaySeconds,
@@ -467,7 +395,7 @@ export class Workload extends pulumi.ComponentResource {
                         // Pods read the tokens once, at start: a changed token list must roll them, as a new image does.
                         metadata: {
                             labels: APP_LABELS,
-                            annotations: { [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint, ...monitoring },
+                            annotations: { [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint, ...podAnnotations },
                         },
                         spec: podSpec(
                             [
@@ -527,25 +455,26 @@ export class Workload extends pulumi.ComponentResource {
 
     private service(
         name: string,
-        ns: pulumi.Output<string>,
-        edge: EdgeArgs,
+        spec: { readonly namespace: pulumi.Output<string>; readonly loadBalancer: LoadBalancerArgs },
         dependsOn: pulumi.Resource[],
     ): k8s.core.v1.Service {
+        const { namespace: ns, loadBalancer } = spec;
         const http = { name: "http", protocol: "TCP", port: 80, targetPort: CONTAINER_PORT };
         const https = { name: "https", protocol: "TCP", port: 443, targetPort: CONTAINER_PORT };
         // The classic ELB cannot redirect HTTP to HTTPS, so with a certificate port 80 would serve the API, bearer
         // tokens included, in plain text: it is dropped unless asked for.
-        const ports = edge.certificateArn === undefined ? [http] : edge.keepHttpPort ? [https, http] : [https];
+        const ports =
+            loadBalancer.certificateArn === undefined ? [http] : loadBalancer.keepHttpPort ? [https, http] : [https];
         const tls: Record<string, string> =
-            edge.certificateArn === undefined
+            loadBalancer.certificateArn === undefined
                 ? {}
                 : {
-                      "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": edge.certificateArn,
+                      "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": loadBalancer.certificateArn,
                       "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
                       "service.beta.kubernetes.io/aws-load-balancer-backend-protocol": "http",
                       "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": TLS_POLICY,
                   };
-        const sourceRanges = edge.allowedSourceRanges ?? [];
+        const sourceRanges = loadBalancer.allowedSourceRanges ?? [];
         return new k8s.core.v1.Service(
             `${name}-service`,
             {
@@ -572,76 +501,6 @@ export class Workload extends pulumi.ComponentResource {
                 },
             },
             { parent: this, dependsOn },
-        );
-    }
-
-    private networkPolicies(name: string, ns: pulumi.Output<string>, metricsSourceCidrs: string[]): void {
-        new k8s.networking.v1.NetworkPolicy(
-            `${name}-default-deny-ingress`,
-            {
-                metadata: { name: "default-deny-ingress", namespace: ns },
-                spec: { podSelector: {}, policyTypes: ["Ingress"] },
-            },
-            { parent: this },
-        );
-        new k8s.networking.v1.NetworkPolicy(
-            `${name}-allow-http`,
-            {
-                metadata: { name: "fastapi-allow-http", namespace: ns, labels: APP_LABELS },
-                spec: {
-                    podSelector: { matchLabels: APP_LABELS },
-                    policyTypes: ["Ingress"],
-                    ingress: [
-                        { ports: [{ protocol: "TCP", port: CONTAINER_PORT }] },
-                        // The Service never publishes this port; the API server's proxy (and anything else inside the VPC)
-                        // reaches it, nothing outside.
-                        {
-                            from: metricsSourceCidrs.map((cidr) => ({ ipBlock: { cidr } })),
-                            ports: [{ protocol: "TCP", port: METRICS_PORT }],
-                        },
-                    ],
-                },
-            },
-            { parent: this },
-        );
-    }
-
-    /** A compromised pod can resolve names and talk to its database, and nothing else. */
-    private egressPolicy(name: string, ns: pulumi.Output<string>, database: DatabaseEgress): void {
-        new k8s.networking.v1.NetworkPolicy(
-            `${name}-egress`,
-            {
-                metadata: { name: "fastapi-egress", namespace: ns, labels: APP_LABELS },
-                spec: {
-                    podSelector: {
-                        matchExpressions: [
-                            { key: "app", operator: "In", values: [APP_LABELS.app, MIGRATION_LABELS.app] },
-                        ],
-                    },
-                    policyTypes: ["Egress"],
-                    egress: [
-                        {
-                            to: [
-                                {
-                                    namespaceSelector: {
-                                        matchLabels: { "kubernetes.io/metadata.name": "kube-system" },
-                                    },
-                                    podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-                                },
-                            ],
-                            ports: [
-                                { protocol: "UDP", port: 53 },
-                                { protocol: "TCP", port: 53 },
-                            ],
-                        },
-                        {
-                            to: database.cidrs.map((cidr) => ({ ipBlock: { cidr } })),
-                            ports: [{ protocol: "TCP", port: database.port }],
-                        },
-                    ],
-                },
-            },
-            { parent: this },
         );
     }
 }

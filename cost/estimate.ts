@@ -149,8 +149,60 @@ interface Context {
 
 type Rule = (resource: InventoryResource, context: Context) => CostLine[];
 
-// `any`: declared inputs are untyped JSON as the engine received them; each rule reads the fields it prices.
-type Inputs = Record<string, any>;
+// The declared inputs each rule reads, as the engine received them (plain JSON); fields a program may omit are optional.
+interface ClusterInputs {
+    name?: string;
+    enabledClusterLogTypes?: string[];
+}
+interface NodeGroupInputs {
+    scalingConfig: { desiredSize: number; maxSize: number };
+    instanceTypes: string[];
+    capacityType?: string;
+    launchTemplate?: { id?: string };
+}
+interface LaunchTemplateInputs {
+    blockDeviceMappings?: { ebs?: { volumeSize: number; volumeType: string } }[];
+}
+interface ServiceInputs {
+    metadata?: { annotations?: Record<string, string> };
+    spec?: { type?: string };
+}
+interface RepositoryInputs {
+    name?: string;
+}
+interface LifecyclePolicyInputs {
+    repository?: string;
+    policy?: string;
+}
+interface LifecyclePolicyDocument {
+    rules?: { selection?: { countType?: string; countNumber?: number } }[];
+}
+interface VpcInputs {
+    natGateways?: { strategy?: string };
+    availabilityZoneNames?: string[];
+    numberOfAvailabilityZones?: number;
+    subnetSpecs?: { type: string; cidrBlocks?: string[] }[];
+}
+interface DatabaseInputs {
+    identifier?: string;
+    instanceClass?: string;
+    engine?: string;
+    storageType?: string;
+    multiAz?: boolean;
+    allocatedStorage?: number;
+    publiclyAccessible?: boolean;
+    manageMasterUserPassword?: boolean;
+    enabledCloudwatchLogsExports?: string[];
+}
+interface LogGroupInputs {
+    name?: string;
+    retentionInDays?: number;
+}
+
+/** A resource's inputs as the interface of the fields its rule reads; the program declared them with these types. */
+function inputsOf<T>(resource: InventoryResource): T {
+    return resource.inputs as T;
+}
 
 const TYPES = {
     cluster: "eks:index:Cluster",
@@ -221,7 +273,8 @@ interface LogSource {
 function logSources(context: Context): LogSource[] {
     const perType = context.usage.controlPlaneLogGbPerMonth.value;
     const clusters = ofType(context, TYPES.cluster).map((cluster): LogSource => {
-        const logTypes = ((cluster.inputs as Inputs).enabledClusterLogTypes ?? []) as string[];
+        const inputs = inputsOf<ClusterInputs>(cluster);
+        const logTypes = inputs.enabledClusterLogTypes ?? [];
         const unknown = logTypes.filter((logType) => !(logType in perType));
         if (unknown.length > 0) {
             throw new PricingError(
@@ -230,16 +283,16 @@ function logSources(context: Context): LogSource[] {
         }
         return {
             // EKS writes control-plane logs to this group, creating it when the stack does not.
-            logGroupName: `/aws/eks/${String((cluster.inputs as Inputs).name ?? cluster.name)}/cluster`,
+            logGroupName: `/aws/eks/${inputs.name ?? cluster.name}/cluster`,
             sender: cluster,
             gbPerMonth: logTypes.reduce((sum, logType) => sum + perType[logType], 0),
             description: `control-plane logs (${logTypes.join(", ")})`,
         };
     });
     const databases = ofType(context, TYPES.database).flatMap((database) => {
-        const inputs = database.inputs as Inputs;
-        return ((inputs.enabledCloudwatchLogsExports ?? []) as string[]).map((logName): LogSource => ({
-            logGroupName: `/aws/rds/instance/${String(inputs.identifier ?? database.name)}/${logName}`,
+        const inputs = inputsOf<DatabaseInputs>(database);
+        return (inputs.enabledCloudwatchLogsExports ?? []).map((logName): LogSource => ({
+            logGroupName: `/aws/rds/instance/${inputs.identifier ?? database.name}/${logName}`,
             sender: database,
             gbPerMonth: context.usage.databaseLogGbPerMonth.value,
             description: `database ${logName} log`,
@@ -273,7 +326,9 @@ function logStorage(
 
 /** Ingestion of every log the resource sends, and storage of those that no declared log group keeps. */
 function logLines(sender: InventoryResource, context: Context): CostLine[] {
-    const declared = new Set(ofType(context, TYPES.logGroup).map((group) => String((group.inputs as Inputs).name)));
+    const declared = new Set(
+        ofType(context, TYPES.logGroup).map((group) => String(inputsOf<LogGroupInputs>(group).name)),
+    );
     return logSources(context)
         .filter((source) => source.sender === sender)
         .flatMap((source) => [
@@ -309,8 +364,8 @@ function instancePrice(instanceType: string, context: Context): Price {
     return price;
 }
 
-function launchTemplateOf(nodeGroup: InventoryResource, context: Context): Inputs {
-    const id = (nodeGroup.inputs as Inputs).launchTemplate?.id;
+function launchTemplateOf(nodeGroup: InventoryResource, context: Context): LaunchTemplateInputs {
+    const id = inputsOf<NodeGroupInputs>(nodeGroup).launchTemplate?.id;
     const template = ofType(context, TYPES.launchTemplate).find(
         (candidate) => candidate.id !== undefined && candidate.id === id,
     );
@@ -319,13 +374,13 @@ function launchTemplateOf(nodeGroup: InventoryResource, context: Context): Input
             `${label(nodeGroup)} has no launch template among the declared resources: its root volumes cannot be priced`,
         );
     }
-    return template.inputs as Inputs;
+    return inputsOf<LaunchTemplateInputs>(template);
 }
 
 const nodeGroup: Rule = (group, context) => {
-    const inputs = group.inputs as Inputs;
-    const { desiredSize, maxSize } = inputs.scalingConfig as { desiredSize: number; maxSize: number };
-    const instanceTypes = inputs.instanceTypes as string[];
+    const inputs = inputsOf<NodeGroupInputs>(group);
+    const { desiredSize, maxSize } = inputs.scalingConfig;
+    const instanceTypes = inputs.instanceTypes;
     const hours = context.usage.hoursPerMonth.value;
     const spot = inputs.capacityType === "SPOT";
     // On-demand EKS launches the first type; spot may launch any, so the dearest bounds the estimate.
@@ -347,9 +402,7 @@ const nodeGroup: Rule = (group, context) => {
         ),
     ];
 
-    for (const mapping of (launchTemplateOf(group, context).blockDeviceMappings ?? []) as {
-        ebs?: { volumeSize: number; volumeType: string };
-    }[]) {
+    for (const mapping of launchTemplateOf(group, context).blockDeviceMappings ?? []) {
         if (mapping.ebs === undefined) {
             continue;
         }
@@ -389,7 +442,7 @@ function publicZoneCount(context: Context): number {
     if (vpcs.length !== 1) {
         throw new PricingError(`expected one ${TYPES.vpc} to count the load balancer's zones, found ${vpcs.length}`);
     }
-    const specs = ((vpcs[0].inputs as Inputs).subnetSpecs ?? []) as { type: string; cidrBlocks?: string[] }[];
+    const specs = inputsOf<VpcInputs>(vpcs[0]).subnetSpecs ?? [];
     return specs
         .filter((spec) => spec.type === "Public")
         .reduce((sum, spec) => sum + (spec.cidrBlocks?.length ?? 0), 0);
@@ -398,7 +451,7 @@ function publicZoneCount(context: Context): number {
 const LOAD_BALANCER_TYPE_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-type";
 
 const service: Rule = (svc, context) => {
-    const inputs = svc.inputs as Inputs;
+    const inputs = inputsOf<ServiceInputs>(svc);
     if (inputs.spec?.type !== "LoadBalancer") {
         return [];
     }
@@ -440,14 +493,17 @@ const service: Rule = (svc, context) => {
 };
 
 function imagesKept(repository: InventoryResource, context: Context): number {
-    const name = String((repository.inputs as Inputs).name ?? repository.name);
+    const name = inputsOf<RepositoryInputs>(repository).name ?? repository.name;
     const policy = ofType(context, TYPES.lifecyclePolicy).find(
-        (candidate) => (candidate.inputs as Inputs).repository === name,
+        (candidate) => inputsOf<LifecyclePolicyInputs>(candidate).repository === name,
     );
-    const rules = policy === undefined ? [] : (JSON.parse(String((policy.inputs as Inputs).policy)).rules as Inputs[]);
-    const counts = rules
+    const document =
+        policy === undefined
+            ? {}
+            : (JSON.parse(String(inputsOf<LifecyclePolicyInputs>(policy).policy)) as LifecyclePolicyDocument);
+    const counts = (document.rules ?? [])
         .filter((rule) => rule.selection?.countType === "imageCountMoreThan")
-        .map((rule) => Number(rule.selection.countNumber));
+        .map((rule) => Number(rule.selection?.countNumber));
     if (counts.length === 0) {
         throw new PricingError(
             `${label(repository)} has no lifecycle policy keeping a number of images: its storage has no bound to price`,
@@ -471,11 +527,10 @@ const repository: Rule = (repo, context) => {
 };
 
 const vpc: Rule = (network, context) => {
-    const inputs = network.inputs as Inputs;
+    const inputs = inputsOf<VpcInputs>(network);
     // awsx's default strategy is one NAT gateway per zone.
-    const strategy = String(inputs.natGateways?.strategy ?? "OnePerAz");
-    const zones =
-        ((inputs.availabilityZoneNames ?? []) as string[]).length || Number(inputs.numberOfAvailabilityZones ?? 3);
+    const strategy = inputs.natGateways?.strategy ?? "OnePerAz";
+    const zones = (inputs.availabilityZoneNames ?? []).length || Number(inputs.numberOfAvailabilityZones ?? 3);
     const gateways = { None: 0, Single: 1, OnePerAz: zones }[strategy];
     if (gateways === undefined) {
         throw new PricingError(`${label(network)}: NAT gateway strategy '${strategy}' is not priced`);
@@ -505,7 +560,7 @@ const vpc: Rule = (network, context) => {
 };
 
 const database: Rule = (instance, context) => {
-    const inputs = instance.inputs as Inputs;
+    const inputs = inputsOf<DatabaseInputs>(instance);
     const instanceClass = String(inputs.instanceClass);
     const engine = String(inputs.engine);
     const price = context.prices.rdsPostgresInstanceHour[instanceClass];
@@ -563,14 +618,14 @@ const kmsKey: Rule = (key, context) => [
 ];
 
 const logGroup: Rule = (group, context) => {
-    const inputs = group.inputs as Inputs;
+    const inputs = inputsOf<LogGroupInputs>(group);
     const source = logSources(context).find((candidate) => candidate.logGroupName === inputs.name);
     if (source === undefined) {
         throw new PricingError(
             `${label(group)} (${String(inputs.name)}): no declared resource is known to write to it, so cost/usage.json has no volume for it`,
         );
     }
-    return [logStorage(group, source, inputs.retentionInDays as number | undefined, context)];
+    return [logStorage(group, source, inputs.retentionInDays, context)];
 };
 
 /** Declared resource types with a recurring cost, each with the rule that prices it. */

@@ -6,10 +6,10 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
 import { ConfigError } from "../config";
-import { FAKE_DATABASE_URL, setStackConfig } from "../tests/stack/mocks";
+import { FAKE_DATABASE_URL, setStackConfig } from "./lib/mocks";
 import { PricingError, estimate } from "../cost/estimate";
 import { markdownReport } from "../cost/report";
-import { renderProgram } from "./render";
+import { renderProgram } from "./lib/render";
 
 const PROJECT = "fastapi-app";
 const USAGE = "usage: npm run cost -- [--stack NAME] [--config KEY=VALUE ...] [--json]";
@@ -72,11 +72,11 @@ function stackConfig(directory: string, stack: string): StackFileConfig {
     const config: Record<string, string> = {};
     const secrets: string[] = [];
     for (const [key, value] of Object.entries(
-        (YAML.parse(fs.readFileSync(file, "utf8"))?.config ?? {}) as Record<string, unknown>,
+        (YAML.parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null)?.config ?? {},
     )) {
         const secure = typeof value === "object" && value !== null && "secure" in value;
         if (!secure) {
-            config[key] = typeof value === "object" ? JSON.stringify(value) : String(value);
+            config[key] = typeof value === "string" ? value : JSON.stringify(value);
         } else if (key === `${PROJECT}:databaseUrl`) {
             config[key] = FAKE_DATABASE_URL;
         } else if (!SECRETS_WITHOUT_COST.has(key)) {

@@ -8,8 +8,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
-import { RecordedResource, isSecretInput, setStackConfig } from "../tests/stack/mocks";
-import { renderProgram } from "./render";
+import { RecordedResource, isSecretInput, setStackConfig } from "./lib/mocks";
+import { renderProgram } from "./lib/render";
 import { isStructure } from "../cost/estimate";
 
 const OUT_DIR = path.join(__dirname, "..", "build", "synth");
@@ -118,8 +118,13 @@ function redactedLeaves(value: unknown): unknown {
     return REDACTED;
 }
 
-function manifestFileName(index: number, manifest: Record<string, any>): string {
-    // `any`: a manifest is free-form JSON
+/** The fields of a Kubernetes object that name its file; the rest is written as declared. */
+interface Manifest {
+    kind: string;
+    metadata: { name: string };
+}
+
+function manifestFileName(index: number, manifest: Manifest): string {
     return `${String(index + 1).padStart(2, "0")}-${String(manifest.kind).toLowerCase()}-${manifest.metadata.name}.yaml`;
 }
 
@@ -129,9 +134,7 @@ async function main(): Promise<void> {
     fs.rmSync(OUT_DIR, { recursive: true, force: true });
     fs.mkdirSync(K8S_DIR, { recursive: true });
 
-    const manifests = recorded
-        .filter(isKubernetesObject)
-        .map((resource) => sanitized(resource.inputs) as Record<string, any>);
+    const manifests = recorded.filter(isKubernetesObject).map((resource) => sanitized(resource.inputs) as Manifest);
     manifests.forEach((manifest, index) => {
         fs.writeFileSync(path.join(K8S_DIR, manifestFileName(index, manifest)), YAML.stringify(manifest));
     });

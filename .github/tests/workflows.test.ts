@@ -264,7 +264,7 @@ describe("drift.yml", () => {
         const set = steps.findIndex(
             (s) => s.run === 'bash .github/scripts/stack-config set-database-url "$PULUMI_STACK"',
         );
-        const credentials = steps.indexOf(aws!);
+        const credentials = steps.indexOf(aws);
         assert.ok(check >= 0 && check < credentials && credentials < set && set < steps.indexOf(pulumi()!));
         assert.equal(job.env?.DATABASE_URL, undefined, "the secret reaches only the steps that need it");
     });

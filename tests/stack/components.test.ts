@@ -26,15 +26,14 @@ import {
     settled,
     valueOf,
 } from "./mocks";
-import { Network, zonesForEks } from "../../vpc";
+import { Network, zonesForEks } from "../../network";
 import { Cluster, ClusterArgs, accessEntryKey } from "../../cluster";
 import { KUBERNETES_RELEASES } from "../../versions";
-import { Registry, buildContextFiles, contentHash, parseDockerignore } from "../../registry";
+import { Registry } from "../../registry";
+import { buildContextFiles, contentHash, parseDockerignore } from "../../build-context";
 import {
     ENVIRONMENT_ANNOTATION,
     KUBERNETES_API_ANNOTATION,
-    METRICS_PORT,
-    METRICS_SCRAPER,
     TLS_POLICY,
     TOKENS_FINGERPRINT_ANNOTATION,
     Workload,
@@ -42,6 +41,7 @@ import {
     hostAndPort,
     migrationJobName,
 } from "../../workload";
+import { METRICS_PORT, METRICS_SCRAPER } from "../../workload-names";
 import { Database, DatabaseArgs } from "../../database";
 
 installMocks();
@@ -530,8 +530,8 @@ describe("Workload alone", () => {
         );
     });
     const certificateArn = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
-    const serviceOf = async (name: string, edge: WorkloadArgs["edge"]) => {
-        const workload = new Workload(name, workloadArgs(name, { edge }));
+    const serviceOf = async (name: string, loadBalancer: WorkloadArgs["loadBalancer"]) => {
+        const workload = new Workload(name, workloadArgs(name, { loadBalancer }));
         const url = await valueOf(workload.url);
         await settled();
         return { url, service: inputsOf("kubernetes:core/v1:Service", `${name}-service`) };
@@ -732,7 +732,17 @@ describe("Workload alone", () => {
 });
 
 describe("components receive everything through their arguments", () => {
-    for (const file of ["vpc.ts", "cluster.ts", "registry.ts", "workload.ts", "database.ts"]) {
+    for (const file of [
+        "network.ts",
+        "cluster.ts",
+        "cluster-autoscaler.ts",
+        "registry.ts",
+        "workload.ts",
+        "service-tokens.ts",
+        "metrics-scraper.ts",
+        "network-policies.ts",
+        "database.ts",
+    ]) {
         test(`${file} never reads Pulumi configuration`, () => {
             const source = fs.readFileSync(path.join(__dirname, "..", "..", file), "utf8");
             assert.doesNotMatch(source, /\bConfig\s*\(|getConfig|requireSecret|getSecret/);

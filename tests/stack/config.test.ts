@@ -8,11 +8,10 @@ import {
     DatabaseConfig,
     ExternalDatabaseConfig,
     ManagedDatabaseConfig,
-    checkUpgradeStep,
     loadConfig,
     validateDatabaseUrl,
 } from "../../config";
-import { KUBERNETES_RELEASES, minorOf } from "../../versions";
+import { KUBERNETES_RELEASES, checkUpgradeStep, minorOf } from "../../versions";
 
 installMocks();
 
@@ -23,14 +22,14 @@ function loadWith(values: Record<string, string>) {
 
 function external(database: DatabaseConfig): ExternalDatabaseConfig {
     assert.equal(database.mode, "external");
-    return database as ExternalDatabaseConfig;
+    return database;
 }
 
 function managed(values: Record<string, string>): ManagedDatabaseConfig {
     setStackConfig(values, false);
     const database = loadConfig().database;
     assert.equal(database.mode, "managed");
-    return database as ManagedDatabaseConfig;
+    return database;
 }
 
 function assertRejected(values: Record<string, string>, key: string, detail: RegExp, withDatabaseUrl = true): void {
@@ -407,10 +406,10 @@ describe("external database mode (databaseUrl is set)", () => {
     test("a postgresql:// URL is accepted", () => assert.doesNotThrow(() => validateDatabaseUrl(FAKE_DATABASE_URL)));
 });
 
-describe("edge: HTTPS and who may connect", () => {
+describe("loadBalancer: HTTPS and who may connect", () => {
     const certificate = "arn:aws:acm:ap-southeast-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
     test("defaults: plain HTTP, open to every address", () => {
-        assert.deepEqual(loadWith({}).edge, {
+        assert.deepEqual(loadWith({}).loadBalancer, {
             certificateArn: undefined,
             keepHttpPort: false,
             allowedSourceRanges: [],
@@ -421,7 +420,7 @@ describe("edge: HTTPS and who may connect", () => {
             certificateArn: certificate,
             keepHttpPort: "true",
             allowedSourceRanges: '["203.0.113.0/24","198.51.100.7/32"]',
-        }).edge;
+        }).loadBalancer;
         assert.deepEqual(edge, {
             certificateArn: certificate,
             keepHttpPort: true,

@@ -19,9 +19,9 @@ import {
     isStructure,
 } from "../../cost/estimate";
 import { markdownReport } from "../../cost/report";
-import { spotInstanceTypes } from "../../cluster";
+import { spotInstanceTypes } from "../../capacity";
 import { UsageError, costRequest } from "../../scripts/cost";
-import { renderProgram } from "../../scripts/render";
+import { renderProgram } from "../../scripts/lib/render";
 
 const REGIONS = Object.keys(PRICES.regions);
 let inventory: RecordedResource[];

@@ -63,7 +63,7 @@ function testedPostgresMajor(): string {
 
 before(async () => {
     process.chdir(PROJECT_DIRECTORY);
-    program = (await import("../../index")) as unknown as Program;
+    program = await import("../../index");
     await settled();
 });
 

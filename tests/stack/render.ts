@@ -1,13 +1,18 @@
 // Renders the whole program under the mocks in a process of its own and prints every declared resource as JSON
 // (type, name, inputs, dependencies): one run of `pulumi up`, as the engine would receive it.
 // Usage: node --import tsx tests/stack/render.ts '<world as JSON>'
-//   world: { config?: {key: value}, eksClusters?: {name: version} }
+//   world: { config?: {key: value}, eksClusters?: {name: version}, managedDatabase?: true, snapshot?: true }
 import { eksClusters, setStackConfig } from "./mocks";
-import { renderProgram } from "../../scripts/render";
+import { renderProgram } from "../../scripts/lib/render";
+import { snapshot } from "./rendering";
 
 export interface World {
     config?: Record<string, string>;
     eksClusters?: Record<string, string>;
+    /** Without databaseUrl: the stack makes its own database. */
+    managedDatabase?: boolean;
+    /** Print the normalized snapshot (tests/stack/rendering.ts) instead of the raw records. */
+    snapshot?: boolean;
 }
 
 async function main(): Promise<void> {
@@ -16,9 +21,9 @@ async function main(): Promise<void> {
         for (const [cluster, version] of Object.entries(world.eksClusters ?? {})) {
             eksClusters.set(cluster, version);
         }
-        setStackConfig(world.config ?? {});
+        setStackConfig(world.config ?? {}, world.managedDatabase !== true);
     });
-    process.stdout.write(JSON.stringify(recorded));
+    process.stdout.write(JSON.stringify(world.snapshot === true ? snapshot() : recorded));
 }
 
 main().catch((error: unknown) => {

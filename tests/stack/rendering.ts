@@ -2,8 +2,8 @@
 // inputs and dependencies, secrets replaced by a marker (so no value is stored) and the build context's
 // content hash by a placeholder (the service's code changes it, not the stack).
 import * as pulumi from "@pulumi/pulumi";
-import { isSecretInput, recorded } from "./mocks";
-import { contentHash } from "../../registry";
+import { isSecretInput, recorded } from "../../scripts/lib/mocks";
+import { contentHash } from "../../build-context";
 
 export interface RenderedResource {
     type: string;
@@ -15,7 +15,19 @@ export interface RenderedResource {
 const SECRET = "[secret]";
 const CONTENT_HASH = "[content hash of app/]";
 
-function normalized(value: unknown, appHash: string): unknown {
+/** A string holding a JSON object or array (an IAM or lifecycle policy), parsed; anything else undefined. */
+function parsedJson(value: string): unknown {
+    if (!/^\s*[[{]/.test(value)) {
+        return undefined;
+    }
+    try {
+        return JSON.parse(value) as unknown;
+    } catch {
+        return undefined;
+    }
+}
+
+function normalized(value: unknown, appHash: string, parseJson = false): unknown {
     if (isSecretInput(value)) {
         return SECRET;
     }
@@ -23,16 +35,17 @@ function normalized(value: unknown, appHash: string): unknown {
         return "[resource reference]";
     }
     if (typeof value === "string") {
-        return value.split(appHash).join(CONTENT_HASH);
+        const parsed = parseJson ? parsedJson(value) : undefined;
+        return parsed === undefined ? value.split(appHash).join(CONTENT_HASH) : normalized(parsed, appHash, parseJson);
     }
     if (Array.isArray(value)) {
-        return value.map((item) => normalized(item, appHash));
+        return value.map((item) => normalized(item, appHash, parseJson));
     }
     if (typeof value === "object" && value !== null) {
         return Object.fromEntries(
             Object.entries(value)
                 .sort(([a], [b]) => a.localeCompare(b))
-                .map(([key, inner]) => [key, normalized(inner, appHash)]),
+                .map(([key, inner]) => [key, normalized(inner, appHash, parseJson)]),
         );
     }
     return value;
@@ -49,4 +62,30 @@ export function rendering(): RenderedResource[] {
             dependencies: [...resource.dependencies].sort(),
         }))
         .sort((a, b) => `${a.type}::${a.name}`.localeCompare(`${b.type}::${b.name}`));
+}
+
+/** One resource as the no-behaviour-change snapshot holds it: policy documents compared as JSON, string or object. */
+export interface SnapshotResource {
+    urn: string;
+    type: string;
+    inputs: unknown;
+    dependencies: string[];
+    /** Its parent's URN and earlier URNs (`aliases`): not stored, used to match a moved resource with its snapshot. */
+    parent?: string;
+    aliases?: string[];
+}
+
+/** Everything recorded so far by URN, in a stable order. Run from the project directory. */
+export function snapshot(): SnapshotResource[] {
+    const appHash = contentHash("app");
+    return recorded
+        .map((resource) => ({
+            urn: resource.urn,
+            type: resource.type,
+            inputs: normalized(resource.inputs, appHash, true),
+            dependencies: [...resource.dependencies].sort(),
+            parent: resource.parent,
+            aliases: resource.aliases,
+        }))
+        .sort((a, b) => a.urn.localeCompare(b.urn));
 }

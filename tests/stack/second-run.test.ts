@@ -7,7 +7,7 @@ import * as path from "path";
 import { promisify } from "util";
 import { Json, RecordedResource } from "./mocks";
 import type { World } from "./render";
-import { contentHash } from "../../registry";
+import { contentHash } from "../../build-context";
 
 const PROJECT_DIRECTORY = path.join(__dirname, "..", "..");
 const ALICE = "arn:aws:iam::123456789012:user/alice";
@@ -136,7 +136,7 @@ describe("a Kubernetes upgrade of more than one minor is refused before EKS is a
             config: { kubernetesVersion: "1.36" },
             eksClusters: { "fastapi-app-cluster": "1.35" },
         });
-        const inputs = (type: string): Json => (upgrade.find((r) => r.type === type)?.inputs ?? {}) as Json;
+        const inputs = (type: string): Json => upgrade.find((r) => r.type === type)?.inputs ?? {};
         assert.equal(inputs("eks:index:Cluster").version, "1.36");
         assert.equal(inputs("eks:index:ManagedNodeGroup").version, "1.36");
     });

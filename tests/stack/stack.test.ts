@@ -25,8 +25,9 @@ import {
     settled,
     valueOf,
 } from "./mocks";
-import { contentHash } from "../../registry";
-import { EPHEMERAL_STORAGE, MIN_NODES_WITH_PODS, PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
+import { contentHash } from "../../build-context";
+import { MIN_NODES_WITH_PODS } from "../../capacity";
+import { EPHEMERAL_STORAGE, PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from "../../workload";
 import { CLUSTER_AUTOSCALER_CHART_VERSION, KUBERNETES_RELEASES } from "../../versions";
 import { rendering } from "./rendering";
 
@@ -80,8 +81,8 @@ describe("stack outputs", () => {
         ]);
     });
     test("databaseMode is external and there is no databaseEndpoint: the database is not the stack's", () => {
-        assert.equal(program.databaseMode as unknown, "external");
-        assert.equal(program.databaseEndpoint as unknown, undefined);
+        assert.equal(program.databaseMode, "external");
+        assert.equal(program.databaseEndpoint, undefined);
     });
     test("url is http:// + the load balancer hostname", async () => {
         assert.equal(await valueOf(program.loadBalancerHostname), LOAD_BALANCER_HOSTNAME);
