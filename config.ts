@@ -138,6 +138,35 @@ function validateSourceRanges(ranges: string[]): void {
     }
 }
 
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** A name of the user's own DNS: an ACM certificate can never name the load balancer's AWS-owned host. */
+function parsePublicHostname(config: pulumi.Config, certificateArn: string | undefined): string | undefined {
+    const publicHostname = config.get("publicHostname");
+    if (publicHostname === undefined) {
+        if (certificateArn !== undefined) {
+            throw new ConfigError(
+                "publicHostname",
+                "is required with certificateArn: the certificate cannot name the load balancer's own host, so the url must be the name it was issued for; set it with: pulumi config set publicHostname api.example.com",
+            );
+        }
+        return undefined;
+    }
+    if (!HOSTNAME.test(publicHostname)) {
+        throw new ConfigError(
+            "publicHostname",
+            `'${publicHostname}' is not a lower-case DNS name such as api.example.com (no scheme, port or path)`,
+        );
+    }
+    if (publicHostname.endsWith(".amazonaws.com")) {
+        throw new ConfigError(
+            "publicHostname",
+            `'${publicHostname}' is an AWS-owned name; set the name of your own DNS that points at the load balancer, such as api.example.com`,
+        );
+    }
+    return publicHostname;
+}
+
 const ACM_CERTIFICATE_ARN = /^arn:aws(-[a-z]+)*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]{36}$/;
 
 function parseLoadBalancer(config: pulumi.Config, region: string): LoadBalancerConfig {
@@ -166,7 +195,8 @@ function parseLoadBalancer(config: pulumi.Config, region: string): LoadBalancerC
     }
     const allowedSourceRanges = stringList(config, "allowedSourceRanges", [], '["203.0.113.0/24"]');
     validateSourceRanges(allowedSourceRanges);
-    return { certificateArn, keepHttpPort, allowedSourceRanges };
+    const publicHostname = parsePublicHostname(config, certificateArn);
+    return { certificateArn, publicHostname, keepHttpPort, allowedSourceRanges };
 }
 
 /** The service's own token rule (app/src/fastapi_app/settings.py): RFC 6750 characters, 16 to 512 of them. */

@@ -47,6 +47,8 @@ export interface MetricsScrapeArgs {
 export interface LoadBalancerArgs {
     /** An ACM certificate: the load balancer terminates TLS on 443 and forwards plain HTTP to the pods. */
     certificateArn?: string;
+    /** The DNS name clients use (pointed at the load balancer); the url names it instead of the load balancer. */
+    publicHostname?: string;
     /** With a certificate, also serve plain HTTP on 80. */
     keepHttpPort?: boolean;
     /** Client CIDRs the load balancer admits (its security group's ingress); empty admits every address. */
@@ -258,7 +260,8 @@ export class Workload extends pulumi.ComponentResource {
 
         this.namespace = ns;
         this.loadBalancerHostname = service.status.loadBalancer.ingress[0].hostname;
-        this.url = pulumi.interpolate`${loadBalancer.certificateArn ? "https" : "http"}://${this.loadBalancerHostname}`;
+        const host = loadBalancer.publicHostname ?? this.loadBalancerHostname;
+        this.url = pulumi.interpolate`${loadBalancer.certificateArn ? "https" : "http"}://${host}`;
         this.apiTokens = tokens.apiTokens;
         this.metricsTokens = tokens.metricsTokens;
         this.metricsScraperToken = createMetricsScraper(name, { namespace: ns }, child);

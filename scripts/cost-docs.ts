@@ -1,7 +1,6 @@
 // Keeps docs/cost.md's tables equal to what npm run cost prints: every block between
 // `<!-- npm run cost -- ARGS -->` and `<!-- end of npm run cost -->` is that command's output.
-// Usage: npm run cost:docs            rewrites the blocks
-//        npm run cost:docs -- --check  fails, naming each stale block, instead of writing
+// Usage: npm run cost:docs -- --help
 import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -49,8 +48,35 @@ export async function currentOutputs(estimates: DocumentedEstimate[]): Promise<s
     return outputs;
 }
 
+export const HELP = `usage: npm run cost:docs [-- --check]
+Rewrites every table of docs/cost.md between <!-- npm run cost -- ARGS --> and <!-- end of npm run cost -->
+with what npm run cost -- ARGS prints now.
+
+options:
+  --check       write nothing; fail, naming each table that differs from the output
+  -h, --help    this text
+
+examples:
+  npm run cost:docs
+  npm run cost:docs -- --check`;
+
+class UsageError extends Error {}
+
+/** Whether to check rather than write; undefined for --help. Anything else is refused, naming it. */
+export function checkOnly(argv: string[]): boolean | undefined {
+    const unknown = argv.find((argument) => !["--check", "--help", "-h"].includes(argument));
+    if (unknown !== undefined) {
+        throw new UsageError(`unexpected argument '${unknown}' (options and examples: npm run cost:docs -- --help)`);
+    }
+    return argv.includes("--help") || argv.includes("-h") ? undefined : argv.includes("--check");
+}
+
 async function main(): Promise<void> {
-    const check = process.argv.includes("--check");
+    const check = checkOnly(process.argv.slice(2));
+    if (check === undefined) {
+        console.log(HELP);
+        return;
+    }
     const markdown = fs.readFileSync(COST_DOC, "utf8");
     const estimates = documentedEstimates(markdown);
     const outputs = await currentOutputs(estimates);
@@ -80,7 +106,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
     main().catch((error: unknown) => {
-        console.error(error);
+        console.error(error instanceof UsageError ? `cost:docs: ${error.message}` : error);
         process.exit(1);
     });
 }

@@ -1,6 +1,6 @@
 // Estimates the stack's monthly AWS bill: renders the program offline (as npm run synth does) with the stack's
 // configuration and prices what it declares (cost/estimate.ts). No AWS access and no secret are needed.
-// Usage: npm run cost -- [--stack NAME] [--config KEY=VALUE ...] [--json]
+// Usage: npm run cost -- --help
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -13,25 +13,52 @@ import { renderProgram } from "./lib/render";
 
 const PROJECT = "fastapi-app";
 const USAGE = "usage: npm run cost -- [--stack NAME] [--config KEY=VALUE ...] [--json]";
+export const HELP = `${USAGE}
+Estimates the stack's monthly AWS bill, in US dollars, from what the program declares with the stack's
+configuration (Pulumi.<stack>.yaml), priced by cost/prices.json. Needs no AWS access, no Pulumi CLI and no secret.
+
+options:
+  --stack NAME          the stack whose configuration to read (default: dev)
+  --config KEY=VALUE    a setting to estimate with instead, as pulumi config set takes it (repeatable)
+  --json                the estimate as JSON instead of a Markdown table
+  -h, --help            this text
+
+examples:
+  npm run cost
+  npm run cost -- --stack dev --config nodeCapacityType=SPOT
+  npm run cost -- --config aws:region=us-east-1 --config nodeMaxSize=5
+  npm run cost -- --config databaseUrl=postgresql://app@db.example.com:5432/app --json`;
 
 interface Options {
     stack: string;
     overrides: [string, string][];
     json: boolean;
+    help: boolean;
 }
 
 export class UsageError extends Error {}
 
-function parseArguments(argv: string[]): Options {
-    const options: Options = { stack: "dev", overrides: [], json: false };
+/** The value after option `argv[index]`; a missing one (the end, or another option) names the option. */
+function optionValue(argv: string[], index: number, placeholder: string): string {
+    const value = argv[index + 1];
+    if (value === undefined || value.startsWith("--")) {
+        throw new UsageError(`${argv[index]} needs a value: ${argv[index]} ${placeholder}`);
+    }
+    return value;
+}
+
+export function parseArguments(argv: string[]): Options {
+    const options: Options = { stack: "dev", overrides: [], json: false, help: false };
     for (let index = 0; index < argv.length; index++) {
         const argument = argv[index];
-        if (argument === "--json") {
+        if (argument === "--help" || argument === "-h") {
+            return { ...options, help: true };
+        } else if (argument === "--json") {
             options.json = true;
-        } else if (argument === "--stack" && index + 1 < argv.length) {
-            options.stack = argv[++index];
-        } else if (argument === "--config" && index + 1 < argv.length) {
-            const pair = argv[++index];
+        } else if (argument === "--stack") {
+            options.stack = optionValue(argv, index++, "NAME");
+        } else if (argument === "--config") {
+            const pair = optionValue(argv, index++, "KEY=VALUE");
             const separator = pair.indexOf("=");
             if (separator <= 0) {
                 throw new UsageError(`--config takes KEY=VALUE, got '${pair}'`);
@@ -109,6 +136,10 @@ export function costRequest(argv: string[], directory: string): CostRequest {
 }
 
 async function main(): Promise<void> {
+    if (parseArguments(process.argv.slice(2)).help) {
+        console.log(HELP);
+        return;
+    }
     const request = costRequest(process.argv.slice(2), path.join(__dirname, ".."));
     const inventory = await renderProgram(() => setStackConfig(request.config, false));
     const result = estimate(inventory, new pulumi.Config("aws").require("region"));
@@ -117,7 +148,9 @@ async function main(): Promise<void> {
 
 function fail(error: unknown): never {
     if (error instanceof UsageError || error instanceof PricingError || error instanceof ConfigError) {
-        console.error(`cost: ${error.message}${error instanceof UsageError ? `\n${USAGE}` : ""}`);
+        console.error(
+            `cost: ${error.message}${error instanceof UsageError ? `\n${USAGE}\n(options and examples: npm run cost -- --help)` : ""}`,
+        );
     } else {
         console.error(error);
     }

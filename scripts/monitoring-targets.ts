@@ -9,14 +9,7 @@
  *   monitoring/targets/eks.json, a file_sd target group naming the load balancer (http on 80, or https on 443),
  *   and removes the pods mode's files, so that the fastapi-pods job no longer authenticates.
  *
- * Usage:
- *   npm run monitoring:targets                                   # runs `pulumi stack output --json --show-secrets --stack dev`
- *   npm run monitoring:targets -- --mode lb                      # the load balancer even when pods mode is possible
- *   npm run monitoring:targets -- --stack prod                   # another stack
- *   npm run monitoring:targets -- --outputs saved-outputs.json   # a saved copy of those outputs (with --show-secrets)
- *   npm run monitoring:targets -- --out /some/dir/eks.json       # another destination for the load balancer's target
- *   npm run monitoring:targets -- --token-out /some/dir/token    # another destination for the metrics token
- *   npm run monitoring:targets -- --kubernetes-out /some/dir     # another directory for the pods mode's files
+ * Usage: npm run monitoring:targets -- --help
  *
  * Prometheus re-reads file_sd files when they change, and token files at every scrape, so no restart is needed,
  * except for the kubeconfig, which Prometheus reads when it loads its configuration.
@@ -284,23 +277,75 @@ function parseJson(text: string, source: string): unknown {
     }
 }
 
-function parseOptions(argv: string[]): Options {
-    const { values } = parseArgs({
-        args: argv,
-        options: {
-            stack: { type: "string", default: DEFAULT_STACK },
-            mode: { type: "string" },
-            outputs: { type: "string" },
-            out: { type: "string", default: DEFAULT_TARGETS_FILE },
-            "token-out": { type: "string", default: DEFAULT_TOKEN_FILE },
-            "kubernetes-out": { type: "string", default: DEFAULT_KUBERNETES_DIR },
-        },
-        strict: true,
-        allowPositionals: false,
+export const HELP = `usage: npm run monitoring:targets [-- OPTIONS]
+Points the Prometheus of docker-compose.yml at a deployed stack, from its outputs
+(pulumi stack output --json --show-secrets). Pods mode (the default when the outputs allow it) scrapes every pod
+through the Kubernetes API server; lb mode scrapes /metrics through the load balancer. Never prints a secret.
+
+options:
+  --stack NAME            the stack whose outputs to read (default: ${DEFAULT_STACK})
+  --mode pods|lb          the mode, instead of pods whenever the outputs allow it
+  --outputs FILE          a saved copy of pulumi stack output --json --show-secrets, instead of running pulumi
+  --kubernetes-out DIR    pods mode's directory (default: monitoring/secrets/kubernetes)
+  --out FILE              lb mode's target file (default: monitoring/targets/eks.json)
+  --token-out FILE        lb mode's metrics token file (default: monitoring/secrets/metrics-token)
+  -h, --help              this text
+
+examples:
+  npm run monitoring:targets                                  # the dev stack, pods mode where possible
+  npm run monitoring:targets -- --mode lb                     # through the load balancer
+  pulumi stack output --json --show-secrets > outputs.json    # on a machine with the Pulumi CLI, then elsewhere:
+  npm run monitoring:targets -- --stack dev --outputs outputs.json`;
+
+/** Options that take a value, with the placeholder the help shows for it. */
+const VALUES: Record<string, string> = {
+    "--stack": "NAME",
+    "--mode": "pods|lb",
+    "--outputs": "FILE",
+    "--kubernetes-out": "DIR",
+    "--out": "FILE",
+    "--token-out": "FILE",
+};
+const SEE_HELP = "(options and examples: npm run monitoring:targets -- --help)";
+
+/** The options; undefined for --help. An unknown option, or one without its value, is named. */
+export function parseOptions(argv: string[]): Options | undefined {
+    // parseArgs would take the next option as the value, or blame the option's value as "ambiguous".
+    argv.forEach((argument, index) => {
+        const next = argv[index + 1];
+        if (argument in VALUES && (next === undefined || next.startsWith("-"))) {
+            throw new Error(`${argument} needs a value: ${argument} ${VALUES[argument]} ${SEE_HELP}`);
+        }
     });
+    let values;
+    try {
+        ({ values } = parseArgs({
+            args: argv,
+            options: {
+                stack: { type: "string", default: DEFAULT_STACK },
+                mode: { type: "string" },
+                outputs: { type: "string" },
+                out: { type: "string", default: DEFAULT_TARGETS_FILE },
+                "token-out": { type: "string", default: DEFAULT_TOKEN_FILE },
+                "kubernetes-out": { type: "string", default: DEFAULT_KUBERNETES_DIR },
+                help: { type: "boolean", short: "h" },
+            },
+            strict: true,
+            allowPositionals: false,
+        }));
+    } catch (error) {
+        throw new Error(`${(error as Error).message.replace(/\s+/g, " ")} ${SEE_HELP}`);
+    }
+    if (values.help === true) {
+        return undefined;
+    }
+    const empty = Object.keys(VALUES).find((option) => values[option.slice(2) as keyof typeof values] === "");
+    if (empty !== undefined) {
+        throw new Error(`${empty} needs a value: ${empty} ${VALUES[empty]} ${SEE_HELP}`);
+    }
     const mode = values.mode;
     if (mode !== undefined && !(MODES as readonly string[]).includes(mode)) {
-        throw new Error(`--mode must be ${MODES.join(" or ")}, not "${mode}"`);
+        throw new Error(`--mode must be ${MODES.join(" or ")}, not "${mode}" ${SEE_HELP}`);
     }
     return {
         stack: values.stack,
@@ -347,6 +392,10 @@ function writeLoadBalancerMode(raw: unknown, options: Options): string {
 function main(): void {
     try {
         const options = parseOptions(process.argv.slice(2));
+        if (options === undefined) {
+            console.log(HELP);
+            return;
+        }
         const raw =
             options.outputsFile === undefined
                 ? readPulumiOutputs(options.stack)

@@ -9,6 +9,7 @@ import {
     environmentName,
     githubDir,
     Job,
+    jobsOf,
     loadCompositeActions,
     loadWorkflows,
     stepsOf,
@@ -30,6 +31,19 @@ function jobsWithSteps(): [string, Job][] {
         .filter(([, job]) => job.uses === undefined);
 }
 
+function awsStep(job: Job) {
+    return stepsOf(job).find((s) => usesAction(s, "aws-actions/configure-aws-credentials"));
+}
+
+/** Whether a job runs a Pulumi operation, through pulumi/actions or the CLI. */
+function runsPulumi(job: Job): boolean {
+    return stepsOf(job).some(
+        (s) =>
+            (usesAction(s, "pulumi/actions") && s.with?.command !== undefined) ||
+            /\bpulumi (up|destroy|preview|refresh|import|cancel|state)\b/.test(s.run ?? ""),
+    );
+}
+
 function runs(job: Job): string {
     return stepsOf(job)
         .map((step) => step.run ?? "")
@@ -47,10 +61,65 @@ describe("every workflow", () => {
         }
     });
 
-    test("gives every job that runs steps a timeout of at most an hour", () => {
+    test("gives every job that runs steps a timeout: at most an hour without AWS credentials, else within them", () => {
         for (const [id, job] of jobsWithSteps()) {
             const timeout = job["timeout-minutes"];
-            assert.ok(typeof timeout === "number" && timeout > 0 && timeout <= 60, `${id}: timeout-minutes ${timeout}`);
+            assert.ok(typeof timeout === "number" && timeout > 0, `${id}: timeout-minutes ${timeout}`);
+            const aws = awsStep(job);
+            if (aws === undefined) {
+                assert.ok(timeout <= 60, `${id}: timeout-minutes ${timeout}`);
+                continue;
+            }
+            const duration = aws.with?.["role-duration-seconds"];
+            assert.ok(
+                typeof duration === "number",
+                `${id}: role-duration-seconds is not set (the default is one hour)`,
+            );
+            assert.ok(
+                duration >= timeout * 60,
+                `${id}: credentials for ${duration} s expire before the ${timeout} min job`,
+            );
+            assert.ok(duration <= 43200, `${id}: STS issues at most 12 hours`);
+        }
+    });
+
+    test("asks each role for no longer than the MaxSessionDuration the one-time AWS set-up gives it", () => {
+        const docs = readFileSync("docs/ci-cd.md", "utf8");
+        const maxSession = (role: string) =>
+            Number(new RegExp(`--role-name ${role} --max-session-duration (\\d+)`).exec(docs)?.[1] ?? 3600);
+        const limits: Record<string, number> = {
+            "${{ vars.AWS_DEPLOY_ROLE_ARN }}": maxSession("fastapi-app-github-deploy"),
+            "${{ vars.AWS_PREVIEW_ROLE_ARN }}": maxSession("fastapi-app-github-preview"),
+        };
+        for (const [id, job] of jobsWithSteps()) {
+            const aws = awsStep(job);
+            if (aws === undefined) continue;
+            const limit = limits[job.env?.AWS_ROLE_ARN ?? ""];
+            assert.ok(
+                limit !== undefined,
+                `${id}: role ${job.env?.AWS_ROLE_ARN} is neither the deploy nor the preview role`,
+            );
+            assert.ok(Number(aws.with?.["role-duration-seconds"]) <= limit, `${id}: asks for more than ${limit} s`);
+        }
+    });
+
+    test("reads secrets only in jobs that run in a GitHub environment, whose secrets they are", () => {
+        for (const { workflow: w, id, job } of jobsOf(workflows.values())) {
+            if (!JSON.stringify(job).includes("secrets.")) continue;
+            assert.ok(environmentName(job), `${w.name}/${id} reads a secret outside any environment`);
+        }
+    });
+
+    test("takes the region from the stack file, never from a variable that could disagree with it", () => {
+        for (const w of workflows.values()) assert.doesNotMatch(w.text, /vars\.AWS_REGION/, w.file);
+        for (const { workflow: w, id, job } of jobsOf(workflows.values())) {
+            if (awsStep(job) === undefined) continue;
+            const steps = stepsOf(job);
+            const region = steps.findIndex(
+                (s) => s.run === 'bash .github/scripts/stack-config region "$PULUMI_STACK" >> "$GITHUB_ENV"',
+            );
+            assert.ok(region >= 0 && region < steps.indexOf(awsStep(job)!), `${w.name}/${id}`);
+            assert.equal(awsStep(job)?.with?.["aws-region"], "${{ env.AWS_REGION }}");
         }
     });
 
@@ -94,7 +163,7 @@ describe("every workflow", () => {
 
     test("checks out without persisting the token in the work tree", () => {
         const checkouts = allSteps(workflows.values(), actions).filter((s) => usesAction(s, "actions/checkout"));
-        assert.ok(checkouts.length > 0);
+        assert.ok(checkouts.length > 0, "no checkout found");
         for (const step of checkouts) assert.equal(step.with?.["persist-credentials"], false);
     });
 
@@ -112,9 +181,13 @@ describe("ci.yml", () => {
         assert.deepEqual(Object.keys(ci.on).sort(), ["pull_request", "push", "workflow_call"]);
     });
 
-    test("cancels superseded runs of a pull request only", () => {
+    test("cancels superseded runs of a pull request only; any other run, deploy.yml's included, is a group of its own", () => {
         assert.equal(ci.concurrency?.["cancel-in-progress"], "${{ github.event_name == 'pull_request' }}");
-        assert.match(ci.concurrency?.group ?? "", /^ci-/);
+        // A shared group outside pull requests would let the next push cancel a pending run, and with it a deploy.
+        assert.equal(
+            ci.concurrency?.group,
+            "ci-${{ github.event_name }}-${{ github.event.pull_request.number || github.run_id }}",
+        );
     });
 
     test("runs each test suite of scripts/test in its own job", () => {
@@ -135,28 +208,44 @@ describe("ci.yml", () => {
 
 describe("preview.yml", () => {
     const preview = workflow("preview");
+    const job = preview.jobs.preview;
 
     test("previews the dev stack and comments on the pull request", () => {
-        const step = stepsOf(preview.jobs.preview).find((s) => usesAction(s, "pulumi/actions"));
+        const step = stepsOf(job).find((s) => usesAction(s, "pulumi/actions") && s.with?.command !== undefined);
         assert.equal(step?.with?.command, "preview");
         assert.equal(step?.with?.["stack-name"], "${{ env.PULUMI_STACK }}");
         assert.equal(preview.text.match(/^ {2}PULUMI_STACK: (\S+)$/m)?.[1], "dev");
+        assert.deepEqual(Object.keys(preview.on), ["pull_request"], "never pull_request_target");
     });
 
-    test("runs only when the settings check found its secrets, and says so otherwise", () => {
-        assert.equal(preview.jobs.preview.if, "needs.settings.outputs.ready == 'true'");
-        const check = runs(preview.jobs.settings);
-        assert.match(check, /check-settings notice AWS_PREVIEW_ROLE_ARN \|\| ready=false/);
-        assert.match(check, /stack-config check-preview "\$PULUMI_STACK" \|\| ready=false/);
-        assert.match(check, /::notice title=Preview skipped::/);
-        assert.deepEqual(preview.jobs.settings.permissions, { contents: "read" });
+    test("runs in the preview environment, whose reviewers gate the secrets, with the read-only preview role", () => {
+        assert.equal(environmentName(job), "preview");
+        assert.equal(awsStep(job)?.with?.["role-to-assume"], "${{ env.AWS_ROLE_ARN }}");
+        assert.equal(job.env?.AWS_ROLE_ARN, "${{ vars.AWS_PREVIEW_ROLE_ARN }}");
+        assert.doesNotMatch(preview.text, /AWS_DEPLOY_ROLE_ARN/);
     });
 
-    test("runs outside any GitHub environment with the read-only preview role, never with DATABASE_URL", () => {
-        for (const job of Object.values(preview.jobs)) assert.equal(environmentName(job), undefined);
-        const aws = stepsOf(preview.jobs.preview).find((s) => usesAction(s, "aws-actions/configure-aws-credentials"));
-        assert.equal(aws?.with?.["role-to-assume"], "${{ vars.AWS_PREVIEW_ROLE_ARN }}");
-        assert.doesNotMatch(preview.text, /secrets\.DATABASE_URL/);
+    test("never runs for a fork's or Dependabot's pull request, nor where previews are not set up", () => {
+        const condition = (job.if ?? "").replace(/\s+/g, " ");
+        assert.match(condition, /github\.event\.pull_request\.head\.repo\.full_name == github\.repository/);
+        assert.match(condition, /github\.event\.pull_request\.user\.login != 'dependabot\[bot\]'/);
+        assert.match(condition, /vars\.AWS_PREVIEW_ROLE_ARN != ''/);
+        const otherwise = preview.jobs["no-preview"];
+        assert.deepEqual(otherwise.permissions, {});
+        assert.equal(environmentName(otherwise), undefined);
+        assert.doesNotMatch(JSON.stringify(otherwise), /secrets\./);
+    });
+
+    test("works in every database mode: the same checks as a deploy, no skip for a missing databaseUrl", () => {
+        const steps = stepsOf(job);
+        for (const run of [
+            'bash .github/scripts/stack-config check "$PULUMI_STACK"',
+            'bash .github/scripts/stack-config set-database-url "$PULUMI_STACK"',
+        ]) {
+            const step = steps.find((s) => s.run === run);
+            assert.equal(step?.env?.DATABASE_URL, "${{ secrets.DATABASE_URL }}", run);
+        }
+        assert.doesNotMatch(preview.text, /check-preview|ready == 'true'/);
     });
 });
 
@@ -164,8 +253,13 @@ describe("deploy.yml", () => {
     const deploy = workflow("deploy");
     const job = deploy.jobs.deploy;
 
-    test("runs on pushes to main only, after CI passes in the same run", () => {
-        assert.deepEqual(deploy.on, { push: { branches: ["main"] } });
+    test("runs on pushes to main, or by hand with a create input, after CI passes in the same run", () => {
+        assert.deepEqual(Object.keys(deploy.on).sort(), ["push", "workflow_dispatch"]);
+        assert.deepEqual(deploy.on.push, { branches: ["main"] });
+        const inputs = deploy.on.workflow_dispatch?.inputs as Record<string, { required: boolean; default: string }>;
+        assert.deepEqual(Object.keys(inputs), ["create"]);
+        assert.equal(inputs.create.required, false);
+        assert.equal(inputs.create.default, "");
         assert.equal(deploy.jobs.ci.uses, "./.github/workflows/ci.yml");
         assert.equal(job.needs, "ci");
     });
@@ -177,7 +271,10 @@ describe("deploy.yml", () => {
         assert.equal(aws?.with?.["role-to-assume"], "${{ env.AWS_ROLE_ARN }}");
         assert.equal(job.env?.AWS_ROLE_ARN, "${{ vars.AWS_DEPLOY_ROLE_ARN }}");
         assert.equal(aws?.with?.["aws-access-key-id"], undefined);
-        assert.ok(steps.some((s) => usesAction(s, "docker/setup-buildx-action")));
+        assert.ok(
+            steps.some((s) => usesAction(s, "docker/setup-buildx-action")),
+            "buildx is set up",
+        );
         assert.equal(
             steps.find((s) => usesAction(s, "pulumi/actions") && s.with?.command !== undefined)?.with?.command,
             "up",
@@ -187,7 +284,7 @@ describe("deploy.yml", () => {
     test("checks databaseUrl before any credential, then sets it from the environment secret before pulumi up", () => {
         const steps = stepsOf(job);
         const index = (predicate: (run: string) => boolean) => steps.findIndex((s) => predicate(s.run ?? ""));
-        const check = index((run) => run === 'bash .github/scripts/stack-config check-deploy "$PULUMI_STACK"');
+        const check = index((run) => run === 'bash .github/scripts/stack-config check "$PULUMI_STACK"');
         const set = index((run) => run === 'bash .github/scripts/stack-config set-database-url "$PULUMI_STACK"');
         const credentials = steps.findIndex((s) => usesAction(s, "aws-actions/configure-aws-credentials"));
         const installCli = steps.findIndex((s) => usesAction(s, "pulumi/actions") && s.with?.command === undefined);
@@ -212,18 +309,101 @@ describe("deploy.yml", () => {
         assert.doesNotMatch(script, /cat "?\$(kubeconfig|KUBECONFIG)/);
     });
 
-    test("polls /health and /ready through the load balancer for a bounded time", () => {
-        const script = runs(job);
-        assert.match(script, /for attempt in \$\(seq 1 60\)/);
-        assert.match(script, /"\$APP_URL\/health"/);
-        assert.match(script, /"\$APP_URL\/ready"/);
+    test("smoke-tests with the script, given the url, the load balancer and the source ranges from the stack", () => {
+        const steps = stepsOf(job);
+        const smoke = steps.find(
+            (s) => s.run === 'bash .github/scripts/smoke-test "$APP_URL" "$LOAD_BALANCER" "$SOURCE_RANGES"',
+        );
+        assert.ok(smoke, "the smoke test runs .github/scripts/smoke-test");
+        assert.equal(smoke.if, undefined, "the smoke test always runs");
+        assert.ok(!("continue-on-error" in smoke), "a failed smoke test fails the deploy");
+        assert.deepEqual(smoke.env, {
+            APP_URL: "${{ steps.stack.outputs.url }}",
+            LOAD_BALANCER: "${{ steps.stack.outputs.load-balancer }}",
+            SOURCE_RANGES: "${{ steps.stack.outputs.source-ranges }}",
+        });
+        const outputs = runs(job);
+        assert.match(
+            outputs,
+            /"load-balancer=\$\(pulumi stack output loadBalancerHostname --stack "\$PULUMI_STACK"\)"/,
+        );
+        assert.match(outputs, /pulumi config get allowedSourceRanges --stack "\$PULUMI_STACK"/);
+        const rollout = steps.findIndex((s) => /kubectl rollout status/.test(s.run ?? ""));
+        assert.ok(rollout >= 0 && rollout < steps.indexOf(smoke), "the rollout is awaited before the smoke test");
+        assert.doesNotMatch(outputs, /curl /, "every HTTP check goes through the tested script");
     });
 
-    test("shares one lock with destroy.yml and the drift check, and never cancels a running update", () => {
-        const destroyJob = workflow("destroy").jobs.destroy;
-        for (const j of [job, destroyJob, workflow("drift").jobs.drift]) {
-            assert.deepEqual(j.concurrency, { group: "pulumi-dev", "cancel-in-progress": false });
+    test("a push never creates the stack from nothing: the empty-stack check runs before pulumi up", () => {
+        const steps = stepsOf(job);
+        const guard = steps.findIndex(
+            (s) => s.run === 'bash .github/scripts/stack-config check-not-torn-down "$PULUMI_STACK"',
+        );
+        const up = steps.findIndex((s) => usesAction(s, "pulumi/actions") && s.with?.command === "up");
+        const installCli = steps.findIndex((s) => usesAction(s, "pulumi/actions") && s.with?.command === undefined);
+        assert.ok(
+            guard >= 0 && installCli < guard && guard < up && steps.indexOf(awsStep(job)!) < guard,
+            "the check runs with the CLI and credentials, before pulumi up",
+        );
+        assert.deepEqual(steps[guard].env, { CREATE: "${{ inputs.create }}" });
+    });
+
+    test("its timeout covers a Kubernetes minor upgrade: the provider's control-plane and node-group waits", () => {
+        // pulumi-aws's default update timeouts: 60 min for eks.Cluster, 60 for eks.NodeGroup, 20 for an add-on.
+        const upgradeMinutes = 60 + 60 + 20;
+        assert.ok(
+            (job["timeout-minutes"] ?? 0) >= upgradeMinutes + 30,
+            "plus image, migration, rollout and smoke test",
+        );
+    });
+});
+
+describe("the stack's lock: Pulumi operations on dev queue, none is ever cancelled", () => {
+    const lockJobs = () =>
+        jobsOf(workflows.values()).filter(({ workflow: w, job }) => runsPulumi(job) && !("pull_request" in w.on));
+
+    test("deploy, destroy and the drift check are among the jobs that hold it", () => {
+        const names = lockJobs().map(({ workflow: w, id }) => `${w.name}/${id}`);
+        for (const name of ["Deploy/deploy", "Destroy/destroy", "Drift check/drift"])
+            assert.ok(names.includes(name), name);
+    });
+
+    test("every job that runs Pulumi on dev outside a pull request waits in one group, in order, never cancelling", () => {
+        for (const { workflow: w, id, job } of lockJobs()) {
+            assert.deepEqual(
+                job.concurrency,
+                { group: "pulumi-dev", "cancel-in-progress": false, queue: "max" },
+                `${w.name}/${id}: without queue: max a newer run cancels the pending one`,
+            );
         }
+    });
+
+    test("no workflow-level group can cancel a pending run of a workflow that holds the lock", () => {
+        for (const { workflow: w } of lockJobs()) {
+            const group = w.concurrency;
+            assert.ok(group === undefined || group.queue === "max", `${w.file}: workflow concurrency ${group?.group}`);
+        }
+    });
+
+    test("every queue is single or max, and max is never combined with cancel-in-progress (GitHub refuses it)", () => {
+        const blocks = [...workflows.values()].flatMap((w) => [
+            w.concurrency,
+            ...Object.values(w.jobs).map((job) => (typeof job.concurrency === "object" ? job.concurrency : undefined)),
+        ]);
+        const queued = blocks.filter((c) => c?.queue !== undefined);
+        assert.ok(queued.length > 0, "no concurrency block sets queue");
+        for (const c of queued) {
+            assert.ok(c?.queue === "single" || c?.queue === "max", `queue: ${c?.queue}`);
+            if (c?.queue === "max") assert.equal(c["cancel-in-progress"], false, c.group);
+        }
+    });
+
+    test("actionlint ignores the unknown queue key by its one message only, until it knows the key", () => {
+        const config = readFileSync(join(githubDir, "actionlint.yaml"), "utf8");
+        const ignores = [...config.matchAll(/^\s+- '(.*)'$/gm)].map((m) => m[1]);
+        assert.deepEqual(ignores, [
+            'unexpected key "queue" for "concurrency" section\\. expected one of "cancel-in-progress", "group"',
+        ]);
+        assert.match(config, /rhysd\/actionlint#657/);
     });
 });
 
@@ -248,7 +428,7 @@ describe("drift.yml", () => {
             .map((s) => s.with?.command)
             .filter(Boolean);
         assert.deepEqual(commands, ["preview"]);
-        assert.ok(!stepsOf(job).some((s) => usesAction(s, "docker/setup-buildx-action")));
+        assert.ok(!stepsOf(job).some((s) => usesAction(s, "docker/setup-buildx-action")), "no buildx");
         assert.doesNotMatch(runs(job), /pulumi (up|destroy|refresh)/);
     });
 
@@ -258,14 +438,15 @@ describe("drift.yml", () => {
         const aws = steps.find((s) => usesAction(s, "aws-actions/configure-aws-credentials"));
         assert.equal(aws?.with?.["role-to-assume"], "${{ env.AWS_ROLE_ARN }}");
         assert.equal(job.env?.AWS_ROLE_ARN, "${{ vars.AWS_DEPLOY_ROLE_ARN }}");
-        const check = steps.findIndex(
-            (s) => s.run === 'bash .github/scripts/stack-config check-deploy "$PULUMI_STACK"',
-        );
+        const check = steps.findIndex((s) => s.run === 'bash .github/scripts/stack-config check "$PULUMI_STACK"');
         const set = steps.findIndex(
             (s) => s.run === 'bash .github/scripts/stack-config set-database-url "$PULUMI_STACK"',
         );
         const credentials = steps.indexOf(aws);
-        assert.ok(check >= 0 && check < credentials && credentials < set && set < steps.indexOf(pulumi()!));
+        assert.ok(
+            check >= 0 && check < credentials && credentials < set && set < steps.indexOf(pulumi()!),
+            "check, credentials, databaseUrl, preview: in that order",
+        );
         assert.equal(job.env?.DATABASE_URL, undefined, "the secret reaches only the steps that need it");
     });
 });
@@ -350,7 +531,7 @@ describe("stack-config", () => {
             mkdirSync(bin);
             writeFileSync(
                 recorder,
-                '#!/bin/sh\nprintf \'%s\\n\' "$*" > "$PULUMI_ARGS_LOG"\ncat > "$PULUMI_STDIN_LOG"\n',
+                '#!/bin/sh\nprintf \'%s\\n\' "$*" > "$PULUMI_ARGS_LOG"\ncat > "$PULUMI_STDIN_LOG"\nprintf \'%s\' "${FAKE_PULUMI_STDOUT:-}"\n',
             );
             chmodSync(recorder, 0o755);
             if (stackFile !== undefined) writeFileSync(join(dir, "Pulumi.dev.yaml"), stackFile);
@@ -379,38 +560,33 @@ describe("stack-config", () => {
         }
     }
 
-    test("a deploy without DATABASE_URL nor databaseUrl in the stack file goes ahead with the managed database, and says so", () => {
-        const { status, out } = run("check-deploy", saltOnly, {});
+    test("without databaseUrl anywhere the check passes and leaves the mode to the stack: managed previews and deploys run", () => {
+        const { status, out } = run("check", saltOnly, {});
         assert.equal(status, 0);
-        assert.match(out, /^Managed database: no databaseUrl .* the stack creates and uses its own PostgreSQL/m);
+        assert.match(out, /^No databaseUrl in this run: the stack's database mode decides/m);
+        assert.doesNotMatch(out, /commit|pulumi config set/, "never advice that would switch the database mode");
     });
 
-    test("a deploy with either source of databaseUrl uses the external database, and says which source", () => {
-        const fromSecret = run("check-deploy", saltOnly, { DATABASE_URL: secretUrl });
+    test("says which source of databaseUrl the run uses, never its value", () => {
+        const fromSecret = run("check", saltOnly, { DATABASE_URL: secretUrl });
         assert.equal(fromSecret.status, 0);
-        assert.match(
-            fromSecret.out,
-            /^External database: databaseUrl comes from the environment secret DATABASE_URL\./m,
-        );
+        assert.match(fromSecret.out, /^databaseUrl comes from this environment's secret DATABASE_URL\./m);
         assert.doesNotMatch(fromSecret.out, /s3cr3t/);
-        const fromFile = run("check-deploy", withUrl, {});
+        const fromFile = run("check", withUrl, {});
         assert.equal(fromFile.status, 0);
-        assert.match(fromFile.out, /^External database: databaseUrl comes from Pulumi\.dev\.yaml\./m);
+        assert.match(fromFile.out, /^databaseUrl comes from Pulumi\.dev\.yaml\./m);
     });
 
     test("a self-managed backend needs the committed encryptionsalt", () => {
         const noSalt = "config:\n  aws:region: ap-southeast-1\n";
-        const { status, out } = run("check-deploy", noSalt, {
+        const { status, out } = run("check", noSalt, {
             DATABASE_URL: secretUrl,
             PULUMI_BACKEND_URL: "s3://state",
         });
         assert.equal(status, 1);
         assert.match(out, /^::error title=Stack file incomplete::Pulumi\.dev\.yaml has no encryptionsalt/m);
-        assert.equal(run("check-deploy", noSalt, { DATABASE_URL: secretUrl }).status, 0, "Pulumi Cloud needs no salt");
-        assert.equal(
-            run("check-deploy", saltOnly, { DATABASE_URL: secretUrl, PULUMI_BACKEND_URL: "s3://state" }).status,
-            0,
-        );
+        assert.equal(run("check", noSalt, { DATABASE_URL: secretUrl }).status, 0, "Pulumi Cloud needs no salt");
+        assert.equal(run("check", saltOnly, { DATABASE_URL: secretUrl, PULUMI_BACKEND_URL: "s3://state" }).status, 0);
     });
 
     test("sets the secret through stdin only, never on the command line or in the output", () => {
@@ -427,10 +603,43 @@ describe("stack-config", () => {
         assert.equal(args, undefined, "pulumi was not called");
     });
 
-    test("a preview without databaseUrl in the stack file is skipped with a notice, whatever the environment holds", () => {
-        const { status, out } = run("check-preview", saltOnly, { DATABASE_URL: secretUrl });
-        assert.equal(status, 1);
-        assert.match(out, /^::notice title=databaseUrl not in Pulumi\.dev\.yaml::/m);
-        assert.equal(run("check-preview", withUrl, {}).status, 0);
+    test("the region is the stack file's aws:region, or the project's default", () => {
+        assert.equal(run("region", saltOnly.replace("ap-southeast-1", "eu-west-1"), {}).out, "AWS_REGION=eu-west-1\n");
+        assert.equal(
+            run("region", "config:\n  fastapi-app:vpcCidr: 10.0.0.0/16\n", {}).out,
+            "AWS_REGION=ap-southeast-1\n",
+        );
+        assert.equal(run("region", undefined, {}).out, "AWS_REGION=ap-southeast-1\n");
+    });
+
+    const state = (resources: number) =>
+        JSON.stringify({
+            version: 3,
+            deployment: {
+                manifest: {},
+                resources: Array.from({ length: resources }, (_, i) => ({ urn: `urn:${i}`, type: "t" })),
+            },
+        });
+
+    test("a stack torn down by destroy.yml, or never deployed, is not created by a push", () => {
+        for (const empty of [state(0), JSON.stringify({ version: 3, deployment: { manifest: {} } })]) {
+            const { status, out, args } = run("check-not-torn-down", saltOnly, { FAKE_PULUMI_STDOUT: empty });
+            assert.equal(args, "stack export --stack dev\n");
+            assert.equal(status, 1);
+            assert.match(
+                out,
+                /^::error title=Stack dev is empty::.*gh workflow run deploy\.yml --ref main -f create=dev/m,
+            );
+        }
+        assert.equal(run("check-not-torn-down", saltOnly, { FAKE_PULUMI_STDOUT: state(0), CREATE: "prod" }).status, 1);
+    });
+
+    test("an empty stack is created when the run was started with create = the stack's name; a live stack is updated", () => {
+        const create = run("check-not-torn-down", saltOnly, { FAKE_PULUMI_STDOUT: state(0), CREATE: "dev" });
+        assert.equal(create.status, 0);
+        assert.match(create.out, /creates them, as its create input asks/);
+        const update = run("check-not-torn-down", saltOnly, { FAKE_PULUMI_STDOUT: state(42) });
+        assert.equal(update.status, 0);
+        assert.match(update.out, /holds 42 resources: this run updates it/);
     });
 });

@@ -14,6 +14,12 @@ export interface Step {
     env?: Record<string, string>;
 }
 
+export interface Concurrency {
+    group: string;
+    "cancel-in-progress"?: boolean | string;
+    queue?: string;
+}
+
 export interface Job {
     uses?: string;
     needs?: string | string[];
@@ -22,7 +28,7 @@ export interface Job {
     "timeout-minutes"?: number;
     permissions?: Record<string, string>;
     environment?: string | { name: string; url?: string };
-    concurrency?: string | { group: string; "cancel-in-progress"?: boolean | string };
+    concurrency?: string | Concurrency;
     services?: Record<string, { image: string }>;
     env?: Record<string, string>;
     steps?: Step[];
@@ -34,7 +40,7 @@ export interface Workflow {
     name: string;
     on: Record<string, Record<string, unknown> | null>;
     permissions?: Record<string, string>;
-    concurrency?: { group: string; "cancel-in-progress"?: boolean | string };
+    concurrency?: Concurrency;
     jobs: Record<string, Job>;
 }
 
@@ -81,6 +87,13 @@ export function allSteps(workflows: Iterable<Workflow>, actions: CompositeAction
 
 export function usesAction(step: Step, action: string): boolean {
     return step.uses?.split("@")[0] === action;
+}
+
+/** Each job of each workflow that runs steps of its own (not a reusable workflow), with its workflow. */
+export function jobsOf(workflows: Iterable<Workflow>): { workflow: Workflow; id: string; job: Job }[] {
+    return [...workflows].flatMap((workflow) =>
+        Object.entries(workflow.jobs).map(([id, job]) => ({ workflow, id, job })),
+    );
 }
 
 export function environmentName(job: Job): string | undefined {

@@ -14,10 +14,9 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 from starlette_exporter import PrometheusMiddleware
 
-from fastapi_app.db import logged_secrets
-from fastapi_app.logs import configure_logging
+from fastapi_app.logs import configure_logging, logged_secrets
 from fastapi_app.main import create_app
-from fastapi_app.middleware import LIVENESS_BODY, LIVENESS_HEADERS
+from fastapi_app.middleware.liveness import LIVENESS_BODY, LIVENESS_HEADERS
 from fastapi_app.settings import DB_POOL_SIZE, Settings
 
 
@@ -55,7 +54,7 @@ def service_without_metrics() -> FastAPI:
     return app
 
 
-# Constant SQL, the columns spelled out as the service's Core statements spell them.
+# Constant SQL, the columns spelled out as the service's statements spell them.
 _ITEM_SQL = "SELECT id, name, description, price, created_at, updated_at FROM items WHERE id = $1"
 _PAGE_SQL = (
     "SELECT id, name, description, price, created_at, updated_at, count(*) OVER () AS total "
@@ -66,23 +65,18 @@ _INSERT_SQL = (
     "RETURNING id, name, description, price, created_at, updated_at"
 )
 _JSON = [(b"content-type", b"application/json")]
+_ITEM_FIELDS = ("id", "name", "description", "price", "created_at", "updated_at")
 
 
 def _item(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "description": row["description"],
-        "price": str(row["price"]),
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
+    return dict(zip(_ITEM_FIELDS, row, strict=False))
 
 
 class RawAsyncpgReference:
     """The same queries as the service's GET item, list page and POST, answered by the least code that
-    can: asyncpg on a pool of the service's size and orjson, no framework, no validation, no metrics, no
-    log. The service's CPU per request is judged against this one's in the same run."""
+    can: a raw ASGI callable, asyncpg on a pool of the service's size (its statement cache prepares each
+    statement once per connection) and orjson; no framework, validation, metrics or log. bench/run.py
+    serves it with plain uvicorn (its own httptools protocol, access log off)."""
 
     def __init__(self) -> None:
         self.pool: asyncpg.Pool | None = None
@@ -95,21 +89,30 @@ class RawAsyncpgReference:
         path: str = scope["path"]
         if path == "/health":
             await bare_app(scope, receive, send)
-        elif scope["method"] == "POST":
-            fields = orjson.loads(await _body(receive))
-            price = Decimal(fields["price"])
-            row = await self.pool.fetchrow(_INSERT_SQL, fields["name"], fields.get("description"), price)
-            await _answer(send, 201, _item(row))
-        elif path == "/api/v1/items":
-            query = parse_qs(scope["query_string"].decode())
-            limit, offset = int(query.get("limit", ["50"])[0]), int(query.get("offset", ["0"])[0])
-            rows = await self.pool.fetch(_PAGE_SQL, limit, offset)
-            total = rows[0]["total"] if rows else 0
-            page = {"items": [_item(row) for row in rows], "total": total, "limit": limit, "offset": offset}
-            await _answer(send, 200, page)
-        else:
-            row = await self.pool.fetchrow(_ITEM_SQL, int(path.rsplit("/", 1)[1]))
-            await _answer(send, 200, _item(row))
+            return
+        # Read before waiting for a connection: a client gone meanwhile would leave no body to read.
+        body = await _body(receive) if scope["method"] == "POST" else b""
+        async with self.pool.acquire() as connection:
+            if body:
+                fields = orjson.loads(body)
+                price = Decimal(fields["price"])
+                row = await connection.fetchrow(_INSERT_SQL, fields["name"], fields.get("description"), price)
+                await _answer(send, 201, _item(row))
+            elif path == "/api/v1/items":
+                query = parse_qs(scope["query_string"].decode())
+                limit, offset = int(query.get("limit", ["50"])[0]), int(query.get("offset", ["0"])[0])
+                rows = await connection.fetch(_PAGE_SQL, limit, offset)
+                total = rows[0]["total"] if rows else 0
+                page = {
+                    "items": [_item(row) for row in rows],
+                    "total": total,
+                    "limit": limit,
+                    "offset": offset,
+                }
+                await _answer(send, 200, page)
+            else:
+                row = await connection.fetchrow(_ITEM_SQL, int(path.rsplit("/", 1)[1]))
+                await _answer(send, 200, _item(row))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -139,7 +142,7 @@ async def _body(receive: Receive) -> bytes:
 
 async def _answer(send: Send, status: int, content: Any) -> None:
     await send({"type": "http.response.start", "status": status, "headers": _JSON})
-    await send({"type": "http.response.body", "body": orjson.dumps(content)})
+    await send({"type": "http.response.body", "body": orjson.dumps(content, default=str)})
 
 
 def raw_asyncpg_reference() -> RawAsyncpgReference:

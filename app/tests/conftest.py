@@ -10,8 +10,6 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import make_url
 
 from fastapi_app.main import create_app
@@ -21,8 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from alembic_runner import alembic
 from postgres_server import PostgresServer
-
-TEST_POD = "test-pod-0"
+from support.app import serve, settings_for
 
 
 @pytest.fixture(scope="session")
@@ -51,12 +48,6 @@ def migrated_url(database_url: str) -> str:
     return database_url
 
 
-def settings_for(database_url: str, **overrides: object) -> Settings:
-    return Settings.model_validate(
-        {"database_url": SecretStr(database_url), "pod_name": TEST_POD, **overrides}
-    )
-
-
 @pytest.fixture
 async def empty_database(database_url: str) -> AsyncIterator[str]:
     """A new, empty database on the test server, dropped afterwards."""
@@ -79,13 +70,6 @@ async def settings(migrated_url: str) -> Settings:
     finally:
         await connection.close()
     return settings_for(migrated_url)
-
-
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
 
 
 @pytest.fixture

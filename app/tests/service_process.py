@@ -35,17 +35,21 @@ def wait_until_healthy(
     raise RuntimeError(f"the service did not answer /health within {timeout:.0f}s:\n{output()}")
 
 
-async def refuses_new_connections(base_url: str) -> bool:
-    """Polls until a new connection is refused; False if the server kept accepting for 5 seconds."""
+# A connection accepted into the listen backlog just before the listener closed is dropped with it:
+# closed (RemoteProtocolError) or reset, which shows on the read or on the write of the request.
+_ACCEPTED_THEN_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+async def refuses_new_connections(base_url: str, polls: int = 100) -> bool:
+    """Polls every 50 ms until a new connection is refused; False if the server kept accepting."""
     async with httpx.AsyncClient(base_url=base_url, timeout=1) as probe:
-        for _ in range(100):
+        for _ in range(polls):
             try:
                 await probe.get("/health", headers={"Connection": "close"})
             except httpx.ConnectError:
                 return True
-            except httpx.RemoteProtocolError:
-                # Accepted into the listen backlog just before the listener closed, then dropped unanswered
-                # with it: not yet the refusal this waits for, so poll again.
+            except _ACCEPTED_THEN_DROPPED:
+                # Not yet the refusal this waits for: poll again.
                 pass
             await asyncio.sleep(0.05)
     return False

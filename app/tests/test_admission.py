@@ -11,12 +11,12 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from conftest import TEST_POD, serve
 from fastapi_app.admission import Admission
 from fastapi_app.main import create_app
 from fastapi_app.settings import DB_POOL_TIMEOUT, Settings
-from latency_proxy import LatencyProxy
-from row_lock import row_locked
+from support.app import TEST_POD, serve
+from support.latency_proxy import LatencyProxy
+from support.row_lock import row_locked
 
 ITEMS = "/api/v1/items"
 DEADLINE = 1.0

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from conftest import serve
 from fastapi_app.main import create_app
 from fastapi_app.settings import Settings
 from service_process import ServiceProcess
+from support.app import serve
 
 ITEMS = "/api/v1/items"
 # Made-up tokens the service must accept, and keep out of its logs.

@@ -1,7 +1,18 @@
 """How the benchmark reads wrk and reports a sweep: the figures in docs/service.md come from these."""
 
 import pytest
-from bench.run import Result, SweepPoint, parse_wrk, share_of_reference, sweep_table
+from bench.run import (
+    ITEM_ENDPOINT,
+    LIST_ENDPOINT,
+    POST_ENDPOINT,
+    SWEEP_CONNECTIONS,
+    Result,
+    SweepPoint,
+    parse_wrk,
+    share_of_reference,
+    sweep_table,
+    sweep_verdicts,
+)
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:41234/api/v1/items/500
   1 threads and 64 connections
@@ -63,3 +74,36 @@ def test_the_sweep_table_pairs_each_service_point_with_the_reference_at_the_same
         "| GET item | 16 | 100 | 1.0 | 2.0 | 0 | 1,000 µs | 0.0 | 250 µs | 25.0% |",
         "| GET item | 64 | 100 | 1.0 | 2.0 | 0 | 1,200 µs | 2.5 | 240 µs | 20.0% |",
     ]
+
+
+def test_the_sweep_judges_list_and_post_by_the_reference_get_item_of_the_same_point() -> None:
+    points = []
+    for connections in SWEEP_CONNECTIONS:
+        points += [
+            SweepPoint("reference", ITEM_ENDPOINT, connections, result(200), 0.0),
+            SweepPoint("reference", LIST_ENDPOINT, connections, result(400), 0.0),
+            SweepPoint("reference", POST_ENDPOINT, connections, result(300), 0.0),
+            SweepPoint("service", ITEM_ENDPOINT, connections, result(500), 0.0),
+            SweepPoint("service", LIST_ENDPOINT, connections, result(880 if connections == 64 else 600), 0.0),
+            SweepPoint(
+                "service", POST_ENDPOINT, connections, result(950), 0.4 if connections == 256 else 0.0
+            ),
+        ]
+
+    verdicts = sweep_verdicts(points)
+
+    assert verdicts[0].endswith(
+        "at most 4.40x the reference's CPU per GET item over the sweep; target <= 4.5x: met"
+    )
+    assert verdicts[1].endswith(
+        "at most 4.75x the reference's CPU per GET item over the sweep; target <= 4.5x: MISSED"
+    )
+    assert verdicts[2] == (
+        "- service: 0 non-2xx + socket errors, at most 0.4 new PostgreSQL sessions/s over every point; "
+        "target 0 and 0: MISSED"
+    )
+    assert (
+        verdicts[3]
+        == "- GET item at 16 connections: 100.0% of the reference's throughput, p99 1.00x its p99 "
+        "(single unpaired runs: the reference part judges these)"
+    )

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
-from conftest import serve, settings_for
 from fastapi_app.errors import database_unavailable
 from fastapi_app.main import create_app
 from postgres_server import PostgresServer
+from support.app import serve, settings_for
 
 ITEMS = "/api/v1/items"
 ROLE_CONNECTION_LIMIT = 2

@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from conftest import serve
-from fastapi_app.db import Database, async_url, database_password
+from fastapi_app.db import async_url, database_password
 from fastapi_app.main import create_app
 from fastapi_app.settings import MIGRATION_CONNECTIONS, Settings
+from fastapi_app.store import PostgresItemStore
+from support.app import serve
 
 HPA_MAX_PODS = 10
 SURGE_PODS = 1
@@ -54,14 +55,15 @@ def test_unsupported_url_parameters_are_refused_at_start_up(given: str, named: s
 
 def test_default_pools_keep_a_surging_full_deployment_well_inside_the_connection_limit() -> None:
     settings = Settings(database_url=SecretStr("postgresql://u:p@db/app"))
-    database = Database(settings)
-    request_pool: Any = database.engine.pool
-    probe_pool: Any = database.probe_engine.pool
-    per_pod = request_pool.size() + request_pool._max_overflow + probe_pool.size() + probe_pool._max_overflow
+    store = PostgresItemStore(settings)
+    request_pool: Any = store.pool
+    probe_pool: Any = store.probe_pool
+    # Every connection a pool can open is one of its admission slots.
+    per_pod = request_pool.admission.slots + probe_pool.admission.slots
 
-    assert (request_pool.size(), probe_pool.size(), probe_pool._max_overflow) == (settings.db_pool_size, 1, 0)
+    assert (request_pool._size, probe_pool._size, probe_pool.admission.slots) == (settings.db_pool_size, 1, 1)
     # No overflow: a steady pool, with one admission slot per connection.
-    assert (request_pool._max_overflow, database.admission.slots) == (0, request_pool.size())
+    assert request_pool.admission.slots == request_pool._size
     pods = HPA_MAX_PODS + SURGE_PODS
     assert pods * per_pod + MIGRATION_CONNECTIONS <= 0.8 * POSTGRES_DEFAULT_MAX_CONNECTIONS
 

@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 import trustme
 from pydantic import SecretStr
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url
 
 from alembic_runner import alembic
-from conftest import serve
-from fastapi_app.db import Database, DatabaseCertificateError, database_tls
+from fastapi_app.db import DatabaseCertificateError, database_tls
 from fastapi_app.main import create_app
 from fastapi_app.settings import Settings
+from fastapi_app.store import PostgresItemStore
 from fastapi_app.tls import verifying_context
 from postgres_server import PostgresServer, ServerCertificate, free_port
+from support.app import serve
 
 APP_DIR = Path(__file__).resolve().parent.parent
 
@@ -89,11 +90,10 @@ async def test_verified_tls_connection_serves_requests_over_tls(
     async for client in serve(app):
         ready = await client.get("/ready")
         created = await client.post("/api/v1/items", json={"name": "over tls", "price": "1"})
-        database: Database = app.state.database
-        async with database.engine.connect() as connection:
-            encrypted = (
-                await connection.execute(text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"))
-            ).scalar()
+        store: PostgresItemStore = app.state.store
+        encrypted = await store.pool.run(
+            lambda connection: connection.fetchval("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        )
 
     assert ready.status_code == 200
     assert created.status_code == 201

@@ -1,7 +1,6 @@
 """The items API against a real PostgreSQL: every operation, every error, pagination bounds."""
 
 import itertools
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -10,15 +9,14 @@ import httpx
 import pytest
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from conftest import serve, settings_for
-from fastapi_app.db import ReadStatement
 from fastapi_app.errors import database_unavailable
 from fastapi_app.main import create_app
 from fastapi_app.routes.items import LIST_LIMIT_MAX, LIST_OFFSET_MAX
 from fastapi_app.settings import Settings
-from row_lock import row_locked
+from fastapi_app.store import PostgresItemStore
+from support.app import serve, settings_for
+from support.row_lock import row_locked
 
 ITEMS = "/api/v1/items"
 
@@ -371,24 +369,24 @@ async def test_a_page_and_its_total_come_from_one_snapshot(
     app = create_app(settings)
     writer = await asyncpg.connect(migrated_url)
     committed = itertools.count()
-    run_statement = ReadStatement.rows
+    run_statement = PostgresItemStore._fetch
 
     async def commit(name: str) -> None:
         await writer.execute("INSERT INTO items (name, price) VALUES ($1, 1)", f"{name} {next(committed)}")
 
     # Every statement the list runs gets a row committed just before it and one just after it.
     async def rows_between_commits(
-        statement: ReadStatement, connection: AsyncConnection, **parameters: Any
-    ) -> Sequence[Sequence[Any]]:
+        store: PostgresItemStore, connection: asyncpg.Connection, sql: str, *arguments: Any
+    ) -> list[asyncpg.Record]:
         await commit("just before")
-        rows = await run_statement(statement, connection, **parameters)
+        rows = await run_statement(store, connection, sql, *arguments)
         await commit("just after")
         return rows
 
     try:
         async for client in serve(app):
             await create(client, "before")
-            monkeypatch.setattr(ReadStatement, "rows", rows_between_commits)
+            monkeypatch.setattr(PostgresItemStore, "_fetch", rows_between_commits)
             page = (await client.get(ITEMS)).json()
             past_the_end = (await client.get(ITEMS, params={"offset": 10})).json()
             monkeypatch.undo()

@@ -110,3 +110,29 @@ def test_secrets_are_redacted_from_every_line(json_logs: pytest.CaptureFixture[s
     assert "RuntimeError: could not connect as app:***" in parsed[3]["exception"]
     for spelling in (SECRET, quoted, json.dumps(SECRET)[1:-1], "s3cr3t"):
         assert spelling not in output
+
+
+async def test_the_access_line_is_the_line_logging_would_write_and_is_redacted(
+    json_logs: pytest.CaptureFixture[str], client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure_logging("INFO", secrets=["trace-secret-0123456789"])
+    access_logger = logging.getLogger("fastapi_app.access")
+    with monkeypatch.context() as patched:
+        # With the JSON handler alone, the line must not go through logging at all.
+        patched.setattr(
+            access_logger, "info", lambda *_, **__: pytest.fail("access line went through logging")
+        )
+        await client.get("/api/v1/items/77", headers={"X-Request-ID": "trace-secret-0123456789"})
+    direct = [line for line in lines(json_logs) if line["logger"] == "fastapi_app.access"]
+    # A second handler sends the access line through logging and the JSON formatter instead.
+    logging.getLogger().addHandler(logging.NullHandler())
+    await client.get("/api/v1/items/77", headers={"X-Request-ID": "trace-secret-0123456789"})
+    through_logging = [line for line in lines(json_logs) if line["logger"] == "fastapi_app.access"]
+
+    assert len(direct) == len(through_logging) == 1
+    assert list(direct[0]) == list(through_logging[0])
+    timing = {"time", "duration_ms"}
+    assert {k: v for k, v in direct[0].items() if k not in timing} == {
+        k: v for k, v in through_logging[0].items() if k not in timing
+    }
+    assert direct[0]["request_id"] == "***"

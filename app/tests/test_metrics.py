@@ -12,8 +12,8 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette_exporter import PrometheusMiddleware, handle_metrics
 
-from conftest import TEST_POD
-from fastapi_app.metrics import RouteMetricsMiddleware
+from fastapi_app.middleware.route_metrics import RouteMetricsMiddleware
+from support.app import TEST_POD
 
 ITEMS = "/api/v1/items"
 

@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from fastapi_app.settings import Settings
-from row_lock import row_locked
 from service_process import ServiceProcess, refuses_new_connections
+from support.row_lock import row_locked
 
 METRICS_TOKEN = "metrics-port-test-token-0123456789"  # noqa: S105 - made up for this process
 POD = "fastapi-deployment-port0"

@@ -10,9 +10,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from alembic_runner import ALEMBIC, APP_DIR, alembic, alembic_environment
-from conftest import settings_for
 from fastapi_app.db import MIGRATION_LOCK_KEY, create_engine
 from fastapi_app.models import metadata
+from support.app import settings_for
 
 
 async def tables(database_url: str) -> set[str]:

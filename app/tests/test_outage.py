@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from conftest import serve, settings_for
 from fastapi_app.main import create_app
 from postgres_server import PostgresServer
+from support.app import serve, settings_for
 
 TIMEOUT_SECONDS = 1.0
 

@@ -1,16 +1,16 @@
 """Liveness never needs the database; readiness does."""
 
+import asyncpg
 import httpx
 from pydantic import SecretStr
-from sqlalchemy import text
 
-from conftest import serve
-from fastapi_app.db import Database
 from fastapi_app.main import create_app
-from fastapi_app.middleware import LIVENESS_BODY
+from fastapi_app.middleware.liveness import LIVENESS_BODY
 from fastapi_app.routes.health import health
 from fastapi_app.settings import Settings
+from fastapi_app.store import PostgresItemStore
 from postgres_server import free_port
+from support.app import serve
 
 
 async def test_health_and_ready_are_ok_with_the_database_up(client: httpx.AsyncClient) -> None:
@@ -46,9 +46,14 @@ async def test_ready_stays_ok_while_requests_hold_every_pooled_connection(settin
     app = create_app(settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0}))
 
     async for client in serve(app):
-        database: Database = app.state.database
-        async with database.engine.connect() as busy:
-            await busy.execute(text("SELECT 1"))
-            ready = await client.get("/ready")
+        store: PostgresItemStore = app.state.store
+
+        async def ready_while_held(
+            busy: asyncpg.Connection, client: httpx.AsyncClient = client
+        ) -> httpx.Response:
+            await busy.fetchval("SELECT 1")
+            return await client.get("/ready")
+
+        ready = await store.pool.run(ready_while_held)
 
     assert ready.status_code == 200, ready.text

@@ -6,8 +6,8 @@ import time
 
 import httpx
 
-from row_lock import row_locked
 from service_process import ServiceProcess, refuses_new_connections
+from support.row_lock import row_locked
 
 ITEMS = "/api/v1/items"
 
@@ -80,7 +80,9 @@ async def test_sigterm_gives_up_on_a_stuck_request_after_the_shutdown_timeout(mi
             outcome = (await asyncio.gather(stuck, return_exceptions=True))[0]
 
     assert exit_code == 0
-    assert 1 <= elapsed < 4
+    # The row lock outlives the wait, so only the cut-off can end the process; the margin is for exiting
+    # on a loaded machine (4.4 s seen beside a CPU-bound process) and stays far below the 20 s default.
+    assert 1 <= elapsed < 8
     # uvicorn cancels the request and answers 500 itself, before closing the connection.
     assert isinstance(outcome, httpx.Response), repr(outcome)
     assert outcome.status_code == 500

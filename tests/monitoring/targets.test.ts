@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
 
 import {
     chooseMode,
+    HELP,
     KUBERNETES_FILES,
+    parseOptions,
     parseKubernetesOutputs,
     parseStackOutputs,
     scraperKubeconfig,
@@ -494,5 +496,64 @@ describe("npm run monitoring:targets", () => {
         const result = runCommand(["--stak", "dev"]);
         assert.equal(result.status, 1);
         assert.match(result.stderr, /Unknown option '--stak'/);
+    });
+});
+
+describe("npm run monitoring:targets, its command line", () => {
+    /** The arguments of each `npm run monitoring:targets -- …` example in the help text. */
+    const examples = [...HELP.matchAll(/^ {2}npm run monitoring:targets(?: -- (\S.*?))?(?: +#.*)?$/gm)].map((match) =>
+        (match[1] ?? "").split(" ").filter((argument) => argument !== ""),
+    );
+
+    it("--help prints the usage, every option and examples, and writes nothing", () => {
+        const kubernetesOut = join(workDir, "help", "kubernetes");
+        const result = runCommand(["--outputs", SAVED_OUTPUTS, "--kubernetes-out", kubernetesOut, "--help"]);
+        assert.equal(result.status, 0, result.stderr);
+        assert.equal(result.stdout, `${HELP}\n`);
+        for (const option of ["--stack", "--mode", "--outputs", "--kubernetes-out", "--out", "--token-out", "--help"]) {
+            assert.match(HELP, new RegExp(`^ {2}(-h, )?${option} `, "m"), option);
+        }
+        assert.throws(() => statSync(kubernetesOut), /ENOENT/);
+        assert.equal(parseOptions(["-h"]), undefined);
+    });
+
+    it("every example in the help is accepted; the one with saved outputs writes pods mode's files", () => {
+        assert.ok(examples.length >= 3, HELP);
+        for (const args of examples) {
+            assert.notEqual(parseOptions(args), undefined, args.join(" "));
+        }
+        const saved = examples.find((args) => args.includes("--outputs")) ?? [];
+        const directory = mkdtempSync(join(workDir, "example-"));
+        copyFileSync(SAVED_OUTPUTS, join(directory, saved[saved.indexOf("--outputs") + 1]));
+        const kubernetesOut = join(directory, "kubernetes");
+        // Run where the example's relative file name is, as a user would from the directory holding it.
+        const result = spawnSync(
+            join(__dirname, "..", "..", "node_modules", ".bin", "tsx"),
+            [SCRIPT, ...saved, "--kubernetes-out", kubernetesOut, "--out", join(directory, "eks.json")],
+            { cwd: directory, encoding: "utf8" },
+        );
+        assert.equal(result.status, 0, result.stderr);
+        assert.deepEqual(readdirSync(kubernetesOut).sort(), ["ca.crt", "kubeconfig", "token"]);
+    });
+
+    it("a missing option value names the option and the value it takes, and nothing is written", () => {
+        for (const [args, option, placeholder] of [
+            [["--outputs", SAVED_OUTPUTS, "--stack"], "--stack", "NAME"],
+            [["--outputs", "--mode", "lb"], "--outputs", "FILE"],
+            [["--outputs", SAVED_OUTPUTS, "--mode"], "--mode", "pods\\|lb"],
+            [["--outputs=", "--mode", "lb"], "--outputs", "FILE"],
+        ] as const) {
+            const out = join(workDir, "missing-value", "eks.json");
+            const result = runCommand([...args, "--out", out]);
+            assert.equal(result.status, 1, args.join(" "));
+            assert.match(
+                result.stderr,
+                new RegExp(
+                    `^monitoring:targets: ${option} needs a value: ${option} ${placeholder} ` +
+                        "\\(options and examples: npm run monitoring:targets -- --help\\)\n$",
+                ),
+            );
+            assert.throws(() => statSync(out), /ENOENT/);
+        }
     });
 });

@@ -546,6 +546,14 @@ describe("Workload alone", () => {
         assert.equal(annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy"], TLS_POLICY);
         assert.match(url, /^https:\/\//);
     });
+    test("a public host name: the url names it, https with a certificate, http without", async () => {
+        const publicHostname = "api.example.com";
+        assert.equal(
+            (await serviceOf("edge-name-tls", { certificateArn, publicHostname })).url,
+            "https://api.example.com",
+        );
+        assert.equal((await serviceOf("edge-name-http", { publicHostname })).url, "http://api.example.com");
+    });
     test("a certificate with port 80 kept: both listeners, TLS on 443 only", async () => {
         const { service } = await serviceOf("edge-both", { certificateArn, keepHttpPort: true });
         assert.deepEqual(

@@ -411,6 +411,7 @@ describe("loadBalancer: HTTPS and who may connect", () => {
     test("defaults: plain HTTP, open to every address", () => {
         assert.deepEqual(loadWith({}).loadBalancer, {
             certificateArn: undefined,
+            publicHostname: undefined,
             keepHttpPort: false,
             allowedSourceRanges: [],
         });
@@ -418,11 +419,13 @@ describe("loadBalancer: HTTPS and who may connect", () => {
     test("a certificate in the stack's region, port 80 kept, two source ranges", () => {
         const edge = loadWith({
             certificateArn: certificate,
+            publicHostname: "api.example.com",
             keepHttpPort: "true",
             allowedSourceRanges: '["203.0.113.0/24","198.51.100.7/32"]',
         }).loadBalancer;
         assert.deepEqual(edge, {
             certificateArn: certificate,
+            publicHostname: "api.example.com",
             keepHttpPort: true,
             allowedSourceRanges: ["203.0.113.0/24", "198.51.100.7/32"],
         });
@@ -435,10 +438,24 @@ describe("loadBalancer: HTTPS and who may connect", () => {
         ));
     test("certificateArn in another region than the load balancer", () =>
         assertRejected(
-            { certificateArn: certificate.replace("ap-southeast-1", "us-east-1") },
+            { certificateArn: certificate.replace("ap-southeast-1", "us-east-1"), publicHostname: "api.example.com" },
             "certificateArn",
             /in us-east-1, but the load balancer is in ap-southeast-1/,
         ));
+    test("certificateArn without publicHostname: the certificate cannot name the load balancer's host", () =>
+        assertRejected({ certificateArn: certificate }, "publicHostname", /is required with certificateArn/));
+    test("publicHostname without a certificate: plain HTTP on that name", () =>
+        assert.equal(loadWith({ publicHostname: "api.example.com" }).loadBalancer.publicHostname, "api.example.com"));
+    test("publicHostname that is not a DNS name, or is the load balancer's AWS-owned name", () => {
+        for (const bad of ["https://api.example.com", "api.example.com:443", "API.example.com", "localhost"]) {
+            assertRejected({ publicHostname: bad }, "publicHostname", /is not a lower-case DNS name/);
+        }
+        assertRejected(
+            { publicHostname: "a1b2c3-123456789.ap-southeast-1.elb.amazonaws.com" },
+            "publicHostname",
+            /is an AWS-owned name/,
+        );
+    });
     test("keepHttpPort without a certificate", () =>
         assertRejected({ keepHttpPort: "true" }, "keepHttpPort", /only applies with certificateArn/));
     test("keepHttpPort and apiReadsNeedToken that are not true or false", () => {

@@ -18,7 +18,7 @@ const CERTIFICATE_ARN = "arn:aws:acm:ap-southeast-1:123456789012:certificate/0f1
 const PROFILES: Record<string, World> = {
     external: {},
     managed: { managedDatabase: true },
-    https: { managedDatabase: true, config: { certificateArn: CERTIFICATE_ARN } },
+    https: { managedDatabase: true, config: { certificateArn: CERTIFICATE_ARN, publicHostname: "api.example.com" } },
     spot: { config: { nodeCapacityType: "SPOT" } },
 };
 

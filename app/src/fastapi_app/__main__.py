@@ -7,8 +7,7 @@ from types import FrameType
 
 import uvicorn
 
-from fastapi_app.db import logged_secrets
-from fastapi_app.logs import configure_logging
+from fastapi_app.logs import configure_logging, logged_secrets
 from fastapi_app.main import create_app
 from fastapi_app.server import RequestLimits, bounded_protocol
 from fastapi_app.settings import Settings

@@ -1,11 +1,7 @@
 """Admission to the database: one slot per pooled connection, handed out first come, first served.
 
-A request that finds every slot taken waits in line, and a slot that comes back goes straight to the
-request at the head of the line: no newcomer can take it first. The line is bounded by a deadline (the
-DB_POOL_TIMEOUT setting). A request that would wait past it is refused at once, before it queues, with
-503 and Retry-After: when the expected wait (the requests ahead of it x the mean time a slot is held /
-the number of slots) exceeds the deadline, or when no slot has come back for a whole deadline. One that
-queued on a good estimate but still reached the deadline is refused then. Both are counted.
+A request expected to wait past the deadline (DB_POOL_TIMEOUT) is refused at once with 503 and
+Retry-After; one that still reaches it in line is refused then. docs/service.md#admission-and-shedding.
 """
 
 import asyncio
@@ -40,18 +36,25 @@ class Admission:
         # When a slot last came back, or the last free one was taken: the line moved.
         self._moved = 0.0
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def acquire(self) -> float:
+        """Waits for a slot, or raises OverloadedError; returns the time it was taken, for release()."""
         loop = asyncio.get_running_loop()
         await self._acquire(loop)
-        held_since = loop.time()
+        return loop.time()
+
+    def release(self, held_since: float) -> None:
+        now = asyncio.get_running_loop().time()
+        # Starting from 0, the first holds (which open the pool's connections) weigh little.
+        self._mean_hold += _HOLD_WEIGHT * (now - held_since - self._mean_hold)
+        self._release(now)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        held_since = await self.acquire()
         try:
             yield
         finally:
-            now = loop.time()
-            # Starting from 0, the first holds (which open the pool's connections) weigh little.
-            self._mean_hold += _HOLD_WEIGHT * (now - held_since - self._mean_hold)
-            self._release(now)
+            self.release(held_since)
 
     async def _acquire(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()

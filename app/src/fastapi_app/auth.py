@@ -5,11 +5,9 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, status
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import FastAPI
+from starlette.types import Scope
 
-from fastapi_app.errors import error_response
-from fastapi_app.metrics import METRICS_PATH
 from fastapi_app.schemas import ErrorResponse
 
 API_PREFIX = "/api/"
@@ -21,7 +19,7 @@ _AUTHORIZATION = b"authorization"
 ERROR_RESPONSE_REF = f"#/components/schemas/{ErrorResponse.__name__}"
 
 
-def _needs_api_token(path: str, method: str, *, reads_need_token: bool) -> bool:
+def needs_api_token(path: str, method: str, *, reads_need_token: bool) -> bool:
     """Whether a request needs one of the API tokens (once they are set): writes to the API, and its reads
     too when `reads_need_token`. `method` in upper case."""
     return path.startswith(API_PREFIX) and (reads_need_token or method in WRITE_METHODS)
@@ -49,7 +47,7 @@ class TokenSet:
         return accepted
 
 
-def _bearer_token(scope: Scope) -> bytes | None:
+def bearer_token(scope: Scope) -> bytes | None:
     """The token of the one `Authorization: Bearer <token>` header, or None for anything else."""
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     values = [value for name, value in headers if name == _AUTHORIZATION]
@@ -60,51 +58,6 @@ def _bearer_token(scope: Scope) -> bytes | None:
     if scheme.lower() != b"bearer" or not token or b" " in token:
         return None
     return token
-
-
-class BearerTokenMiddleware:
-    """Answers 401 in the service's error shape, before the body is read, when a request needs a token
-    and does not carry a valid one. What needs one: every write to the API once write tokens are set,
-    reads of the API too when `reads_need_token`, and /metrics once metrics tokens are set."""
-
-    def __init__(
-        self, app: ASGIApp, *, api_tokens: TokenSet, reads_need_token: bool, metrics_tokens: TokenSet
-    ) -> None:
-        self.app = app
-        self.api_tokens = api_tokens
-        self.reads_need_token = reads_need_token
-        self.metrics_tokens = metrics_tokens
-
-    def _required(self, scope: Scope) -> TokenSet | None:
-        path: str = scope["path"]
-        if path == METRICS_PATH:
-            return self.metrics_tokens or None
-        if _needs_api_token(path, scope["method"], reads_need_token=self.reads_need_token):
-            return self.api_tokens or None
-        return None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        tokens = self._required(scope) if scope["type"] == "http" else None
-        if tokens is None:
-            await self.app(scope, receive, send)
-            return
-        presented = _bearer_token(scope)
-        if presented is None:
-            response = error_response(
-                status.HTTP_401_UNAUTHORIZED,
-                "unauthorized",
-                "This request needs an Authorization: Bearer token.",
-            )
-            response.headers["WWW-Authenticate"] = _REALM
-        elif not tokens.accepts(presented):
-            response = error_response(
-                status.HTTP_401_UNAUTHORIZED, "unauthorized", "The bearer token is not valid."
-            )
-            response.headers["WWW-Authenticate"] = f'{_REALM}, error="invalid_token"'
-        else:
-            await self.app(scope, receive, send)
-            return
-        await response(scope, receive, send)
 
 
 def declare_bearer_auth(app: FastAPI, *, reads_need_token: bool) -> None:
@@ -123,7 +76,7 @@ def declare_bearer_auth(app: FastAPI, *, reads_need_token: bool) -> None:
         }
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
-                if _needs_api_token(path, method.upper(), reads_need_token=reads_need_token):
+                if needs_api_token(path, method.upper(), reads_need_token=reads_need_token):
                     operation["security"] = [{SECURITY_SCHEME: []}]
                     operation.setdefault("responses", {})["401"] = {
                         "description": "No valid bearer token.",

@@ -1,7 +1,8 @@
 """One JSON error shape for every failure, and the statuses each route declares in OpenAPI."""
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, get_args
 
 import asyncpg
 from fastapi import FastAPI, Request, status
@@ -12,18 +13,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from fastapi_app.admission import OverloadedError
+from fastapi_app.admission import OverloadedError, ShedReason
 from fastapi_app.metrics import REQUESTS_SHED
 from fastapi_app.schemas import Error, ErrorDetail, ErrorResponse
+from fastapi_app.store import NameTakenError
 
 logger = logging.getLogger(__name__)
 
-# What a failing database raises: a refused or dropped connection, a connect or statement timeout, no
-# free connection in the pool; but also errors in what was asked, which database_unavailable() tells apart.
-# SQLAlchemy wraps the driver's errors from its statements, not those from opening a connection nor those
-# of the reads that run on asyncpg directly (db.ReadStatement): asyncpg's own exceptions arrive as is. The
-# server's (too many connections, shutting down or starting, connection gone) are PostgresError; the
-# client's are InterfaceError (connection closed, one in use) and InternalClientError (protocol state).
+# What the stores raise: PostgreSQL's asyncpg errors (the server's are PostgresError; the client's,
+# InterfaceError and InternalClientError) and the SQLite store's SQLAlchemy errors; refused, dropped and
+# timed-out connections too. database_unavailable() tells a retry apart from a bug.
 DATABASE_ERRORS = (
     DBAPIError,
     PoolTimeoutError,
@@ -150,16 +149,28 @@ async def _on_database_error(request: Request, exc: Exception) -> Response:
     return database_unavailable_response()
 
 
-async def _on_overloaded(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, OverloadedError)  # noqa: S101 - registered for OverloadedError only
-    REQUESTS_SHED.labels(request.app.state.settings.pod_name, exc.reason).inc()
-    response = error_response(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        "overloaded",
-        "The service is overloaded; retry after the seconds in Retry-After.",
+def _overloaded_handler(pod: str) -> Callable[[Request, Exception], Awaitable[Response]]:
+    shed = {reason: REQUESTS_SHED.labels(pod, reason) for reason in get_args(ShedReason)}
+
+    async def on_overloaded(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, OverloadedError)  # noqa: S101 - registered for OverloadedError only
+        shed[exc.reason].inc()
+        response = error_response(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "overloaded",
+            "The service is overloaded; retry after the seconds in Retry-After.",
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    return on_overloaded
+
+
+async def _on_name_taken(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NameTakenError)  # noqa: S101 - registered for NameTakenError only
+    return error_response(
+        status.HTTP_409_CONFLICT, "name_taken", f"An item named {exc.name!r} already exists."
     )
-    response.headers["Retry-After"] = str(exc.retry_after)
-    return response
 
 
 def _internal_error_response() -> Response:
@@ -178,11 +189,12 @@ async def _on_unexpected_error(request: Request, _: Exception) -> Response:
     return response
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, pod: str) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_error)
-    app.add_exception_handler(OverloadedError, _on_overloaded)
+    app.add_exception_handler(OverloadedError, _overloaded_handler(pod))
+    app.add_exception_handler(NameTakenError, _on_name_taken)
     for exception_type in DATABASE_ERRORS:
         app.add_exception_handler(exception_type, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected_error)

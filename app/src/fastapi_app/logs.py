@@ -1,7 +1,9 @@
-"""JSON log lines on stdout, one object per line, with the request id of the request being served."""
+"""JSON log lines on stdout, one object per line, with the request id of the request being served, and
+every secret redacted."""
 
 import logging
 import sys
+import time
 import urllib.parse
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -9,10 +11,20 @@ from typing import Any
 
 import orjson
 
+from fastapi_app.db import database_password
+from fastapi_app.settings import Settings
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+ACCESS_LOGGER = "fastapi_app.access"
+_access_logger = logging.getLogger(ACCESS_LOGGER)
 
 # Attributes a caller may pass in `extra=` that become top-level fields of the line.
 _EXTRA_FIELDS = ("method", "route", "status", "duration_ms")
+
+
+def logged_secrets(settings: Settings) -> list[str]:
+    """What logging redacts: the database password and every API and metrics token."""
+    return [database_password(settings), *settings.api_token_list(), *settings.metrics_token_list()]
 
 
 def _spellings(secret: str) -> set[str]:
@@ -33,7 +45,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": _timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -46,6 +58,9 @@ class JsonFormatter(logging.Formatter):
             line["request_id"] = request_id
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
+        return self.render(line)
+
+    def render(self, line: dict[str, Any]) -> str:
         return self._redact(orjson.dumps(line, default=str).decode())
 
     def _redact(self, text: str) -> str:
@@ -54,9 +69,49 @@ class JsonFormatter(logging.Formatter):
         return text
 
 
+def _timestamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+
+
+class _JsonHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    def __init__(self, formatter: JsonFormatter) -> None:
+        super().__init__(sys.stdout)
+        self.json = formatter
+        self.setFormatter(formatter)
+
+
+def log_request(method: str, route: str | None, status: int, duration_ms: float, request_id: str) -> None:
+    """The access line of one request. Written straight to the JSON handler when it is the only one (the
+    line it would format from a LogRecord, without building one per request); through logging otherwise."""
+    if not _access_logger.isEnabledFor(logging.INFO):
+        return
+    handlers = logging.root.handlers
+    if len(handlers) == 1 and isinstance(handler := handlers[0], _JsonHandler):
+        line = {
+            "time": _timestamp(time.time()),
+            "level": "INFO",
+            "logger": ACCESS_LOGGER,
+            "message": "request",
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": duration_ms,
+            "request_id": request_id,
+        }
+        text = handler.json.render(line)
+        handler.acquire()
+        try:
+            handler.stream.write(text + "\n")
+            handler.stream.flush()
+        finally:
+            handler.release()
+        return
+    fields = {"method": method, "route": route, "status": status, "duration_ms": duration_ms}
+    _access_logger.info("request", extra=fields)
+
+
 def configure_logging(level: str, *, secrets: list[str]) -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter(secrets))
+    handler = _JsonHandler(JsonFormatter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

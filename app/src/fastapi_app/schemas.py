@@ -109,12 +109,8 @@ class ItemRead(BaseModel):
 
 
 class StoredItem(TypedDict):
-    """An item as the reads hand it out: ItemRead's fields, validated into a dict rather than a model.
-
-    Validating a page of 100 rows into ItemRead models costs about three times as much CPU, and the reads
-    write their JSON themselves (routes/items.py), so a model would only be built to be taken apart.
-    tests/test_read_json.py holds the two to the same fields and the same JSON.
-    """
+    """An item as the stores hand it out: ItemRead's fields in a dict, each of its type as the database
+    decodes it. The routes write its JSON themselves; tests/test_read_json.py holds it to ItemRead's."""
 
     id: int
     name: str

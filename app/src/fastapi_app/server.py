@@ -1,13 +1,7 @@
 """The HTTP protocol the server runs: uvicorn's httptools protocol with the request bounds it lacks.
 
-uvicorn with httptools limits the URL but neither the size nor the number of request headers, and it has
-no deadline for receiving a request's head or body: one request with a 256 MiB header grew the process
-past the pod's memory limit while the parser blocked the event loop (and /health) for seconds, and
-half-sent requests held their connections forever. uvicorn's h11 protocol caps the head
-(h11_max_incomplete_event_size) but has no deadlines either and costs several times the CPU per request.
-So this subclass counts the head's bytes *before* the parser sees them, counts its headers, and runs one
-timer per connection for the head and then the body; each violation is answered at once (431 or 408,
-the service's JSON error shape) and the connection is closed.
+It counts the head's bytes before the parser sees them and its headers, and times the head and then the
+body; a violation is answered at once (431 or 408) and the connection closed. Why: docs/service.md.
 """
 
 import asyncio

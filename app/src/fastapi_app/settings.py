@@ -103,8 +103,9 @@ class Settings(BaseSettings):
     db_pool_pre_ping: bool = Field(
         default=False,
         description="Test each connection before use: no failed request after a database restart, "
-        "at the price of one extra round trip per request. Off: a dead connection fails one request "
-        "with 503 and the whole pool is replaced.",
+        "at the price of one extra round trip per request. Off: a connection the server closed is "
+        "replaced before use once the client has noticed; one not yet noticed fails one request with 503 "
+        "and is replaced.",
     )
     readiness_timeout: float = Field(
         default=1.0,

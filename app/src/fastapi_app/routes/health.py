@@ -7,8 +7,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from fastapi_app.db import Database
+from fastapi_app.admission import OverloadedError
 from fastapi_app.errors import DATABASE_ERRORS, database_unavailable_response, responses
+from fastapi_app.routes.deps import settings_of, store_of
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ class Status(BaseModel):
     status: str
 
 
-# GET is answered before routing by middleware.LivenessMiddleware, with this same body; HEAD arrives here.
+# GET is answered before routing by middleware.liveness, with this same body; HEAD arrives here.
 @router.get("/health", summary="Liveness: the process answers (never touches the database)")
 @router.head("/health", include_in_schema=False)
 async def health() -> Status:
@@ -33,12 +34,10 @@ async def health() -> Status:
     summary="Readiness: the database answers SELECT 1",
 )
 async def ready(request: Request) -> Status | Response:
-    database: Database = request.app.state.database
-    timeout: float = request.app.state.settings.readiness_timeout
     try:
-        async with asyncio.timeout(timeout):
-            await database.ping()
-    except DATABASE_ERRORS as error:
+        async with asyncio.timeout(settings_of(request).readiness_timeout):
+            await store_of(request).ping()
+    except (*DATABASE_ERRORS, OverloadedError) as error:
         # Whatever stops SELECT 1, the pod cannot serve: not ready.
         logger.warning("not ready: database check failed: %s", type(error).__name__)
         return database_unavailable_response()
