@@ -352,6 +352,18 @@ function today(): string {
     return new Date().toISOString().slice(0, 10);
 }
 
+const USAGE = `usage: npm run cost:prices -- [--write] [--region REGION]
+
+Compares every price of cost/prices.json with the AWS Price List API (GetProducts from us-east-1; needs
+pricing:GetProducts) and exits 1 when one differs or is not found.
+  --write          write the published prices, their evidence and today's date into cost/prices.json
+  --region REGION  only that region's prices
+
+examples:
+  npm run cost:prices
+  npm run cost:prices -- --region ap-southeast-1
+  npm run cost:prices -- --write && npm run cost:docs`;
+
 /** The command: compares (and with --write, writes) the prices of `file`; returns the exit code. */
 export async function main(
     argv: string[],
@@ -359,6 +371,10 @@ export async function main(
     client: PricingClient = new PricingClient({ region: "us-east-1" }),
     file: string = PRICES_FILE,
 ): Promise<number> {
+    if (argv.includes("--help") || argv.includes("-h")) {
+        console.log(USAGE);
+        return 0;
+    }
     const write = argv.includes("--write");
     const regionIndex = argv.indexOf("--region");
     const region = regionIndex >= 0 ? argv[regionIndex + 1] : undefined;
@@ -366,7 +382,7 @@ export async function main(
         (arg, index) => arg !== "--write" && arg !== "--region" && (regionIndex < 0 || index !== regionIndex + 1),
     );
     if (unknown.length > 0 || (regionIndex >= 0 && region === undefined)) {
-        console.error("usage: npm run cost:prices -- [--write] [--region REGION]");
+        console.error(USAGE);
         return 2;
     }
     const table = JSON.parse(fs.readFileSync(file, "utf8")) as PriceTable;

@@ -518,6 +518,9 @@ describe("the command", () => {
         assert.equal(await main(["--region", "us-east-1"], client, file), 0, "no price of that region in the file");
     });
 
+    test("--help says what it does and shows examples", async () => {
+        assert.equal(await main(["--help"], client, path.join(directory, "none.json")), 0);
+    });
     test("refuses unknown arguments", async () => {
         assert.equal(await main(["ap-southeast-1"], client, path.join(directory, "none.json")), 2);
         assert.equal(await main(["--region"], client, path.join(directory, "none.json")), 2);
