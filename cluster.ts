@@ -116,7 +116,8 @@ export class Cluster extends pulumi.ComponentResource {
         });
 
         // EKS creates this group on first use with no retention and leaves it behind on deletion; owned here, it has a
-        // retention and goes with the stack. The cluster depends on it, so it exists before EKS writes to it.
+        // retention and goes with the stack. The cluster depends on it, so it exists before EKS writes to it. EKS may
+        // re-create it after a destroy: scripts/clear-control-plane-logs (docs/operating.md#teardown).
         const logGroup = new aws.cloudwatch.LogGroup(
             `${name}-control-plane-logs`,
             {
@@ -177,16 +178,9 @@ export class Cluster extends pulumi.ComponentResource {
         );
 
         const nodeGroup = this.nodeGroup(name, cluster, args);
-        this.provider = new k8s.Provider(
-            name,
-            {
-                kubeconfig: cluster.kubeconfigJson,
-                // Once the cluster is gone (an interrupted destroy), its Kubernetes objects and Helm release are dropped
-                // from the state instead of failing every later destroy on an unreachable API server.
-                deleteUnreachable: true,
-            },
-            { parent: this },
-        );
+        // No deleteUnreachable: it takes any failed read (an expired login, a 401) for a deleted cluster and drops every
+        // object from the state; a cluster that is really gone is a recovery procedure (docs/operating.md).
+        this.provider = new k8s.Provider(name, { kubeconfig: cluster.kubeconfigJson }, { parent: this });
 
         // CoreDNS is not created by pulumi-eks without its default node group; EKS installed it self-managed, and
         // this managed add-on adopts it (OVERWRITE) once there are nodes to run it, so it is upgraded with the pins.

@@ -3,7 +3,15 @@ import { MIN_NODES_WITH_PODS, NodeCapacityType, spotInstanceFamilies, spotInstan
 import { contains, overlaps, parseCidr } from "./cidr";
 import { ConfigError } from "./config-error";
 import type { LoadBalancerArgs } from "./workload";
-import { DEFAULT_KUBERNETES_VERSION, KUBERNETES_RELEASES, KubernetesSupportType, KubernetesVersion } from "./versions";
+import {
+    DEFAULT_KUBERNETES_VERSION,
+    DEFAULT_POSTGRES_VERSION,
+    KUBERNETES_RELEASES,
+    KubernetesSupportType,
+    KubernetesVersion,
+    POSTGRES_RELEASES,
+    PostgresVersion,
+} from "./versions";
 
 export { ConfigError } from "./config-error";
 
@@ -39,25 +47,34 @@ export interface StackConfig {
     tokens: TokenConfig;
 }
 
-/** External: the PostgreSQL named by databaseUrl, exactly as before. Managed: RDS inside the VPC, made by the stack. */
+/** External: the PostgreSQL named by the secret databaseUrl. Managed: RDS inside the VPC, made by the stack. */
 export type DatabaseConfig = ExternalDatabaseConfig | ManagedDatabaseConfig;
+export type DatabaseMode = DatabaseConfig["mode"];
+/** The one switch of databaseMode a stack's owner confirmed, named by its direction. */
+export type DatabaseModeSwitch = "external-to-managed" | "managed-to-external";
 
 export interface ExternalDatabaseConfig {
     mode: "external";
     url: pulumi.Output<string>;
+    modeSwitch: DatabaseModeSwitch | undefined;
 }
 
 export interface ManagedDatabaseConfig {
     mode: "managed";
+    modeSwitch: DatabaseModeSwitch | undefined;
     /** One block per availability zone, in the same order; subnets with no route to the internet. */
     isolatedSubnetCidrs: string[];
+    postgresVersion: PostgresVersion;
     instanceClass: string;
     storageGb: number;
-    /** Ceiling for RDS storage autoscaling. */
+    /** Ceiling for RDS storage autoscaling; at least 10 % above storageGb, as RDS requires. */
     maxStorageGb: number;
+    /** RDS deletion protection and Pulumi's protect: no delete or replace until released with pulumi up. */
     deletionProtection: boolean;
-    /** Keep a named snapshot when the instance is deleted (pulumi destroy, replacement). */
+    /** Keep a named snapshot when the instance is deleted. */
     finalSnapshot: boolean;
+    /** Apply a change of class, storage or version during pulumi up instead of in the next maintenance window. */
+    applyImmediately: boolean;
 }
 
 /** How the load balancer faces the internet: the Workload's settings, each given a value. */
@@ -72,17 +89,22 @@ export interface TokenConfig {
 }
 
 const DATABASE_URL_HINT = "pulumi config set --secret databaseUrl postgresql://USER:PASSWORD@HOST:5432/DATABASE";
-const EXTERNAL_MODE = "external database mode (databaseUrl is set)";
-const MANAGED_MODE = "managed database mode (no databaseUrl)";
-/** Keys that only the managed database reads; setting one next to databaseUrl is a mistake, not a no-op. */
+const EXTERNAL_MODE = "external database mode";
+const MANAGED_MODE = "managed database mode";
+/** Keys that only the managed database reads; setting one in external mode is a mistake, not a no-op. */
 const MANAGED_DATABASE_KEYS = [
     "isolatedSubnetCidrs",
+    "databasePostgresVersion",
     "databaseInstanceClass",
     "databaseStorageGb",
     "databaseMaxStorageGb",
     "databaseDeletionProtection",
     "databaseFinalSnapshot",
+    "databaseApplyImmediately",
 ];
+const MODE_SWITCHES: readonly DatabaseModeSwitch[] = ["external-to-managed", "managed-to-external"];
+/** Days before the end of RDS standard support from which a deploy warns that the major must move. */
+export const POSTGRES_SUPPORT_WARNING_DAYS = 180;
 
 /**
  * Checks one list of subnet blocks (one per zone; at least two when the zones come from the region) against the
@@ -361,23 +383,96 @@ function booleanSetting(config: pulumi.Config, key: string, fallback: boolean, c
     return value === "true";
 }
 
+function databaseMode(config: pulumi.Config, hasUrl: boolean): DatabaseMode {
+    const mode = config.get("databaseMode");
+    if (mode === undefined) {
+        const today = hasUrl
+            ? "this stack has databaseUrl set, so it runs an external database today: pulumi config set databaseMode external"
+            : "this stack has no databaseUrl, so it runs (or, deployed now, would create) the managed database: pulumi config set databaseMode managed";
+        throw new ConfigError(
+            "databaseMode",
+            `is required: managed (the stack creates Amazon RDS for PostgreSQL) or external (the PostgreSQL named by the secret databaseUrl); ${today} (see docs/operating.md#what-an-existing-stack-does-on-its-first-update)`,
+        );
+    }
+    if (mode !== "managed" && mode !== "external") {
+        throw new ConfigError("databaseMode", `must be managed or external, got '${mode}'`);
+    }
+    return mode;
+}
+
+function databaseModeSwitch(config: pulumi.Config): DatabaseModeSwitch | undefined {
+    const value = config.get("databaseModeSwitch");
+    if (value !== undefined && !MODE_SWITCHES.includes(value as DatabaseModeSwitch)) {
+        throw new ConfigError("databaseModeSwitch", `must be ${MODE_SWITCHES.join(" or ")}, got '${value}'`);
+    }
+    return value as DatabaseModeSwitch | undefined;
+}
+
 /**
- * Without databaseUrl the stack makes its own PostgreSQL (managed mode); with it, it uses that one as it always
- * has (external mode). Each mode refuses the other's settings, so a setting is never silently ignored.
+ * The major's standard support must not have ended on `today`: RDS then upgrades an instance whose extended support
+ * is disabled, and the stack would ask it to go back. Returns a warning when the end is near.
  */
-function readDatabase(config: pulumi.Config, vpcCidr: string, publicSubnetCidrs: string[]): DatabaseConfig {
+export function checkPostgresSupport(version: PostgresVersion, today: Date): string | undefined {
+    const end = new Date(`${POSTGRES_RELEASES[version].endOfStandardSupport}T00:00:00Z`);
+    const daysLeft = Math.floor((end.getTime() - today.getTime()) / 86_400_000);
+    const newer = Object.keys(POSTGRES_RELEASES).filter((major) => Number(major) > Number(version));
+    const next = newer.length > 0 ? `set databasePostgresVersion ${newer[0]}` : "add the next major to versions.ts";
+    if (daysLeft <= 0) {
+        throw new ConfigError(
+            "databasePostgresVersion",
+            `${MANAGED_MODE}: PostgreSQL ${version} left RDS standard support on ${POSTGRES_RELEASES[version].endOfStandardSupport}, when RDS upgrades it itself; ${next} and upgrade (see docs/operating.md#upgrade-postgresql-one-major)`,
+        );
+    }
+    if (daysLeft <= POSTGRES_SUPPORT_WARNING_DAYS) {
+        return `PostgreSQL ${version} leaves RDS standard support on ${POSTGRES_RELEASES[version].endOfStandardSupport} (${daysLeft} days); RDS will then upgrade it in a maintenance window of its choosing: ${next} before (docs/operating.md#upgrade-postgresql-one-major)`;
+    }
+    return undefined;
+}
+
+function postgresVersion(value: string): PostgresVersion {
+    if (!(value in POSTGRES_RELEASES)) {
+        const supported = Object.entries(POSTGRES_RELEASES)
+            .map(([major, release]) => `${major} (standard support until ${release.endOfStandardSupport})`)
+            .join(", ");
+        throw new ConfigError(
+            "databasePostgresVersion",
+            `${MANAGED_MODE}: '${value}' is not supported; use one of ${supported}`,
+        );
+    }
+    return value as PostgresVersion;
+}
+
+/**
+ * databaseMode decides the database, never the presence of a secret: external without databaseUrl is an error, not
+ * a database of the stack's own. Each mode refuses the other's settings, so a setting is never silently ignored.
+ */
+function readDatabase(
+    config: pulumi.Config,
+    vpcCidr: string,
+    publicSubnetCidrs: string[],
+    today: Date,
+): DatabaseConfig {
     const databaseUrl = config.getSecret("databaseUrl");
-    if (databaseUrl !== undefined) {
+    const mode = databaseMode(config, databaseUrl !== undefined);
+    const modeSwitch = databaseModeSwitch(config);
+    if (mode === "external") {
+        if (databaseUrl === undefined) {
+            throw new ConfigError(
+                "databaseUrl",
+                `${EXTERNAL_MODE}: the secret databaseUrl is missing (from GitHub Actions: the environment secret DATABASE_URL); the stack never falls back to a database of its own. Set it with: ${DATABASE_URL_HINT}`,
+            );
+        }
         const misplaced = MANAGED_DATABASE_KEYS.find((key) => config.get(key) !== undefined);
         if (misplaced !== undefined) {
             throw new ConfigError(
                 misplaced,
-                `${EXTERNAL_MODE}: applies only to the managed database; remove it (pulumi config rm ${misplaced}) or remove databaseUrl to let the stack create the database`,
+                `${EXTERNAL_MODE}: applies only to the managed database; remove it (pulumi config rm ${misplaced})`,
             );
         }
         // The check runs inside apply so the secret never leaves its Output; the message never echoes it.
         return {
             mode: "external",
+            modeSwitch,
             url: databaseUrl.apply((url) => {
                 validateDatabaseUrl(url);
                 return url;
@@ -386,6 +481,12 @@ function readDatabase(config: pulumi.Config, vpcCidr: string, publicSubnetCidrs:
     }
 
     const context = `${MANAGED_MODE}: `;
+    if (databaseUrl !== undefined) {
+        throw new ConfigError(
+            "databaseUrl",
+            `${context}the stack makes its own database and would not use databaseUrl; remove it (pulumi config rm databaseUrl) or set databaseMode external`,
+        );
+    }
     const isolatedSubnetCidrs = stringList(
         config,
         "isolatedSubnetCidrs",
@@ -401,6 +502,11 @@ function readDatabase(config: pulumi.Config, vpcCidr: string, publicSubnetCidrs:
         );
     }
     validateSubnets("isolatedSubnetCidrs", vpcCidr, isolatedSubnetCidrs, undefined, publicSubnetCidrs, context);
+    const version = postgresVersion(config.get("databasePostgresVersion") ?? DEFAULT_POSTGRES_VERSION);
+    const warning = checkPostgresSupport(version, today);
+    if (warning !== undefined) {
+        void pulumi.log.warn(warning);
+    }
     const instanceClass = requireMatch(
         "databaseInstanceClass",
         config.get("databaseInstanceClass") ?? "db.t4g.micro",
@@ -409,26 +515,31 @@ function readDatabase(config: pulumi.Config, vpcCidr: string, publicSubnetCidrs:
         context,
     );
     const storageGb = integerIn("databaseStorageGb", config.getNumber("databaseStorageGb") ?? 20, 20, 65536);
-    const maxStorageGb = integerIn("databaseMaxStorageGb", config.getNumber("databaseMaxStorageGb") ?? 100, 21, 65536);
-    if (maxStorageGb <= storageGb) {
+    const maxStorageGb = integerIn("databaseMaxStorageGb", config.getNumber("databaseMaxStorageGb") ?? 100, 22, 65536);
+    // RDS refuses a MaxAllocatedStorage less than 10 % above the allocated storage, at create and at every change.
+    const minimumCeiling = Math.ceil((storageGb * 11) / 10);
+    if (maxStorageGb < minimumCeiling) {
         throw new ConfigError(
             "databaseMaxStorageGb",
-            `${context}the storage autoscaling ceiling (${maxStorageGb} GB) must be above databaseStorageGb (${storageGb} GB)`,
+            `${context}the storage autoscaling ceiling (${maxStorageGb} GB) must be at least 10 % above databaseStorageGb (${storageGb} GB): ${minimumCeiling} GB or more`,
         );
     }
     return {
         mode: "managed",
+        modeSwitch,
         isolatedSubnetCidrs,
+        postgresVersion: version,
         instanceClass,
         storageGb,
         maxStorageGb,
-        deletionProtection: booleanSetting(config, "databaseDeletionProtection", false, context),
+        deletionProtection: booleanSetting(config, "databaseDeletionProtection", true, context),
         finalSnapshot: booleanSetting(config, "databaseFinalSnapshot", true, context),
+        applyImmediately: booleanSetting(config, "databaseApplyImmediately", true, context),
     };
 }
 
 /** Reads and validates the stack configuration. Throws ConfigError naming the offending key. */
-export function loadConfig(): StackConfig {
+export function loadConfig(today: Date = new Date()): StackConfig {
     const config = new pulumi.Config();
     const region = new pulumi.Config("aws").get("region") ?? "ap-southeast-1";
     const availabilityZones = stringList(config, "availabilityZones", undefined, `["${region}a","${region}b"]`);
@@ -525,7 +636,7 @@ export function loadConfig(): StackConfig {
         appMinReplicas,
         appMaxReplicas,
         appTargetCpuPercent: integerIn("appTargetCpuPercent", config.getNumber("appTargetCpuPercent") ?? 70, 10, 100),
-        database: readDatabase(config, vpcCidr, publicSubnetCidrs),
+        database: readDatabase(config, vpcCidr, publicSubnetCidrs, today),
         loadBalancer: parseLoadBalancer(config, region),
         tokens: {
             apiTokens: readTokens(config, "apiTokens"),

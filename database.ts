@@ -2,8 +2,6 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as random from "@pulumi/random";
 
-/** The PostgreSQL major the service's tests run against (app/tests/postgres_server.py); RDS picks the newest minor. */
-export const POSTGRES_MAJOR_VERSION = "15";
 export const DATABASE_PORT = 5432;
 /**
  * The floor of max_connections on every instance class. RDS's own default, DBInstanceClassMemory/9531392, comes
@@ -19,6 +17,8 @@ const DATABASE_NAME = "app";
 const MASTER_USERNAME = "app";
 const BACKUP_RETENTION_DAYS = 7;
 const LOG_RETENTION_DAYS = 30;
+/** Created with it, RDS upgrades the major at the end of standard support instead of billing extended support. */
+export const EXTENDED_SUPPORT_DISABLED = "open-source-rds-extended-support-disabled";
 
 export interface DatabaseArgs {
     /** Prefix of the AWS names: the instance identifier, its groups, its final snapshot. */
@@ -28,13 +28,18 @@ export interface DatabaseArgs {
     subnetIds: pulumi.Input<pulumi.Input<string>[]>;
     /** The only source admitted on the PostgreSQL port: the security group pod traffic leaves from. */
     clientSecurityGroupId: pulumi.Input<string>;
+    /** The PostgreSQL major ("15"); RDS picks the newest minor. A higher one upgrades the instance in place. */
+    postgresVersion: pulumi.Input<string>;
     instanceClass: string;
     storageGb: number;
     /** Ceiling for storage autoscaling. */
     maxStorageGb: number;
+    /** RDS deletion protection, and Pulumi's protect on the instance: neither a delete nor a replacement goes through. */
     deletionProtection: boolean;
     /** Keep a named snapshot when the instance is deleted. */
     finalSnapshot: boolean;
+    /** Apply modifications during the update rather than in the next maintenance window. */
+    applyImmediately: boolean;
     tags?: Record<string, string>;
 }
 
@@ -66,10 +71,11 @@ export class Database extends pulumi.ComponentResource {
 
         // No egress rules: the database never opens a connection, and without them the provider removes the
         // allow-all egress rule AWS adds to every new group.
+        // A name prefix: a replacement (a new description, another VPC) creates the new group before deleting the old.
         const securityGroup = new aws.ec2.SecurityGroup(
             name,
             {
-                name: identifier,
+                namePrefix: `${identifier}-`,
                 description: "PostgreSQL from the EKS pods only",
                 vpcId: args.vpcId,
                 tags: { ...args.tags, Name: identifier },
@@ -90,11 +96,13 @@ export class Database extends pulumi.ComponentResource {
             child,
         );
 
+        // A major upgrade changes the family, which replaces the group: with a name prefix the new group exists before
+        // the instance moves to it, and the old one (which RDS refuses to delete while in use) goes after.
         const parameterGroup = new aws.rds.ParameterGroup(
             name,
             {
-                name: identifier,
-                family: `postgres${POSTGRES_MAJOR_VERSION}`,
+                namePrefix: pulumi.interpolate`${identifier}-postgres${args.postgresVersion}-`,
+                family: pulumi.interpolate`postgres${args.postgresVersion}`,
                 description: "TLS only; a connection budget for the service's pools",
                 parameters: [
                     { name: "rds.force_ssl", value: "1" },
@@ -111,8 +119,16 @@ export class Database extends pulumi.ComponentResource {
 
         // Alphanumeric: RDS refuses '/', '@', '"' and spaces in the password, and the URL needs no escaping.
         const password = new random.RandomPassword(name, { length: 40, special: false }, child);
-        // A snapshot name must be unique in the account: a stack created again after a destroy gets a new one.
-        const snapshotSuffix = new random.RandomId(`${name}-final-snapshot`, { byteLength: 4 }, child);
+        // A snapshot name must be unique in the account: a stack created again after a destroy gets a new suffix, and
+        // so does an instance created anew (the keepers are its replace-forcing inputs).
+        const snapshotSuffix = new random.RandomId(
+            `${name}-final-snapshot`,
+            {
+                byteLength: 4,
+                keepers: { identifier, engine: "postgres", dbName: DATABASE_NAME, username: MASTER_USERNAME },
+            },
+            child,
+        );
 
         // Created before the instance so RDS writes its exports here, with a retention, and destroy removes it.
         const logGroup = new aws.cloudwatch.LogGroup(
@@ -130,10 +146,13 @@ export class Database extends pulumi.ComponentResource {
             {
                 identifier,
                 engine: "postgres",
-                engineVersion: POSTGRES_MAJOR_VERSION,
-                // Minor versions (security fixes) arrive in the maintenance window; a major upgrade is a deliberate change here.
+                engineVersion: args.postgresVersion,
+                // Minor versions (security fixes) arrive in the maintenance window. A major upgrade happens only when
+                // databasePostgresVersion changes; RDS refuses it unless this is set (terraform-provider-aws#27497).
                 autoMinorVersionUpgrade: true,
-                allowMajorVersionUpgrade: false,
+                allowMajorVersionUpgrade: true,
+                applyImmediately: args.applyImmediately,
+                engineLifecycleSupport: EXTENDED_SUPPORT_DISABLED,
                 instanceClass: args.instanceClass,
                 storageType: "gp3",
                 allocatedStorage: args.storageGb,
@@ -161,7 +180,13 @@ export class Database extends pulumi.ComponentResource {
                     : undefined,
                 tags: args.tags,
             },
-            { parent: this, dependsOn: [logGroup] },
+            {
+                parent: this,
+                dependsOn: [logGroup],
+                protect: args.deletionProtection,
+                // AWS sets the lifecycle support only at create or restore: an instance created before keeps its own.
+                ignoreChanges: ["engineLifecycleSupport"],
+            },
         );
 
         this.endpoint = pulumi.interpolate`${instance.address}:${instance.port}`;

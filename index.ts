@@ -5,6 +5,7 @@ import { Cluster } from "./cluster";
 import { Registry } from "./registry";
 import { Workload } from "./workload";
 import { DATABASE_PORT, Database } from "./database";
+import { checkDatabaseMode, deployedDatabase } from "./database-mode";
 
 const config = loadConfig();
 const eksClusterName = `${config.namePrefix}-cluster`;
@@ -35,19 +36,39 @@ const cluster = new Cluster(config.namePrefix, {
     tags,
 });
 
-// Managed mode only: with databaseUrl set, the stack is what it was before it could make its own database.
+// The deployed database mode, read from AWS before the database or the service's URL is declared: a change of mode
+// (or a PostgreSQL downgrade) stops the program in the preview, before anything is created or deleted.
+const databaseIdentifier = `${config.namePrefix}-db`;
+const databaseChecked = pulumi.output(deployedDatabase(databaseIdentifier, eksClusterName)).apply((deployed) => {
+    const warnings = checkDatabaseMode({
+        requested: config.database.mode,
+        confirmed: config.database.modeSwitch,
+        deployed,
+        instanceIdentifier: databaseIdentifier,
+        postgresVersion: config.database.mode === "managed" ? config.database.postgresVersion : undefined,
+    });
+    for (const warning of warnings) {
+        void pulumi.log.warn(warning);
+    }
+    return true;
+});
+const afterCheck = <T>(value: pulumi.Input<T>): pulumi.Output<T> =>
+    pulumi.all([databaseChecked, value]).apply(([, inner]) => inner as T);
+
 const database =
     config.database.mode === "managed"
         ? new Database(config.namePrefix, {
               namePrefix: config.namePrefix,
-              vpcId: network.vpcId,
-              subnetIds: network.isolatedSubnetIds,
+              vpcId: afterCheck(network.vpcId),
+              subnetIds: afterCheck(network.isolatedSubnetIds),
               clientSecurityGroupId: cluster.podSecurityGroupId,
+              postgresVersion: afterCheck(config.database.postgresVersion),
               instanceClass: config.database.instanceClass,
               storageGb: config.database.storageGb,
               maxStorageGb: config.database.maxStorageGb,
               deletionProtection: config.database.deletionProtection,
               finalSnapshot: config.database.finalSnapshot,
+              applyImmediately: config.database.applyImmediately,
               tags,
           })
         : undefined;
@@ -71,7 +92,7 @@ const workload = new Workload(
     {
         namespace: "fastapi-app",
         image: registry.image,
-        databaseUrl: config.database.mode === "external" ? config.database.url : database!.url,
+        databaseUrl: config.database.mode === "external" ? afterCheck(config.database.url) : database!.url,
         minReplicas: config.appMinReplicas,
         maxReplicas: config.appMaxReplicas,
         targetCpuPercent: config.appTargetCpuPercent,

@@ -84,3 +84,20 @@ export function checkUpgradeStep(runningVersion: string | undefined, wanted: Kub
         );
     }
 }
+
+/**
+ * The PostgreSQL majors the managed database may run, each with the day Amazon RDS ends its standard support
+ * (the RDS for PostgreSQL release calendar, postgresql-release-calendar.html, checked 2026-12-06). The stack creates
+ * instances with extended support disabled, so on that day RDS upgrades the major itself, outside any deploy; the
+ * config refuses a major past that day and the tests fail 180 days before it, as for the Kubernetes minors above.
+ * The default is the major the service's tests run against (app/tests/postgres_server.py).
+ */
+export const POSTGRES_RELEASES = {
+    "15": { endOfStandardSupport: "2028-02-29" },
+    "16": { endOfStandardSupport: "2029-02-28" },
+    "17": { endOfStandardSupport: "2030-02-28" },
+} as const;
+
+export type PostgresVersion = keyof typeof POSTGRES_RELEASES;
+
+export const DEFAULT_POSTGRES_VERSION: PostgresVersion = "15";

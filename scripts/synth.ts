@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
-import { RecordedResource, isSecretInput, setStackConfig } from "./lib/mocks";
+import { RecordedResource, isSecretInput, prefixedName, setStackConfig } from "./lib/mocks";
 import { renderProgram } from "./lib/render";
 import { isStructure } from "../cost/estimate";
 
@@ -51,13 +51,16 @@ function terraformShaped(resources: RecordedResource[]): Record<string, unknown>
     const converted = resources
         .filter((r) => r.type in TERRAFORM_TYPES)
         .map((r) => ({ resource: r, type: TERRAFORM_TYPES[r.type], label: r.name.replace(/\W/g, "_") }));
-    // The mocks give a resource the id `<name>-id` and hand its `name` input back as its name.
+    // The mocks give a resource the id `<name>-id` and hand its `name` input back as its name (or one made from its
+    // `namePrefix`, as the provider would).
+    const nameOf = ({ inputs }: RecordedResource): string =>
+        typeof inputs.namePrefix === "string" ? prefixedName(inputs.namePrefix) : String(inputs.name);
     const target = (key: string, value: string): string | undefined => {
         const pointer = REFERENCES[key];
         const found = converted.find(
             (c) =>
                 c.type === pointer?.type &&
-                value === (pointer.attribute === "id" ? `${c.resource.name}-id` : String(c.resource.inputs.name)),
+                value === (pointer.attribute === "id" ? `${c.resource.name}-id` : nameOf(c.resource)),
         );
         return found === undefined ? undefined : `\${${found.type}.${found.label}.${pointer.attribute}}`;
     };

@@ -283,6 +283,24 @@ describe("deploy.yml", () => {
         );
     });
 
+    test("the policy pack runs with pulumi up, the add-on pins and the preview gate before it", () => {
+        const steps = stepsOf(job);
+        const up = steps.findIndex((s) => usesAction(s, "pulumi/actions") && s.with?.command === "up");
+        const gate = steps.findIndex((s) => (s.run ?? "").includes("npm run --silent preview:gate"));
+        const addons = steps.findIndex((s) => (s.run ?? "").includes("npm run --silent addons:check"));
+        const pack = steps.findIndex((s) => s.run === "npm ci --no-audit --no-fund --prefix policy");
+        assert.equal(steps[up].with?.policyPacks, "policy");
+        assert.ok(
+            pack >= 0 && pack < gate && addons >= 0 && addons < up && gate < up,
+            `${pack} ${addons} ${gate} ${up}`,
+        );
+        assert.match(steps[gate].run ?? "", /pulumi preview --json .*--policy-pack policy/);
+        assert.equal(
+            stepsOf(workflow("preview").jobs.preview).find((s) => s.with?.command === "preview")?.with?.policyPacks,
+            "policy",
+        );
+    });
+
     test("checks databaseUrl before any credential, then sets it from the environment secret before pulumi up", () => {
         const steps = stepsOf(job);
         const index = (predicate: (run: string) => boolean) => steps.findIndex((s) => predicate(s.run ?? ""));
@@ -474,7 +492,21 @@ describe("destroy.yml", () => {
     test("destroys the dev stack in the dev environment", () => {
         const job = destroy.jobs.destroy;
         assert.equal(environmentName(job), "dev");
-        assert.equal(stepsOf(job).find((s) => usesAction(s, "pulumi/actions"))?.with?.command, "destroy");
+        assert.ok(stepsOf(job).some((s) => usesAction(s, "pulumi/actions") && s.with?.command === "destroy"));
+    });
+    test("releases a managed database's protection only when the run asks, before the destroy; then clears the log group", () => {
+        const steps = stepsOf(destroy.jobs.destroy);
+        const release = steps.findIndex((s) => (s.run ?? "").includes("databaseDeletionProtection false"));
+        const destroyStep = steps.findIndex((s) => s.with?.command === "destroy");
+        const clear = steps.findIndex((s) => (s.run ?? "").includes("scripts/clear-control-plane-logs"));
+        assert.ok(
+            release >= 0 && release < destroyStep && destroyStep < clear,
+            `${release} < ${destroyStep} < ${clear}`,
+        );
+        assert.equal(steps[release].if, "inputs.release_database");
+        assert.match(steps[release].run ?? "", /--policy-pack-config policy\/teardown\.json/);
+        const dispatch = destroy.on.workflow_dispatch as { inputs: Record<string, { default?: unknown }> };
+        assert.equal(dispatch.inputs.release_database.default, false);
     });
 });
 
@@ -522,7 +554,9 @@ describe("stack-config", () => {
     const script = join(githubDir, "scripts", "stack-config");
     const secretUrl = "postgresql://app:s3cr3t-pa55@db.example.com:5432/app";
     const saltOnly = "encryptionsalt: v1:abc:def\nconfig:\n  aws:region: ap-southeast-1\n";
-    const withUrl = `${saltOnly}  fastapi-app:databaseUrl:\n    secure: v1:xyz\n`;
+    const managed = `${saltOnly}  fastapi-app:databaseMode: managed\n`;
+    const external = `${saltOnly}  fastapi-app:databaseMode: external\n`;
+    const withUrl = `${external}  fastapi-app:databaseUrl:\n    secure: v1:xyz\n`;
 
     /** Runs the script in a scratch directory with a recording stand-in for the pulumi CLI. */
     function run(action: string, stackFile: string | undefined, env: Record<string, string>) {
@@ -562,25 +596,59 @@ describe("stack-config", () => {
         }
     }
 
-    test("without databaseUrl anywhere the check passes and leaves the mode to the stack: managed previews and deploys run", () => {
-        const { status, out } = run("check", saltOnly, {});
-        assert.equal(status, 0);
-        assert.match(out, /^No databaseUrl in this run: the stack's database mode decides/m);
-        assert.doesNotMatch(out, /commit|pulumi config set/, "never advice that would switch the database mode");
+    test("databaseMode decides the database: a stack file without it stops the deploy with the line to add", () => {
+        const { status, out } = run("check", saltOnly, { DATABASE_URL: secretUrl });
+        assert.equal(status, 1);
+        assert.match(
+            out,
+            /^::error title=databaseMode missing::.*pulumi config set --stack dev databaseMode external/m,
+        );
     });
 
-    test("says which source of databaseUrl the run uses, never its value", () => {
-        const fromSecret = run("check", saltOnly, { DATABASE_URL: secretUrl });
+    test("managed mode goes ahead and says so; a DATABASE_URL it would ignore stops it", () => {
+        const ok = run("check", managed, {});
+        assert.equal(ok.status, 0);
+        assert.match(
+            ok.out,
+            /^Managed database: databaseMode is managed, so the stack creates and uses its own PostgreSQL/m,
+        );
+        const ignored = run("check", managed, { DATABASE_URL: secretUrl });
+        assert.equal(ignored.status, 1);
+        assert.match(ignored.out, /^::error title=DATABASE_URL set in managed mode::/m);
+        assert.doesNotMatch(ignored.out, /s3cr3t/);
+    });
+
+    test("external mode without the secret stops the deploy, naming it, instead of creating a database", () => {
+        const { status, out } = run("check", external, {});
+        assert.equal(status, 1);
+        assert.match(
+            out,
+            /^::error title=databaseUrl missing::databaseMode is external, but neither the environment secret DATABASE_URL nor databaseUrl/m,
+        );
+    });
+
+    test("external mode with either source of databaseUrl goes ahead, and says which source", () => {
+        const fromSecret = run("check", external, { DATABASE_URL: secretUrl });
         assert.equal(fromSecret.status, 0);
-        assert.match(fromSecret.out, /^databaseUrl comes from this environment's secret DATABASE_URL\./m);
+        assert.match(
+            fromSecret.out,
+            /^External database: databaseUrl comes from the environment secret DATABASE_URL\./m,
+        );
         assert.doesNotMatch(fromSecret.out, /s3cr3t/);
         const fromFile = run("check", withUrl, {});
         assert.equal(fromFile.status, 0);
-        assert.match(fromFile.out, /^databaseUrl comes from Pulumi\.dev\.yaml\./m);
+        assert.match(fromFile.out, /^External database: databaseUrl comes from Pulumi\.dev\.yaml\./m);
+    });
+
+    test("a quoted databaseMode is read too; any other value stops the deploy", () => {
+        assert.equal(run("check", `${saltOnly}  fastapi-app:databaseMode: "managed"\n`, {}).status, 0);
+        const { status, out } = run("check", `${saltOnly}  fastapi-app:databaseMode: rds\n`, {});
+        assert.equal(status, 1);
+        assert.match(out, /^::error title=databaseMode invalid::/m);
     });
 
     test("a self-managed backend needs the committed encryptionsalt", () => {
-        const noSalt = "config:\n  aws:region: ap-southeast-1\n";
+        const noSalt = "config:\n  aws:region: ap-southeast-1\n  fastapi-app:databaseMode: external\n";
         const { status, out } = run("check", noSalt, {
             DATABASE_URL: secretUrl,
             PULUMI_BACKEND_URL: "s3://state",
@@ -588,11 +656,14 @@ describe("stack-config", () => {
         assert.equal(status, 1);
         assert.match(out, /^::error title=Stack file incomplete::Pulumi\.dev\.yaml has no encryptionsalt/m);
         assert.equal(run("check", noSalt, { DATABASE_URL: secretUrl }).status, 0, "Pulumi Cloud needs no salt");
-        assert.equal(run("check", saltOnly, { DATABASE_URL: secretUrl, PULUMI_BACKEND_URL: "s3://state" }).status, 0);
+        assert.equal(
+            run("check", external, { DATABASE_URL: secretUrl, PULUMI_BACKEND_URL: "s3://state" }).status,
+            0,
+        );
     });
 
     test("sets the secret through stdin only, never on the command line or in the output", () => {
-        const { status, out, args, stdin } = run("set-database-url", saltOnly, { DATABASE_URL: secretUrl });
+        const { status, out, args, stdin } = run("set-database-url", external, { DATABASE_URL: secretUrl });
         assert.equal(status, 0);
         assert.equal(args, "config set --secret --stack dev databaseUrl\n");
         assert.equal(stdin, secretUrl, "exactly the value, without a trailing newline");
@@ -601,6 +672,12 @@ describe("stack-config", () => {
 
     test("leaves the stack file's databaseUrl alone when DATABASE_URL is not set", () => {
         const { status, args } = run("set-database-url", withUrl, {});
+        assert.equal(status, 0);
+        assert.equal(args, undefined, "pulumi was not called");
+    });
+
+    test("never sets databaseUrl in managed mode", () => {
+        const { status, args } = run("set-database-url", managed, { DATABASE_URL: secretUrl });
         assert.equal(status, 0);
         assert.equal(args, undefined, "pulumi was not called");
     });

@@ -19,6 +19,15 @@ export interface RecordedResource {
     parent: string;
     /** The URNs the program declares it was known by before (`aliases` option), resolved as the engine does. */
     aliases: string[];
+    /** The resource options the engine was told that decide how it is replaced or deleted. */
+    options: ResourceLifecycle;
+}
+
+export interface ResourceLifecycle {
+    protect: boolean;
+    ignoreChanges: string[];
+    deleteBeforeReplace: boolean;
+    retainOnDelete: boolean;
 }
 
 const ACCOUNT_ID = "123456789012";
@@ -89,7 +98,16 @@ function kubeconfigFor(clusterName: string): string {
     });
 }
 
-function outputsOf(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+/** The name the provider gives a resource declared with a namePrefix: the prefix and 26 characters of its own. */
+export function prefixedName(namePrefix: string): string {
+    return `${namePrefix}20261206000000000000000001`;
+}
+
+function outputsOf(type: string, name: string, declared: Record<string, unknown>): Record<string, unknown> {
+    const inputs =
+        typeof declared.namePrefix === "string" && declared.name === undefined
+            ? { ...declared, name: prefixedName(declared.namePrefix) }
+            : declared;
     switch (type) {
         case "awsx:ec2:Vpc":
             return {
@@ -218,6 +236,21 @@ function availabilityZones(args: Record<string, unknown>): Record<string, unknow
 
 /** Clusters already running in the fake EKS, name -> Kubernetes version; empty unless a test deploys one. */
 export const eksClusters = new Map<string, string>();
+/** Instances already running in the fake RDS, identifier -> engine version ("15.8"); empty unless a test deploys one. */
+export const rdsInstances = new Map<string, string>();
+
+function rdsInstancesMatching(args: Record<string, unknown>): Record<string, unknown> {
+    const filters = (args.filters as { name: string; values: string[] }[] | undefined) ?? [];
+    const unsupported = filters.filter((filter) => filter.name !== "db-instance-id");
+    if (unsupported.length > 0) {
+        throw new Error(`mock getInstances: unsupported filter ${unsupported[0].name}`);
+    }
+    const identifiers = [...rdsInstances.keys()].filter((id) => filters.every((filter) => filter.values.includes(id)));
+    return {
+        instanceIdentifiers: identifiers,
+        instanceArns: identifiers.map((id) => `arn:aws:rds:${REGION}:${ACCOUNT_ID}:db:${id}`),
+    };
+}
 
 function callResult(token: string, args: Record<string, unknown>): Record<string, unknown> {
     switch (token) {
@@ -227,6 +260,15 @@ function callResult(token: string, args: Record<string, unknown>): Record<string
             return { names: [...eksClusters.keys()] };
         case "aws:eks/getCluster:getCluster":
             return { name: args.name, version: eksClusters.get(String(args.name)) };
+        case "aws:rds/getInstances:getInstances":
+            return rdsInstancesMatching(args);
+        case "aws:rds/getInstance:getInstance": {
+            const engineVersion = rdsInstances.get(String(args.dbInstanceIdentifier));
+            if (engineVersion === undefined) {
+                throw new Error(`DBInstanceNotFound: ${String(args.dbInstanceIdentifier)}`);
+            }
+            return { dbInstanceIdentifier: args.dbInstanceIdentifier, engine: "postgres", engineVersion };
+        }
         default:
             return args;
     }
@@ -251,6 +293,7 @@ export function installMocks(): void {
                     urn: sent?.urn ?? urnOf("", args.type, args.name),
                     parent: sent?.parent ?? "",
                     aliases: sent?.aliases ?? [],
+                    options: sent?.options ?? NO_OPTIONS,
                 });
                 return { id, state: outputsOf(args.type, args.name, inputs) };
             },
@@ -268,7 +311,15 @@ interface Registration {
     parent: string;
     dependencies: string[];
     aliases: string[];
+    options: ResourceLifecycle;
 }
+
+const NO_OPTIONS: ResourceLifecycle = {
+    protect: false,
+    ignoreChanges: [],
+    deleteBeforeReplace: false,
+    retainOnDelete: false,
+};
 
 /** What the program tells the engine about each resource, keyed by `type::name`; the engine orders deletes by it. */
 const registrationsSent = new Map<string, Registration>();
@@ -291,6 +342,10 @@ interface RegisterRequest {
     getParent(): string;
     getDependenciesList(): string[];
     getAliasesList(): AliasMessage[];
+    getProtect(): boolean | undefined;
+    getIgnorechangesList(): string[];
+    getDeletebeforereplace(): boolean;
+    getRetainondelete(): boolean | undefined;
 }
 type RegisterResource = (request: RegisterRequest, callback: unknown) => unknown;
 
@@ -327,14 +382,21 @@ function recordDependencies(): void {
             parent: request.getParent(),
             dependencies: request.getDependenciesList(),
             aliases: request.getAliasesList().map((alias) => aliasUrn(alias, request)),
+            options: {
+                protect: request.getProtect() ?? false,
+                ignoreChanges: request.getIgnorechangesList(),
+                deleteBeforeReplace: request.getDeletebeforereplace(),
+                retainOnDelete: request.getRetainondelete() ?? false,
+            },
         });
         return register(request, callback);
     };
 }
 
 /**
- * The seed's configuration: only the required secret, everything else at its default. Keys are the project's own,
- * or namespaced as in `pulumi config set` (`aws:region`).
+ * The seed's configuration: only the required settings, everything else at its default; databaseMode, unless given,
+ * is external with databaseUrl and managed without it. Keys are the project's own, or namespaced as in `pulumi config
+ * set` (`aws:region`); an empty value leaves the key unset.
  */
 export function setStackConfig(values: Record<string, string> = {}, withDatabaseUrl = true): void {
     const config: Record<string, string> = { "aws:region": REGION };
@@ -342,7 +404,13 @@ export function setStackConfig(values: Record<string, string> = {}, withDatabase
         config["fastapi-app:databaseUrl"] = FAKE_DATABASE_URL;
     }
     for (const [key, value] of Object.entries(values)) {
-        config[key.includes(":") ? key : `fastapi-app:${key}`] = value;
+        const name = key.includes(":") ? key : `fastapi-app:${key}`;
+        if (value !== "") {
+            config[name] = value;
+        }
+    }
+    if (!("databaseMode" in values) && !("fastapi-app:databaseMode" in values)) {
+        config["fastapi-app:databaseMode"] = "fastapi-app:databaseUrl" in config ? "external" : "managed";
     }
     pulumi.runtime.setAllConfig(config, "fastapi-app:databaseUrl" in config ? ["fastapi-app:databaseUrl"] : []);
 }

@@ -110,11 +110,13 @@ describe("Database alone", () => {
         vpcId: "vpc-fake",
         subnetIds: ["subnet-a", "subnet-b"],
         clientSecurityGroupId: "sg-pods",
+        postgresVersion: "16",
         instanceClass: "db.m7g.large",
         storageGb: 50,
         maxStorageGb: 200,
         deletionProtection: true,
         finalSnapshot: false,
+        applyImmediately: false,
     };
     test("class, storage and destroy-time settings come from its arguments", async () => {
         const database = new Database("db-alone", databaseArgs);

@@ -8,10 +8,11 @@ import {
     DatabaseConfig,
     ExternalDatabaseConfig,
     ManagedDatabaseConfig,
+    checkPostgresSupport,
     loadConfig,
     validateDatabaseUrl,
 } from "../../config";
-import { KUBERNETES_RELEASES, checkUpgradeStep, minorOf } from "../../versions";
+import { KUBERNETES_RELEASES, POSTGRES_RELEASES, PostgresVersion, checkUpgradeStep, minorOf } from "../../versions";
 
 installMocks();
 
@@ -85,15 +86,18 @@ describe("defaults are the seed's values", () => {
         assert.equal(await pulumi.isSecret(database.url), true);
         assert.equal(await valueOf(database.url), FAKE_DATABASE_URL);
     });
-    test("managed database: isolated subnets 10.0.101.0/24 + 10.0.102.0/24, db.t4g.micro, 20 GB up to 100 GB, final snapshot, no deletion protection", () => {
+    test("managed database: isolated subnets 10.0.101.0/24 + 10.0.102.0/24, PostgreSQL 15, db.t4g.micro, 20 GB up to 100 GB, protected, final snapshot, changes applied at once", () => {
         assert.deepEqual(managed({}), {
             mode: "managed",
+            modeSwitch: undefined,
             isolatedSubnetCidrs: ["10.0.101.0/24", "10.0.102.0/24"],
+            postgresVersion: "15",
             instanceClass: "db.t4g.micro",
             storageGb: 20,
             maxStorageGb: 100,
-            deletionProtection: false,
+            deletionProtection: true,
             finalSnapshot: true,
+            applyImmediately: true,
         });
     });
 });
@@ -139,19 +143,23 @@ describe("overrides are honoured", () => {
             databaseInstanceClass: "db.m7g.large",
             databaseStorageGb: "50",
             databaseMaxStorageGb: "500",
-            databaseDeletionProtection: "true",
+            databaseDeletionProtection: "false",
             databaseFinalSnapshot: "false",
+            databaseApplyImmediately: "false",
+            databasePostgresVersion: "16",
         });
         assert.deepEqual(database.isolatedSubnetCidrs, ["10.0.201.0/24", "10.0.202.0/24"]);
         assert.deepEqual(
             [
+                database.postgresVersion,
                 database.instanceClass,
                 database.storageGb,
                 database.maxStorageGb,
                 database.deletionProtection,
                 database.finalSnapshot,
+                database.applyImmediately,
             ],
-            ["db.m7g.large", 50, 500, true, false],
+            ["16", "db.m7g.large", 50, 500, false, false, false],
         );
     });
     test("extended support and a longer log retention, when chosen", () => {
@@ -321,14 +329,9 @@ describe("bad values fail with a message naming the key", () => {
     test("namePrefix with upper case", () => assertRejected({ namePrefix: "FastAPI" }, "namePrefix", /not valid/));
 });
 
-describe("managed database mode (no databaseUrl): bad values fail naming the key and the mode", () => {
+describe("managed database mode: bad values fail naming the key and the mode", () => {
     const rejected = (values: Record<string, string>, key: string, detail: RegExp): void =>
-        assertRejected(
-            values,
-            key,
-            new RegExp(`managed database mode \\(no databaseUrl\\): .*${detail.source}`),
-            false,
-        );
+        assertRejected(values, key, new RegExp(`managed database mode: .*${detail.source}`), false);
     test("isolated subnet outside the VPC", () =>
         rejected(
             { isolatedSubnetCidrs: '["10.0.101.0/24","10.1.102.0/24"]' },
@@ -359,11 +362,23 @@ describe("managed database mode (no databaseUrl): bad values fail naming the key
             "databaseInstanceClass",
             /expected something like db\.t4g\.micro/,
         ));
-    test("storage ceiling not above the storage", () =>
+    test("storage ceiling less than 10 % above the storage, which RDS refuses at create", () =>
         rejected(
-            { databaseStorageGb: "100", databaseMaxStorageGb: "100" },
+            { databaseStorageGb: "100", databaseMaxStorageGb: "109" },
             "databaseMaxStorageGb",
-            /must be above databaseStorageGb \(100 GB\)/,
+            /must be at least 10 % above databaseStorageGb \(100 GB\): 110 GB or more/,
+        ));
+    test("a storage ceiling exactly 10 % above is accepted", () =>
+        assert.equal(managed({ databaseStorageGb: "100", databaseMaxStorageGb: "110" }).maxStorageGb, 110));
+    test("a PostgreSQL major the stack does not know", () =>
+        rejected({ databasePostgresVersion: "14" }, "databasePostgresVersion", /'14' is not supported; use one of 15/));
+    test("apply-immediately setting that is not a boolean", () =>
+        rejected({ databaseApplyImmediately: "now" }, "databaseApplyImmediately", /must be true or false/));
+    test("databaseUrl next to databaseMode managed is refused: the URL would be ignored", () =>
+        assertRejected(
+            { databaseMode: "managed" },
+            "databaseUrl",
+            /managed database mode: the stack makes its own database and would not use databaseUrl; remove it/,
         ));
     test("final snapshot setting that is not a boolean", () =>
         rejected({ databaseFinalSnapshot: "yes" }, "databaseFinalSnapshot", /must be true or false/));
@@ -371,18 +386,87 @@ describe("managed database mode (no databaseUrl): bad values fail naming the key
         assertRejected({ databaseStorageGb: "10" }, "databaseStorageGb", /from 20 to 65536/, false));
 });
 
-describe("external database mode (databaseUrl is set)", () => {
-    test("a managed-database setting next to databaseUrl is refused, not silently ignored", () =>
+describe("databaseMode decides the database, never the presence of a secret", () => {
+    test("unset on a stack with databaseUrl: required, and the line that keeps it external", () =>
+        assertRejected(
+            { databaseMode: "" },
+            "databaseMode",
+            /is required: managed .* or external .*; this stack has databaseUrl set, so it runs an external database today: pulumi config set databaseMode external/,
+        ));
+    test("unset on a stack without databaseUrl: required, and the line that keeps it managed", () =>
+        assertRejected(
+            { databaseMode: "" },
+            "databaseMode",
+            /is required: .*this stack has no databaseUrl, .*: pulumi config set databaseMode managed/,
+            false,
+        ));
+    test("external without databaseUrl stops, naming the missing secret, instead of creating a database", () =>
+        assertRejected(
+            { databaseMode: "external" },
+            "databaseUrl",
+            /^config 'databaseUrl': external database mode: the secret databaseUrl is missing \(from GitHub Actions: the environment secret DATABASE_URL\); the stack never falls back to a database of its own/,
+            false,
+        ));
+    test("a mode that is neither", () =>
+        assertRejected({ databaseMode: "rds" }, "databaseMode", /must be managed or external, got 'rds'/));
+    test("a confirmation that names no switch", () =>
+        assertRejected(
+            { databaseModeSwitch: "yes" },
+            "databaseModeSwitch",
+            /must be external-to-managed or managed-to-external/,
+        ));
+    test("a confirmation is read with the mode", () =>
+        assert.equal(managed({ databaseModeSwitch: "external-to-managed" }).modeSwitch, "external-to-managed"));
+});
+
+describe("the PostgreSQL major against RDS standard support", () => {
+    test("every major is accepted until its end of standard support, with a warning in the last 180 days", () => {
+        for (const [major, release] of Object.entries(POSTGRES_RELEASES)) {
+            const end = new Date(`${release.endOfStandardSupport}T00:00:00Z`);
+            const day = 86_400_000;
+            assert.equal(
+                checkPostgresSupport(major as PostgresVersion, new Date(end.getTime() - 200 * day)),
+                undefined,
+            );
+            assert.match(
+                checkPostgresSupport(major as PostgresVersion, new Date(end.getTime() - 10 * day)) ?? "",
+                new RegExp(
+                    `PostgreSQL ${major} leaves RDS standard support on ${release.endOfStandardSupport} \\(10 days\\)`,
+                ),
+            );
+            assert.throws(
+                () => checkPostgresSupport(major as PostgresVersion, end),
+                new RegExp(
+                    `config 'databasePostgresVersion': managed database mode: PostgreSQL ${major} left RDS standard support`,
+                ),
+            );
+        }
+    });
+    test("the default major is more than 180 days from the end of its standard support today", () => {
+        setStackConfig({}, false);
+        assert.equal(checkPostgresSupport(managed({}).postgresVersion, new Date()), undefined);
+    });
+    test("past the end, the deploy stops and names the next major", () => {
+        setStackConfig({}, false);
+        assert.throws(
+            () => loadConfig(new Date("2028-03-01T00:00:00Z")),
+            /config 'databasePostgresVersion': .*PostgreSQL 15 left RDS standard support on 2028-02-29, when RDS upgrades it itself; set databasePostgresVersion 16/,
+        );
+    });
+});
+
+describe("external database mode", () => {
+    test("a managed-database setting in external mode is refused, not silently ignored", () =>
         assertRejected(
             { databaseInstanceClass: "db.t4g.small" },
             "databaseInstanceClass",
-            /^config 'databaseInstanceClass': external database mode \(databaseUrl is set\): applies only to the managed database; remove it \(pulumi config rm databaseInstanceClass\)/,
+            /^config 'databaseInstanceClass': external database mode: applies only to the managed database; remove it \(pulumi config rm databaseInstanceClass\)/,
         ));
     test("loadConfig validates the configured URL: a mysql:// URL is rejected", async () => {
         const database = external(loadWith({ databaseUrl: "mysql://u:p@h/d" }).database);
         assert.match(
             (await errorOf(database.url)).message,
-            /^config 'databaseUrl': external database mode \(databaseUrl is set\): must look like postgresql:\/\//,
+            /^config 'databaseUrl': external database mode: must look like postgresql:\/\//,
         );
     });
     test("not a postgresql:// URL: rejected without echoing the value", () => {
@@ -391,7 +475,7 @@ describe("external database mode (databaseUrl is set)", () => {
             (error: Error) => {
                 assert.match(
                     error.message,
-                    /^config 'databaseUrl': external database mode \(databaseUrl is set\): must look like postgresql:\/\//,
+                    /^config 'databaseUrl': external database mode: must look like postgresql:\/\//,
                 );
                 assert.doesNotMatch(error.message, /s3cret/);
                 return true;
@@ -401,7 +485,7 @@ describe("external database mode (databaseUrl is set)", () => {
     test("not a URL at all: rejected", () =>
         assert.throws(
             () => validateDatabaseUrl("s3cret"),
-            /config 'databaseUrl': external database mode \(databaseUrl is set\): is not a URL/,
+            /config 'databaseUrl': external database mode: is not a URL/,
         ));
     test("a postgresql:// URL is accepted", () => assert.doesNotThrow(() => validateDatabaseUrl(FAKE_DATABASE_URL)));
 });

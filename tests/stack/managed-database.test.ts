@@ -16,6 +16,8 @@ import {
     installMocks,
     k8s,
     isSecretInput,
+    options,
+    prefixedName,
     plain,
     recorded,
     resourceOf,
@@ -127,12 +129,26 @@ describe("access: 5432 from the pods' security group only", () => {
 });
 
 describe("the instance", () => {
-    test("PostgreSQL of the major the service's tests run against; minor upgrades automatic, major ones not", () => {
+    test("PostgreSQL of the major the service's tests run against; minor upgrades automatic, a major one when the config asks", () => {
         assert.equal(instance().engine, "postgres");
         assert.equal(instance().engineVersion, testedPostgresMajor());
         assert.equal(instance().autoMinorVersionUpgrade, true);
-        assert.equal(instance().allowMajorVersionUpgrade, false);
+        assert.equal(instance().allowMajorVersionUpgrade, true);
         assert.equal(inputsOf("aws:rds/parameterGroup:ParameterGroup").family, `postgres${testedPostgresMajor()}`);
+    });
+    test("extended support disabled at create; an instance created before keeps its own (AWS sets it only at create)", () => {
+        assert.equal(instance().engineLifecycleSupport, "open-source-rds-extended-support-disabled");
+        assert.deepEqual(options("aws:rds/instance:Instance").ignoreChanges, ["engineLifecycleSupport"]);
+    });
+    test("changes are applied during pulumi up, not in the next maintenance window", () =>
+        assert.equal(instance().applyImmediately, true));
+    test("the parameter group and security group are named by prefix, so a replacement creates the new one first", () => {
+        const group = inputsOf("aws:rds/parameterGroup:ParameterGroup");
+        assert.equal(group.name, undefined);
+        assert.equal(group.namePrefix, `fastapi-app-db-postgres${testedPostgresMajor()}-`);
+        const securityGroup = inputsOf("aws:ec2/securityGroup:SecurityGroup");
+        assert.equal(securityGroup.name, undefined);
+        assert.equal(securityGroup.namePrefix, "fastapi-app-db-");
     });
     test("db.t4g.micro, gp3 20 GB with storage autoscaling up to 100 GB, encrypted", () => {
         assert.deepEqual(
@@ -164,7 +180,7 @@ describe("the instance", () => {
     });
     test("an explicit parameter group: TLS forced, max_connections at least the connection budget's floor", () => {
         const group = inputsOf("aws:rds/parameterGroup:ParameterGroup");
-        assert.equal(instance().parameterGroupName, group.name);
+        assert.equal(instance().parameterGroupName, prefixedName(group.namePrefix));
         const parameters = Object.fromEntries(group.parameters.map((p: Json) => [p.name, p.value]));
         assert.equal(parameters["rds.force_ssl"], "1");
         assert.equal(parameters.max_connections, `GREATEST({DBInstanceClassMemory/9531392},${MIN_MAX_CONNECTIONS})`);
@@ -189,8 +205,17 @@ describe("the instance", () => {
 });
 
 describe("destroy: the documented settings", () => {
-    test("no deletion protection, so pulumi destroy finishes", () =>
-        assert.equal(instance().deletionProtection, false));
+    test("protected twice: RDS deletion protection and Pulumi's protect, so no update deletes or replaces it", () => {
+        assert.equal(instance().deletionProtection, true);
+        assert.equal(options("aws:rds/instance:Instance").protect, true);
+    });
+    test("the final snapshot's suffix changes whenever the instance would be created anew", () =>
+        assert.deepEqual(Object.keys(inputsOf("random:index/randomId:RandomId").keepers).sort(), [
+            "dbName",
+            "engine",
+            "identifier",
+            "username",
+        ]));
     test("a final snapshot named fastapi-app-db-final-<random hex> is kept", () => {
         assert.equal(instance().skipFinalSnapshot, false);
         assert.equal(instance().finalSnapshotIdentifier, "fastapi-app-db-final-0a1b2c3d");
@@ -324,6 +349,8 @@ describe("the database settings are documented as they behave", () => {
             databaseMaxStorageGb: `\`${instance().maxAllocatedStorage}\``,
             databaseDeletionProtection: `\`${instance().deletionProtection}\``,
             databaseFinalSnapshot: `\`${!instance().skipFinalSnapshot}\``,
+            databaseApplyImmediately: `\`${instance().applyImmediately}\``,
+            databasePostgresVersion: `\`${instance().engineVersion}\``,
         };
         for (const [key, value] of Object.entries(defaults)) {
             assert.ok(rows.has(key), `docs/configuration.md has a row for ${key}`);

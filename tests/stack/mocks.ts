@@ -2,7 +2,7 @@
 // recorded resources with.
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { RecordedResource, recorded } from "../../scripts/lib/mocks";
+import { RecordedResource, ResourceLifecycle, recorded } from "../../scripts/lib/mocks";
 
 export * from "../../scripts/lib/mocks";
 
@@ -50,6 +50,11 @@ export function resourceOf(type: string, name?: string): RecordedResource {
         );
     }
     return matches[0];
+}
+
+/** The lifecycle options of the one recorded resource of that type (and name). */
+export function options(type: string, name?: string): ResourceLifecycle {
+    return resourceOf(type, name).options;
 }
 
 /** The inputs of the one recorded resource of that type (and name). */

@@ -1,14 +1,17 @@
 // Renders the whole program under the mocks in a process of its own and prints every declared resource as JSON
 // (type, name, inputs, dependencies): one run of `pulumi up`, as the engine would receive it.
 // Usage: node --import tsx tests/stack/render.ts '<world as JSON>'
-//   world: { config?: {key: value}, eksClusters?: {name: version}, managedDatabase?: true, snapshot?: true }
-import { eksClusters, setStackConfig } from "./mocks";
+//   world: { config?: {key: value}, eksClusters?: {name: version}, rdsInstances?: {id: version},
+//            managedDatabase?: true, snapshot?: true }
+import { eksClusters, rdsInstances, setStackConfig } from "./mocks";
 import { renderProgram } from "../../scripts/lib/render";
 import { snapshot } from "./rendering";
 
 export interface World {
     config?: Record<string, string>;
     eksClusters?: Record<string, string>;
+    /** Instances running in the fake RDS, identifier -> engine version. */
+    rdsInstances?: Record<string, string>;
     /** Without databaseUrl: the stack makes its own database. */
     managedDatabase?: boolean;
     /** Print the normalized snapshot (tests/stack/rendering.ts) instead of the raw records. */
@@ -20,6 +23,9 @@ async function main(): Promise<void> {
     const recorded = await renderProgram(() => {
         for (const [cluster, version] of Object.entries(world.eksClusters ?? {})) {
             eksClusters.set(cluster, version);
+        }
+        for (const [identifier, version] of Object.entries(world.rdsInstances ?? {})) {
+            rdsInstances.set(identifier, version);
         }
         setStackConfig(world.config ?? {}, world.managedDatabase !== true);
     });
