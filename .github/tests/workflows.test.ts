@@ -90,6 +90,8 @@ describe("every workflow", () => {
         const limits: Record<string, number> = {
             "${{ vars.AWS_DEPLOY_ROLE_ARN }}": maxSession("fastapi-app-github-deploy"),
             "${{ vars.AWS_PREVIEW_ROLE_ARN }}": maxSession("fastapi-app-github-preview"),
+            // The price check's role (docs/cost.md): only pricing:GetProducts, the default MaxSessionDuration.
+            "${{ vars.AWS_PRICING_ROLE_ARN }}": 3600,
         };
         for (const [id, job] of jobsWithSteps()) {
             const aws = awsStep(job);

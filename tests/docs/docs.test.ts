@@ -2,16 +2,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import {
-    anchors,
-    brokenLinks,
-    missingCommands,
-    projectMarkdown,
-    slug,
-    type MarkdownFile,
-    type Problem,
-} from "./markdown";
+import { brokenLinks } from "./links";
+import { missingCommands, projectMarkdown, type MarkdownFile, type Problem } from "./markdown";
 
 const ROOT = path.resolve(__dirname, "../..");
 const existsInRepo = (relative: string): boolean => fs.existsSync(path.join(ROOT, relative));
@@ -34,8 +28,11 @@ describe("the project's Markdown", () => {
         assert.ok(names.includes("README.md"));
         assert.ok(names.includes("docs/README.md"));
     });
-    test("every relative link and #anchor resolves", () => {
-        const problems = brokenLinks(files, existsInRepo);
+    test("every relative link and #anchor resolves (remark-validate-links)", async () => {
+        const problems = await brokenLinks(
+            ROOT,
+            files.map((markdown) => markdown.file),
+        );
         assert.equal(problems.length, 0, report(problems));
     });
     test("every script and npm script a command names exists", () => {
@@ -67,30 +64,60 @@ describe("the checks themselves", () => {
     const existing = new Set(["README.md", "docs/a.md", "scripts/setup"]);
     const exists = (relative: string): boolean => existing.has(relative);
 
-    test("anchors follow GitHub's rules, duplicates numbered", () => {
-        assert.equal(slug("The service (`app/`)"), "the-service-app");
-        assert.equal(
-            slug("One-time AWS set-up: OIDC provider and roles"),
-            "one-time-aws-set-up-oidc-provider-and-roles",
-        );
-        assert.equal(slug("CI/CD (GitHub Actions)"), "cicd-github-actions");
-        assert.deepEqual([...anchors("# Tests\n## Tests\n```\n# not a heading\n```\n")], ["tests", "tests-1"]);
+    test("the link checker catches a missing file, a missing anchor in the same file and in another file", async () => {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "docs-links-"));
+        try {
+            fs.mkdirSync(path.join(root, "docs"));
+            fs.writeFileSync(
+                path.join(root, "README.md"),
+                [
+                    "# Title",
+                    "[ok](docs/a.md#usage) [gone](docs/b.md) [web](https://example.com/x) [self](#title)",
+                    "[no anchor](docs/a.md#nowhere)",
+                    "[no heading here](#missing)",
+                    "```",
+                    "[not a link](missing.md)",
+                    "```",
+                    "",
+                ].join("\n"),
+            );
+            fs.writeFileSync(path.join(root, "docs/a.md"), "## Usage\n[back](../README.md#title) `[x](nowhere.md)`\n");
+            const problems = await brokenLinks(root, ["README.md", "docs/a.md"]);
+            assert.deepEqual(
+                problems.map((problem) => `${problem.file}:${problem.line}`),
+                ["README.md:2", "README.md:3", "README.md:4"],
+                report(problems),
+            );
+            assert.match(problems[0].message, /docs\/b\.md.*missing-file/);
+            assert.match(problems[1].message, /nowhere.*missing-heading-in-file/);
+            assert.match(problems[2].message, /missing.*missing-heading/);
+        } finally {
+            fs.rmSync(root, { recursive: true, force: true });
+        }
     });
-    test("a missing file, a missing anchor and an anchor in another file are caught", () => {
-        const files = [
-            page(
-                "README.md",
-                "[ok](docs/a.md#usage) [gone](docs/b.md) [no anchor](docs/a.md#nowhere) [self](#title) [web](https://example.com/x)\n# Title\n",
-            ),
-            page("docs/a.md", "## Usage\n[back](../README.md#title) [code `[x](nowhere.md)`]\n"),
-        ];
-        const problems = brokenLinks(files, exists).map((problem) => problem.message);
-        assert.equal(problems.length, 2, problems.join("\n"));
-        assert.match(problems[0], /docs\/b\.md does not exist/);
-        assert.match(problems[1], /no heading with the anchor #nowhere/);
-    });
-    test("links inside code blocks are not links", () => {
-        assert.deepEqual(brokenLinks([page("README.md", "```\n[x](missing.md)\n```\n")], exists), []);
+    test("anchors follow GitHub's rules: punctuation dropped, code kept as text, duplicates numbered", async () => {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "docs-slugs-"));
+        try {
+            const headings = [
+                "# The service (`app/`)",
+                "## One-time AWS set-up: OIDC provider and roles",
+                "## CI/CD (GitHub Actions)",
+                "## Tests",
+                "## Tests",
+            ];
+            const good = ["the-service-app", "one-time-aws-set-up-oidc-provider-and-roles", "cicd-github-actions"];
+            const links = [...good, "tests", "tests-1"].map((anchor) => `[x](#${anchor})`);
+            const wrong = ["the-service-app-", "cicd--github-actions", "tests-2"].map((anchor) => `[y](#${anchor})`);
+            fs.writeFileSync(path.join(root, "README.md"), [...headings, links.join(" "), ...wrong, ""].join("\n"));
+            const problems = await brokenLinks(root, ["README.md"]);
+            assert.deepEqual(
+                problems.map((problem) => problem.line),
+                [7, 8, 9],
+                report(problems),
+            );
+        } finally {
+            fs.rmSync(root, { recursive: true, force: true });
+        }
     });
     test("a missing script or npm script in a shell block is caught; comments and other languages are not commands", () => {
         const text = [
