@@ -2,7 +2,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { FAKE_DATABASE_URL, errorOf, installMocks, setStackConfig, valueOf } from "./mocks";
+import { FAKE_DATABASE_URL, installMocks, setStackConfig, valueOf } from "./mocks";
 import {
     ConfigError,
     DatabaseConfig,
@@ -246,8 +246,12 @@ describe("bad values fail with a message naming the key", () => {
         ));
     test("nodeDesiredSize above nodeMaxSize", () =>
         assertRejected({ nodeDesiredSize: "4" }, "nodeDesiredSize", /must not exceed nodeMaxSize/));
-    test("nodeDesiredSize below nodeMinSize", () =>
-        assertRejected({ nodeDesiredSize: "0" }, "nodeMinSize", /must not exceed nodeDesiredSize/));
+    test("nodeDesiredSize below nodeMinSize: the message blames nodeDesiredSize, the value set below the floor", () =>
+        assertRejected(
+            { nodeDesiredSize: "0" },
+            "nodeDesiredSize",
+            /nodeDesiredSize \(0\) must be at least nodeMinSize \(2\); a good value: 2/,
+        ));
     test("fractional node count", () => assertRejected({ nodeMaxSize: "2.5" }, "nodeMaxSize", /whole number/));
     test("a single node: losing it, or draining it, would take every pod", () =>
         assertRejected(
@@ -462,13 +466,12 @@ describe("external database mode", () => {
             "databaseInstanceClass",
             /^config 'databaseInstanceClass': external database mode: applies only to the managed database; remove it \(pulumi config rm databaseInstanceClass\)/,
         ));
-    test("loadConfig validates the configured URL: a mysql:// URL is rejected", async () => {
-        const database = external(loadWith({ databaseUrl: "mysql://u:p@h/d" }).database);
-        assert.match(
-            (await errorOf(database.url)).message,
+    test("loadConfig validates the configured URL before wrapping it as a secret: a mysql:// URL is rejected", () =>
+        assertRejected(
+            { databaseUrl: "mysql://u:p@h/d" },
+            "databaseUrl",
             /^config 'databaseUrl': external database mode: must look like postgresql:\/\//,
-        );
-    });
+        ));
     test("not a postgresql:// URL: rejected without echoing the value", () => {
         assert.throws(
             () => validateDatabaseUrl("mysql://u:s3cret@h/db"),
@@ -575,13 +578,17 @@ describe("bearer tokens", () => {
         assert.equal(await valueOf(tokens.metricsTokens), `${token}3`);
         assert.equal(tokens.readsNeedToken, true);
     });
-    test("a short or empty token is refused by position, never echoed", async () => {
+    test("a short or empty token is refused by position, never echoed, before it is wrapped as a secret", () => {
         for (const apiTokens of [`${token},short`, `${token},`]) {
-            const configured = loadWith({ apiTokens }).tokens.apiTokens;
-            assert.ok(configured);
-            const error = await errorOf(configured);
-            assert.match(error.message, /^config 'apiTokens': token 2 of 2 is not 16-512 characters/);
-            assert.doesNotMatch(error.message, new RegExp(token));
+            setStackConfig({ apiTokens });
+            assert.throws(
+                () => loadConfig(),
+                (error: Error) => {
+                    assert.match(error.message, /^config 'apiTokens': token 2 of 2 is not 16-512 characters/);
+                    assert.doesNotMatch(error.message, new RegExp(token));
+                    return true;
+                },
+            );
         }
     });
 });
