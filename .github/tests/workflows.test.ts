@@ -654,10 +654,7 @@ describe("stack-config", () => {
         assert.equal(status, 1);
         assert.match(out, /^::error title=Stack file incomplete::Pulumi\.dev\.yaml has no encryptionsalt/m);
         assert.equal(run("check", noSalt, { DATABASE_URL: secretUrl }).status, 0, "Pulumi Cloud needs no salt");
-        assert.equal(
-            run("check", external, { DATABASE_URL: secretUrl, PULUMI_BACKEND_URL: "s3://state" }).status,
-            0,
-        );
+        assert.equal(run("check", external, { DATABASE_URL: secretUrl, PULUMI_BACKEND_URL: "s3://state" }).status, 0);
     });
 
     test("sets the secret through stdin only, never on the command line or in the output", () => {
