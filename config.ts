@@ -365,6 +365,8 @@ function validateOrder(config: pulumi.Config, keys: [string, string], values: [n
     }
 }
 
+/** AWS Graviton families: a1, and a family whose generation digit is followed by g (t4g, m7g, c6gn, x2gd, is4gen). */
+const GRAVITON_INSTANCE_TYPE = /^(a1|[a-z]+\d+g[a-z]*)\./;
 const IAM_PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 const IMAGE_BY_DIGEST = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
 
@@ -705,6 +707,12 @@ export function loadConfig(today: Date = new Date()): StackConfig {
         "an EC2 instance type, a family and a size joined by a dot",
         "t3.medium",
     );
+    if (GRAVITON_INSTANCE_TYPE.test(nodeInstanceType)) {
+        throw new ConfigError(
+            "nodeInstanceType",
+            `'${nodeInstanceType}' is an AWS Graviton (arm64) type; the nodes run the AL2023 x86_64 AMI and the image is built for linux/amd64, so the type must be x86_64, such as t3.medium, m6i.large or c6i.xlarge`,
+        );
+    }
     const nodeCapacityType = capacityType(config.get("nodeCapacityType") ?? "ON_DEMAND", nodeInstanceType);
 
     const clusterAdmins = stringList(config, "clusterAdmins", [], '["arn:aws:iam::123456789012:role/github-deploy"]');

@@ -234,10 +234,31 @@ describe("bad values fail with a message naming the key", () => {
         ));
     test("spot with an instance type that has no interchangeable types", () =>
         assertRejected(
-            { nodeCapacityType: "SPOT", nodeInstanceType: "m6g.large" },
+            { nodeCapacityType: "SPOT", nodeInstanceType: "m5zn.large" },
             "nodeCapacityType",
-            /none are known for m6g\.large; use a type from t3\/t3a micro\|small/,
+            /none are known for m5zn\.large; use a type from t3\/t3a micro\|small/,
         ));
+    test("Graviton (arm64) node types are refused: the nodes' AMI is x86_64 and the image linux/amd64", () => {
+        for (const nodeInstanceType of [
+            "m7g.large",
+            "t4g.medium",
+            "c6gn.xlarge",
+            "r8g.2xlarge",
+            "x2gd.large",
+            "a1.large",
+        ]) {
+            assertRejected(
+                { nodeInstanceType },
+                "nodeInstanceType",
+                /is an AWS Graviton \(arm64\) type; the nodes run the AL2023 x86_64 AMI and the image is built for linux\/amd64, so the type must be x86_64, such as t3\.medium/,
+            );
+        }
+    });
+    test("x86_64 node types whose names hold a g are accepted", () => {
+        for (const nodeInstanceType of ["g4dn.xlarge", "g5.xlarge", "m5dn.large", "c5n.large", "t3a.medium"]) {
+            assert.equal(loadWith({ nodeInstanceType }).nodeInstanceType, nodeInstanceType);
+        }
+    });
     test("nodeMinSize greater than nodeMaxSize", () =>
         assertRejected(
             { nodeMinSize: "4", nodeMaxSize: "3", nodeDesiredSize: "3" },
