@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MIN_NODES_WITH_PODS, NodeCapacityType, spotInstanceFamilies, spotInstanceTypes } from "./capacity";
 import { contains, overlaps, parseCidr } from "./cidr";
+import { connectionBudget, managedMaxConnections, maxReplicasWithin, BUDGET_SHARE } from "./connection-budget";
 import { ConfigError } from "./config-error";
 import type { LoadBalancerArgs } from "./workload";
 import {
@@ -650,6 +651,37 @@ function readDatabase(
     };
 }
 
+/**
+ * Every pod at appMaxReplicas, a rollout's surge and the migration must fit BUDGET_SHARE of the database's
+ * max_connections: the managed class's, or the one declared for an external database (unchecked when undeclared).
+ */
+function checkConnectionBudget(config: pulumi.Config, database: DatabaseConfig, appMaxReplicas: number): void {
+    const declared = config.get("databaseMaxConnections");
+    if (database.mode === "managed" && declared !== undefined) {
+        throw new ConfigError(
+            "databaseMaxConnections",
+            `${MANAGED_MODE}: applies only to an external database; the managed one's follows databaseInstanceClass; remove it (pulumi config rm databaseMaxConnections)`,
+        );
+    }
+    const maxConnections =
+        database.mode === "managed"
+            ? managedMaxConnections(database.instanceClass)
+            : declared === undefined
+              ? undefined
+              : integerSetting(config, "databaseMaxConnections", 100, 10, 262143, `${EXTERNAL_MODE}: `);
+    if (maxConnections === undefined || connectionBudget(appMaxReplicas) <= BUDGET_SHARE * maxConnections) {
+        return;
+    }
+    const source =
+        database.mode === "managed"
+            ? `max_connections ${maxConnections} of databaseInstanceClass ${database.instanceClass}; or a larger class`
+            : `databaseMaxConnections ${maxConnections}`;
+    throw new ConfigError(
+        "appMaxReplicas",
+        `${appMaxReplicas} pods need ${connectionBudget(appMaxReplicas)} database connections (a rollout's extra pod and the migration included), more than ${BUDGET_SHARE * 100} % of ${source} (docs/deploying.md#connection-budget); a good value: ${maxReplicasWithin(maxConnections)}`,
+    );
+}
+
 /** Reads and validates the stack configuration. Throws ConfigError naming the offending key. */
 export function loadConfig(today: Date = new Date()): StackConfig {
     const config = new pulumi.Config();
@@ -743,6 +775,9 @@ export function loadConfig(today: Date = new Date()): StackConfig {
         );
     }
 
+    const database = readDatabase(config, vpcCidr, publicSubnetCidrs, today);
+    checkConnectionBudget(config, database, appMaxReplicas);
+
     return {
         namePrefix: requireMatch(
             "namePrefix",
@@ -769,7 +804,7 @@ export function loadConfig(today: Date = new Date()): StackConfig {
         appMinReplicas,
         appMaxReplicas,
         appTargetCpuPercent: integerSetting(config, "appTargetCpuPercent", 70, 10, 100),
-        database: readDatabase(config, vpcCidr, publicSubnetCidrs, today),
+        database,
         loadBalancer: parseLoadBalancer(config, region),
         tokens: {
             apiTokens: readTokens(config, "apiTokens"),

@@ -113,6 +113,12 @@ const KEY_CASES: Record<string, KeyCase> = {
         rule: /must look like postgresql:\/\//,
         example: "postgresql://USER:PASSWORD@HOST:5432/DATABASE",
     },
+    databaseMaxConnections: {
+        good: { databaseMaxConnections: "200", appMaxReplicas: "20" },
+        bad: { databaseMaxConnections: "many" },
+        rule: /'many' is not a number; must be a whole number from 10 to 262143/,
+        example: "pulumi config set databaseMaxConnections 100",
+    },
     isolatedSubnetCidrs: {
         good: { isolatedSubnetCidrs: '["10.0.201.0/24","10.0.202.0/24"]' },
         bad: { isolatedSubnetCidrs: "10.0.101.0/24" },

@@ -685,3 +685,37 @@ describe("pinned versions agree with the Kubernetes minor they are pinned for (v
         }
     });
 });
+
+describe("appMaxReplicas against the database's connection budget (docs/deploying.md#connection-budget)", () => {
+    test("managed db.t4g.micro (max_connections 100): 12 pods fit, 13 are refused with the ceiling that fits", () => {
+        setStackConfig({ appMaxReplicas: "12" }, false);
+        assert.equal(loadConfig().appMaxReplicas, 12);
+        assertRejected(
+            { appMaxReplicas: "13" },
+            "appMaxReplicas",
+            /13 pods need 85 database connections .*more than 80 % of max_connections 100 of databaseInstanceClass db\.t4g\.micro; or a larger class .*; a good value: 12$/,
+            false,
+        );
+    });
+    test("a larger managed class allows more pods", () => {
+        setStackConfig({ appMaxReplicas: "40", databaseInstanceClass: "db.m7g.large" }, false);
+        assert.equal(loadConfig().appMaxReplicas, 40);
+    });
+    test("external: checked against the declared databaseMaxConnections", () => {
+        assertRejected(
+            { databaseMaxConnections: "50" },
+            "appMaxReplicas",
+            /10 pods need 67 database connections .*more than 80 % of databaseMaxConnections 50 .*; a good value: 5$/,
+        );
+        assert.equal(loadWith({ databaseMaxConnections: "500", appMaxReplicas: "60" }).appMaxReplicas, 60);
+    });
+    test("external without databaseMaxConnections: unchecked, as before the key existed", () =>
+        assert.equal(loadWith({ appMaxReplicas: "100" }).appMaxReplicas, 100));
+    test("databaseMaxConnections in managed mode is refused, not silently ignored", () =>
+        assertRejected(
+            { databaseMaxConnections: "500" },
+            "databaseMaxConnections",
+            /^config 'databaseMaxConnections': managed database mode: applies only to an external database/,
+            false,
+        ));
+});
