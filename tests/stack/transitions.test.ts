@@ -228,7 +228,12 @@ describe("everyday changes replace nothing stateful", () => {
             managed({ databaseInstanceClass: "db.t4g.small" }),
             [RDS_INSTANCE],
         ],
-        ["certificate added: no stateful resource changes", external(), external({ certificateArn: CERTIFICATE }), []],
+        [
+            "certificate added: no stateful resource changes",
+            external(),
+            external({ certificateArn: CERTIFICATE, publicHostname: "api.example.com" }),
+            [],
+        ],
         [
             "admin added: the cluster's access entries only",
             external({ clusterAdmins: JSON.stringify([ALICE]) }),
