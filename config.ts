@@ -685,9 +685,17 @@ function checkConnectionBudget(config: pulumi.Config, database: DatabaseConfig, 
 /** Reads and validates the stack configuration. Throws ConfigError naming the offending key. */
 export function loadConfig(today: Date = new Date()): StackConfig {
     const config = new pulumi.Config();
+    // One source of the region: aws:region, whose project default is in Pulumi.yaml; the program adds none of its own.
+    const configuredRegion = new pulumi.Config("aws").get("region");
+    if (configuredRegion === undefined) {
+        throw new ConfigError(
+            "aws:region",
+            "is not set, though Pulumi.yaml gives every stack ap-southeast-1: an AWS region name is required, and AWS_REGION does not set it; set it with: pulumi config set aws:region ap-southeast-1",
+        );
+    }
     const region = requireMatch(
         "aws:region",
-        new pulumi.Config("aws").get("region") ?? "ap-southeast-1",
+        configuredRegion,
         /^[a-z]{2}(-[a-z]+)+-\d$/,
         "an AWS region name, as the AWS provider spells it",
         "ap-southeast-1",

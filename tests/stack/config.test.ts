@@ -1,6 +1,8 @@
 // Configuration: seed defaults, and every bad value rejected with a message naming the key.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { FAKE_DATABASE_URL, installMocks, setStackConfig, valueOf } from "./mocks";
 import {
@@ -718,4 +720,27 @@ describe("appMaxReplicas against the database's connection budget (docs/deployin
             /^config 'databaseMaxConnections': managed database mode: applies only to an external database/,
             false,
         ));
+});
+
+describe("one source of the region: aws:region, defaulted in Pulumi.yaml", () => {
+    test("Pulumi.yaml gives every stack ap-southeast-1 as the provider key's value", () => {
+        const project = fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.yaml"), "utf8");
+        assert.match(project, /^config:\n {2}aws:region:\n {4}value: ap-southeast-1$/m);
+    });
+    test("unset, the program falls back on nothing of its own: it stops naming aws:region", () => {
+        setStackConfig();
+        const withoutRegion = Object.fromEntries(
+            Object.entries(pulumi.runtime.allConfig()).filter(([key]) => key !== "aws:region"),
+        );
+        pulumi.runtime.setAllConfig(withoutRegion, ["fastapi-app:databaseUrl"]);
+        process.env.AWS_REGION = "eu-west-1";
+        try {
+            assert.throws(
+                () => loadConfig(),
+                /config 'aws:region': is not set, .*AWS_REGION does not set it; set it with: pulumi config set aws:region ap-southeast-1$/,
+            );
+        } finally {
+            delete process.env.AWS_REGION;
+        }
+    });
 });
