@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MIN_NODES_WITH_PODS, NodeCapacityType, spotInstanceFamilies, spotInstanceTypes } from "./capacity";
 import { contains, overlaps, parseCidr } from "./cidr";
+import { connectionBudget, managedMaxConnections, maxReplicasWithin, BUDGET_SHARE } from "./connection-budget";
 import { ConfigError } from "./config-error";
 import type { LoadBalancerArgs } from "./workload";
 import {
@@ -106,6 +107,12 @@ const MODE_SWITCHES: readonly DatabaseModeSwitch[] = ["external-to-managed", "ma
 /** Days before the end of RDS standard support from which a deploy warns that the major must move. */
 export const POSTGRES_SUPPORT_WARNING_DAYS = 180;
 
+/** A good value of each subnet list, for the messages: one block per zone, inside the default VPC. */
+const SUBNET_EXAMPLES: Record<string, string[]> = {
+    publicSubnetCidrs: ["10.0.1.0/24", "10.0.2.0/24"],
+    isolatedSubnetCidrs: ["10.0.101.0/24", "10.0.102.0/24"],
+};
+
 /**
  * Checks one list of subnet blocks (one per zone; at least two when the zones come from the region) against the
  * VPC and against the blocks already laid out; `context` (the database mode) prefixes the problem when the list
@@ -119,12 +126,16 @@ function validateSubnets(
     laidOut: string[] = [],
     context = "",
 ): void {
+    const example = JSON.stringify(SUBNET_EXAMPLES[key] ?? []);
     const fail = (problem: string): never => {
-        throw new ConfigError(key, `${context}${problem}`);
+        throw new ConfigError(key, `${context}${problem}; a good value: ${example}`);
     };
     const vpc = parseCidr("vpcCidr", vpcCidr);
     if (vpc.prefix < 16 || vpc.prefix > 28) {
-        throw new ConfigError("vpcCidr", `AWS VPCs take a prefix between /16 and /28, got /${vpc.prefix}`);
+        throw new ConfigError(
+            "vpcCidr",
+            `AWS VPCs take a prefix between /16 and /28, got /${vpc.prefix}; a good value: 10.0.0.0/16`,
+        );
     }
     const subnets = subnetCidrs.map((cidr) => parseCidr(key, cidr));
     subnets.forEach((subnet, index) => {
@@ -156,7 +167,10 @@ function validateSubnets(
 function validateSourceRanges(ranges: string[]): void {
     ranges.forEach((range) => parseCidr("allowedSourceRanges", range));
     if (new Set(ranges).size !== ranges.length) {
-        throw new ConfigError("allowedSourceRanges", "lists a range twice");
+        throw new ConfigError(
+            "allowedSourceRanges",
+            'lists a range twice; each range once, such as ["203.0.113.0/24","198.51.100.0/24"]',
+        );
     }
 }
 
@@ -224,15 +238,33 @@ function parseLoadBalancer(config: pulumi.Config, region: string): LoadBalancerC
 /** The service's own token rule (app/src/fastapi_app/settings.py): RFC 6750 characters, 16 to 512 of them. */
 const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]{16,512}=*$/;
 
+/**
+ * A secret setting, checked on its plain value before the program goes on: a check inside apply would surface as
+ * Pulumi's "error serializing property". `check` returns the value to keep and its errors never echo the value.
+ */
+function secretSetting(
+    config: pulumi.Config,
+    key: string,
+    check: (value: string) => string,
+): pulumi.Output<string> | undefined {
+    const secret = config.getSecret(key);
+    if (secret === undefined) {
+        return undefined;
+    }
+    // The runtime's store of the decrypted configuration: read without Config.get's secret warning, never printed.
+    const checked = check(pulumi.runtime.getConfig(`${config.name}:${key}`) ?? "");
+    return secret.apply(() => checked);
+}
+
 function readTokens(config: pulumi.Config, key: string): pulumi.Output<string> | undefined {
-    // Checked inside apply, so the secret never leaves its Output; the message names a position, never a value.
-    return config.getSecret(key)?.apply((value) => {
+    // The message names a position, never a value.
+    return secretSetting(config, key, (value) => {
         const tokens = value.split(",").map((token) => token.trim());
         tokens.forEach((token, index) => {
             if (!BEARER_TOKEN.test(token)) {
                 throw new ConfigError(
                     key,
-                    `token ${index + 1} of ${tokens.length} is not 16-512 characters of A-Z a-z 0-9 - . _ ~ + /; set a comma-separated list with: pulumi config set --secret ${key} <token>,<token>`,
+                    `token ${index + 1} of ${tokens.length} is not 16-512 characters of A-Z a-z 0-9 - . _ ~ + /; set a comma-separated list of such tokens, for example: pulumi config set --secret ${key} "$(openssl rand -hex 24)"`,
                 );
             }
         });
@@ -244,41 +276,98 @@ function validateAvailabilityZones(region: string, zones: string[] | undefined):
     if (zones === undefined) {
         return;
     }
+    const example = `["${region}a","${region}b"]`;
     if (zones.length < 2) {
-        throw new ConfigError("availabilityZones", "EKS needs subnets in at least two availability zones");
+        throw new ConfigError(
+            "availabilityZones",
+            `lists ${zones.length}: EKS needs subnets in at least two availability zones, such as ${example}`,
+        );
     }
     if (new Set(zones).size !== zones.length) {
-        throw new ConfigError("availabilityZones", "zones must be distinct");
+        throw new ConfigError("availabilityZones", `zones must be distinct, such as ${example}`);
     }
     const outside = zones.filter((zone) => !new RegExp(`^${region}[a-z]$`).test(zone));
     if (outside.length > 0) {
         throw new ConfigError(
             "availabilityZones",
-            `${outside.join(", ")} not in region ${region} (expected e.g. ${region}a)`,
+            `${outside.join(", ")} not in region ${region} (expected e.g. ${region}a): each zone is the region's name and one letter, such as ${example}`,
         );
     }
 }
 
-function requireMatch(key: string, value: string, pattern: RegExp, example: string, context = ""): string {
+/** `rule` says in words what `pattern` accepts; `example` is a value it accepts. */
+function requireMatch(
+    key: string,
+    value: string,
+    pattern: RegExp,
+    rule: string,
+    example: string,
+    context = "",
+): string {
     if (!pattern.test(value)) {
-        throw new ConfigError(key, `${context}'${value}' is not valid, expected something like ${example}`);
+        throw new ConfigError(key, `${context}'${value}' is not valid: ${rule}; expected something like ${example}`);
     }
     return value;
 }
 
-function integerIn(key: string, value: number, min: number, max: number): number {
+function integerIn(key: string, value: number, min: number, max: number, example: number, context = ""): number {
     if (!Number.isInteger(value) || value < min || value > max) {
-        throw new ConfigError(key, `must be a whole number from ${min} to ${max}, got ${value}`);
+        throw new ConfigError(
+            key,
+            `${context}must be a whole number from ${min} to ${max}, got ${value}; a good value: ${example}`,
+        );
     }
     return value;
 }
 
-function validateOrder(keys: [string, string], values: [number, number]): void {
+/**
+ * A number setting, read as text: Config.getNumber would stop the program with Pulumi's type error and a stack
+ * trace instead of naming the rule.
+ */
+function numberSetting(config: pulumi.Config, key: string, fallback: number, rule: string, context = ""): number {
+    const raw = config.get(key);
+    if (raw === undefined) {
+        return fallback;
+    }
+    const value = raw.trim() === "" ? NaN : Number(raw);
+    if (!Number.isFinite(value)) {
+        throw new ConfigError(
+            key,
+            `${context}'${raw}' is not a number; ${rule}, such as ${fallback}: pulumi config set ${key} ${fallback}`,
+        );
+    }
+    return value;
+}
+
+function integerSetting(
+    config: pulumi.Config,
+    key: string,
+    fallback: number,
+    min: number,
+    max: number,
+    context = "",
+): number {
+    const rule = `must be a whole number from ${min} to ${max}`;
+    return integerIn(key, numberSetting(config, key, fallback, rule, context), min, max, fallback, context);
+}
+
+/**
+ * Two settings that must be in order. The message blames the one of them the stack sets, when only one is set (the
+ * other is its default); otherwise the first.
+ */
+function validateOrder(config: pulumi.Config, keys: [string, string], values: [number, number]): void {
     if (values[0] > values[1]) {
-        throw new ConfigError(keys[0], `${keys[0]} (${values[0]}) must not exceed ${keys[1]} (${values[1]})`);
+        const blamed = config.get(keys[0]) === undefined && config.get(keys[1]) !== undefined ? 1 : 0;
+        const problem =
+            blamed === 0
+                ? `${keys[0]} (${values[0]}) must not exceed ${keys[1]} (${values[1]}); a good value: ${values[1]}`
+                : `${keys[1]} (${values[1]}) must be at least ${keys[0]} (${values[0]}); a good value: ${values[0]}`;
+        throw new ConfigError(keys[blamed], problem);
     }
 }
 
+/** AWS Graviton families: a1, and a family whose generation digit is followed by g (t4g, m7g, c6gn, x2gd, is4gen). */
+const GRAVITON_INSTANCE_TYPE = /^(a1|[a-z]+\d+g[a-z]*)\./;
 const IAM_PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 const IMAGE_BY_DIGEST = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
 
@@ -297,7 +386,10 @@ function supportedKubernetesVersion(version: string): KubernetesVersion {
 
 function capacityType(value: string, instanceType: string): NodeCapacityType {
     if (value !== "ON_DEMAND" && value !== "SPOT") {
-        throw new ConfigError("nodeCapacityType", `'${value}' is not valid, expected ON_DEMAND or SPOT`);
+        throw new ConfigError(
+            "nodeCapacityType",
+            `'${value}' is not valid, expected ON_DEMAND or SPOT: pulumi config set nodeCapacityType ON_DEMAND`,
+        );
     }
     if (value === "SPOT" && spotInstanceTypes(instanceType) === undefined) {
         throw new ConfigError(
@@ -325,11 +417,13 @@ const LOG_RETENTION_DAYS = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ];
 
-function logRetentionDays(days: number): number {
+function logRetentionDays(config: pulumi.Config): number {
+    const rule = "must be one of the periods CloudWatch Logs accepts";
+    const days = numberSetting(config, "controlPlaneLogRetentionDays", 30, rule);
     if (!LOG_RETENTION_DAYS.includes(days)) {
         throw new ConfigError(
             "controlPlaneLogRetentionDays",
-            `must be one of the periods CloudWatch Logs accepts (${LOG_RETENTION_DAYS.join(", ")}), got ${days}`,
+            `${rule} (${LOG_RETENTION_DAYS.join(", ")}), got ${days}; a good value: 30`,
         );
     }
     return days;
@@ -344,9 +438,19 @@ function stringList(
     fallback: string[] | undefined,
     example: string,
 ): string[] | undefined {
-    const value: unknown = config.getObject<unknown>(key);
-    if (value === undefined) {
+    // Read as text: Config.getObject stops the program with Pulumi's type error and a stack trace on a plain string.
+    const raw = config.get(key);
+    if (raw === undefined) {
         return fallback;
+    }
+    let value: unknown;
+    try {
+        value = JSON.parse(raw);
+    } catch {
+        throw new ConfigError(
+            key,
+            `must be a list of strings such as ${example}, got the plain string '${raw}'; set an entry with: pulumi config set --path '${key}[0]' <value>`,
+        );
     }
     if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
         throw new ConfigError(
@@ -362,7 +466,10 @@ export function validateDatabaseUrl(url: string): void {
     try {
         parsed = new URL(url);
     } catch {
-        throw new ConfigError("databaseUrl", `${EXTERNAL_MODE}: is not a URL; set it with: ${DATABASE_URL_HINT}`);
+        throw new ConfigError(
+            "databaseUrl",
+            `${EXTERNAL_MODE}: is not a URL; it must look like postgresql://USER:PASSWORD@HOST:5432/DATABASE; set it with: ${DATABASE_URL_HINT}`,
+        );
     }
     if (parsed.protocol !== "postgresql:" || parsed.hostname === "") {
         throw new ConfigError(
@@ -378,7 +485,10 @@ function booleanSetting(config: pulumi.Config, key: string, fallback: boolean, c
         return fallback;
     }
     if (value !== "true" && value !== "false") {
-        throw new ConfigError(key, `${context}must be true or false, got '${value}'`);
+        throw new ConfigError(
+            key,
+            `${context}must be true or false, got '${value}'; set it with: pulumi config set ${key} ${fallback}`,
+        );
     }
     return value === "true";
 }
@@ -395,7 +505,10 @@ function databaseMode(config: pulumi.Config, hasUrl: boolean): DatabaseMode {
         );
     }
     if (mode !== "managed" && mode !== "external") {
-        throw new ConfigError("databaseMode", `must be managed or external, got '${mode}'`);
+        throw new ConfigError(
+            "databaseMode",
+            `must be managed or external, got '${mode}'; set it with: pulumi config set databaseMode managed`,
+        );
     }
     return mode;
 }
@@ -403,7 +516,10 @@ function databaseMode(config: pulumi.Config, hasUrl: boolean): DatabaseMode {
 function databaseModeSwitch(config: pulumi.Config): DatabaseModeSwitch | undefined {
     const value = config.get("databaseModeSwitch");
     if (value !== undefined && !MODE_SWITCHES.includes(value as DatabaseModeSwitch)) {
-        throw new ConfigError("databaseModeSwitch", `must be ${MODE_SWITCHES.join(" or ")}, got '${value}'`);
+        throw new ConfigError(
+            "databaseModeSwitch",
+            `must be ${MODE_SWITCHES.join(" or ")}, got '${value}'; for example: pulumi config set databaseModeSwitch external-to-managed`,
+        );
     }
     return value as DatabaseModeSwitch | undefined;
 }
@@ -452,11 +568,11 @@ function readDatabase(
     publicSubnetCidrs: string[],
     today: Date,
 ): DatabaseConfig {
-    const databaseUrl = config.getSecret("databaseUrl");
-    const mode = databaseMode(config, databaseUrl !== undefined);
+    const hasUrl = config.getSecret("databaseUrl") !== undefined;
+    const mode = databaseMode(config, hasUrl);
     const modeSwitch = databaseModeSwitch(config);
     if (mode === "external") {
-        if (databaseUrl === undefined) {
+        if (!hasUrl) {
             throw new ConfigError(
                 "databaseUrl",
                 `${EXTERNAL_MODE}: the secret databaseUrl is missing (from GitHub Actions: the environment secret DATABASE_URL); the stack never falls back to a database of its own. Set it with: ${DATABASE_URL_HINT}`,
@@ -469,19 +585,15 @@ function readDatabase(
                 `${EXTERNAL_MODE}: applies only to the managed database; remove it (pulumi config rm ${misplaced})`,
             );
         }
-        // The check runs inside apply so the secret never leaves its Output; the message never echoes it.
-        return {
-            mode: "external",
-            modeSwitch,
-            url: databaseUrl.apply((url) => {
-                validateDatabaseUrl(url);
-                return url;
-            }),
-        };
+        const url = secretSetting(config, "databaseUrl", (value) => {
+            validateDatabaseUrl(value);
+            return value;
+        }) as pulumi.Output<string>;
+        return { mode: "external", modeSwitch, url };
     }
 
     const context = `${MANAGED_MODE}: `;
-    if (databaseUrl !== undefined) {
+    if (hasUrl) {
         throw new ConfigError(
             "databaseUrl",
             `${context}the stack makes its own database and would not use databaseUrl; remove it (pulumi config rm databaseUrl) or set databaseMode external`,
@@ -511,17 +623,18 @@ function readDatabase(
         "databaseInstanceClass",
         config.get("databaseInstanceClass") ?? "db.t4g.micro",
         /^db\.[a-z][a-z0-9-]*\d[a-z0-9-]*\.(micro|small|medium|large|\d*xlarge)$/,
+        "an RDS instance class, db. then a family and a size",
         "db.t4g.micro",
         context,
     );
-    const storageGb = integerIn("databaseStorageGb", config.getNumber("databaseStorageGb") ?? 20, 20, 65536);
-    const maxStorageGb = integerIn("databaseMaxStorageGb", config.getNumber("databaseMaxStorageGb") ?? 100, 22, 65536);
+    const storageGb = integerSetting(config, "databaseStorageGb", 20, 20, 65536, context);
+    const maxStorageGb = integerSetting(config, "databaseMaxStorageGb", 100, 22, 65536, context);
     // RDS refuses a MaxAllocatedStorage less than 10 % above the allocated storage, at create and at every change.
     const minimumCeiling = Math.ceil((storageGb * 11) / 10);
     if (maxStorageGb < minimumCeiling) {
         throw new ConfigError(
             "databaseMaxStorageGb",
-            `${context}the storage autoscaling ceiling (${maxStorageGb} GB) must be at least 10 % above databaseStorageGb (${storageGb} GB): ${minimumCeiling} GB or more`,
+            `${context}the storage autoscaling ceiling (${maxStorageGb} GB) must be at least 10 % above databaseStorageGb (${storageGb} GB): ${minimumCeiling} GB or more, such as ${Math.max(minimumCeiling, 100)}`,
         );
     }
     return {
@@ -538,10 +651,55 @@ function readDatabase(
     };
 }
 
+/**
+ * Every pod at appMaxReplicas, a rollout's surge and the migration must fit BUDGET_SHARE of the database's
+ * max_connections: the managed class's, or the one declared for an external database (unchecked when undeclared).
+ */
+function checkConnectionBudget(config: pulumi.Config, database: DatabaseConfig, appMaxReplicas: number): void {
+    const declared = config.get("databaseMaxConnections");
+    if (database.mode === "managed" && declared !== undefined) {
+        throw new ConfigError(
+            "databaseMaxConnections",
+            `${MANAGED_MODE}: applies only to an external database; the managed one's follows databaseInstanceClass; remove it (pulumi config rm databaseMaxConnections)`,
+        );
+    }
+    const maxConnections =
+        database.mode === "managed"
+            ? managedMaxConnections(database.instanceClass)
+            : declared === undefined
+              ? undefined
+              : integerSetting(config, "databaseMaxConnections", 100, 10, 262143, `${EXTERNAL_MODE}: `);
+    if (maxConnections === undefined || connectionBudget(appMaxReplicas) <= BUDGET_SHARE * maxConnections) {
+        return;
+    }
+    const source =
+        database.mode === "managed"
+            ? `max_connections ${maxConnections} of databaseInstanceClass ${database.instanceClass}; or a larger class`
+            : `databaseMaxConnections ${maxConnections}`;
+    throw new ConfigError(
+        "appMaxReplicas",
+        `${appMaxReplicas} pods need ${connectionBudget(appMaxReplicas)} database connections (a rollout's extra pod and the migration included), more than ${BUDGET_SHARE * 100} % of ${source} (docs/deploying.md#connection-budget); a good value: ${maxReplicasWithin(maxConnections)}`,
+    );
+}
+
 /** Reads and validates the stack configuration. Throws ConfigError naming the offending key. */
 export function loadConfig(today: Date = new Date()): StackConfig {
     const config = new pulumi.Config();
-    const region = new pulumi.Config("aws").get("region") ?? "ap-southeast-1";
+    // One source of the region: aws:region, whose project default is in Pulumi.yaml; the program adds none of its own.
+    const configuredRegion = new pulumi.Config("aws").get("region");
+    if (configuredRegion === undefined) {
+        throw new ConfigError(
+            "aws:region",
+            "is not set, though Pulumi.yaml gives every stack ap-southeast-1: an AWS region name is required, and AWS_REGION does not set it; set it with: pulumi config set aws:region ap-southeast-1",
+        );
+    }
+    const region = requireMatch(
+        "aws:region",
+        configuredRegion,
+        /^[a-z]{2}(-[a-z]+)+-\d$/,
+        "an AWS region name, as the AWS provider spells it",
+        "ap-southeast-1",
+    );
     const availabilityZones = stringList(config, "availabilityZones", undefined, `["${region}a","${region}b"]`);
     const vpcCidr = config.get("vpcCidr") ?? "10.0.0.0/16";
     const publicSubnetCidrs = stringList(
@@ -553,52 +711,65 @@ export function loadConfig(today: Date = new Date()): StackConfig {
     validateAvailabilityZones(region, availabilityZones);
     validateSubnets("publicSubnetCidrs", vpcCidr, publicSubnetCidrs, availabilityZones);
 
-    const nodeDesiredSize = integerIn("nodeDesiredSize", config.getNumber("nodeDesiredSize") ?? 2, 0, 100);
-    const nodeMinSize = integerIn("nodeMinSize", config.getNumber("nodeMinSize") ?? MIN_NODES_WITH_PODS, 0, 100);
+    const nodeDesiredSize = integerSetting(config, "nodeDesiredSize", 2, 0, 100);
+    const nodeMinSize = integerSetting(config, "nodeMinSize", MIN_NODES_WITH_PODS, 0, 100);
     if (nodeMinSize < MIN_NODES_WITH_PODS) {
         throw new ConfigError(
             "nodeMinSize",
-            `must be at least ${MIN_NODES_WITH_PODS}: the service's pods run on two nodes so that losing one never takes every pod, and the autoscaler must not remove the second`,
+            `must be at least ${MIN_NODES_WITH_PODS}: the service's pods run on two nodes so that losing one never takes every pod, and the autoscaler must not remove the second; a good value: ${MIN_NODES_WITH_PODS}`,
         );
     }
-    const nodeMaxSize = integerIn("nodeMaxSize", config.getNumber("nodeMaxSize") ?? 3, 1, 100);
+    const nodeMaxSize = integerSetting(config, "nodeMaxSize", 3, 1, 100);
     if (nodeMaxSize < MIN_NODES_WITH_PODS + 1) {
         throw new ConfigError(
             "nodeMaxSize",
-            `must be at least ${MIN_NODES_WITH_PODS + 1}: draining one of two nodes needs a third for its pods, since the pods never all run on one node`,
+            `must be at least ${MIN_NODES_WITH_PODS + 1}: draining one of two nodes needs a third for its pods, since the pods never all run on one node; a good value: ${MIN_NODES_WITH_PODS + 1}`,
         );
     }
-    validateOrder(["nodeMinSize", "nodeMaxSize"], [nodeMinSize, nodeMaxSize]);
-    validateOrder(["nodeMinSize", "nodeDesiredSize"], [nodeMinSize, nodeDesiredSize]);
-    validateOrder(["nodeDesiredSize", "nodeMaxSize"], [nodeDesiredSize, nodeMaxSize]);
+    validateOrder(config, ["nodeMinSize", "nodeMaxSize"], [nodeMinSize, nodeMaxSize]);
+    validateOrder(config, ["nodeMinSize", "nodeDesiredSize"], [nodeMinSize, nodeDesiredSize]);
+    validateOrder(config, ["nodeDesiredSize", "nodeMaxSize"], [nodeDesiredSize, nodeMaxSize]);
 
-    const appMinReplicas = integerIn("appMinReplicas", config.getNumber("appMinReplicas") ?? 2, 1, 100);
+    const appMinReplicas = integerSetting(config, "appMinReplicas", 2, 1, 100);
     if (appMinReplicas < 2) {
         throw new ConfigError(
             "appMinReplicas",
-            "must be at least 2: with one pod, every node drain, upgrade, scale-down or node loss takes the service down",
+            "must be at least 2: with one pod, every node drain, upgrade, scale-down or node loss takes the service down; a good value: 2",
         );
     }
-    const appMaxReplicas = integerIn("appMaxReplicas", config.getNumber("appMaxReplicas") ?? 10, 1, 100);
-    validateOrder(["appMinReplicas", "appMaxReplicas"], [appMinReplicas, appMaxReplicas]);
+    const appMaxReplicas = integerSetting(config, "appMaxReplicas", 10, 1, 100);
+    validateOrder(config, ["appMinReplicas", "appMaxReplicas"], [appMinReplicas, appMaxReplicas]);
 
     const nodeInstanceType = requireMatch(
         "nodeInstanceType",
         config.get("nodeInstanceType") ?? "t3.medium",
         /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/,
+        "an EC2 instance type, a family and a size joined by a dot",
         "t3.medium",
     );
+    if (GRAVITON_INSTANCE_TYPE.test(nodeInstanceType)) {
+        throw new ConfigError(
+            "nodeInstanceType",
+            `'${nodeInstanceType}' is an AWS Graviton (arm64) type; the nodes run the AL2023 x86_64 AMI and the image is built for linux/amd64, so the type must be x86_64, such as t3.medium, m6i.large or c6i.xlarge`,
+        );
+    }
     const nodeCapacityType = capacityType(config.get("nodeCapacityType") ?? "ON_DEMAND", nodeInstanceType);
 
     const clusterAdmins = stringList(config, "clusterAdmins", [], '["arn:aws:iam::123456789012:role/github-deploy"]');
     clusterAdmins.forEach((arn) =>
-        requireMatch("clusterAdmins", arn, IAM_PRINCIPAL_ARN, "arn:aws:iam::123456789012:role/github-deploy"),
+        requireMatch(
+            "clusterAdmins",
+            arn,
+            IAM_PRINCIPAL_ARN,
+            "each entry an IAM role or user ARN, arn:aws:iam::<12 digits>:role/NAME or …:user/NAME",
+            "arn:aws:iam::123456789012:role/github-deploy",
+        ),
     );
     const repeated = clusterAdmins.filter((arn, index) => clusterAdmins.indexOf(arn) !== index);
     if (repeated.length > 0) {
         throw new ConfigError(
             "clusterAdmins",
-            `${repeated.join(", ")} is listed twice; EKS takes one access entry per principal, remove the repetition`,
+            `${repeated.join(", ")} is listed twice; EKS takes one access entry per principal, remove the repetition, such as ["arn:aws:iam::123456789012:role/github-deploy"]`,
         );
     }
     const image = config.get("image");
@@ -607,15 +778,20 @@ export function loadConfig(today: Date = new Date()): StackConfig {
             "image",
             image,
             IMAGE_BY_DIGEST,
+            "an image by digest, <registry>/<repository>@sha256:<64 hex digits>",
             "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@sha256:<64 hex digits>",
         );
     }
+
+    const database = readDatabase(config, vpcCidr, publicSubnetCidrs, today);
+    checkConnectionBudget(config, database, appMaxReplicas);
 
     return {
         namePrefix: requireMatch(
             "namePrefix",
             config.get("namePrefix") ?? "fastapi-app",
             /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/,
+            "3-24 characters: lower-case letters, digits and -, starting with a letter, not ending with -",
             "fastapi-app",
         ),
         region,
@@ -624,19 +800,19 @@ export function loadConfig(today: Date = new Date()): StackConfig {
         publicSubnetCidrs,
         kubernetesVersion: supportedKubernetesVersion(config.get("kubernetesVersion") ?? DEFAULT_KUBERNETES_VERSION),
         kubernetesSupportType: supportType(config.get("kubernetesSupportType") ?? "STANDARD"),
-        controlPlaneLogRetentionDays: logRetentionDays(config.getNumber("controlPlaneLogRetentionDays") ?? 30),
+        controlPlaneLogRetentionDays: logRetentionDays(config),
         nodeInstanceType,
         nodeCapacityType,
         nodeDesiredSize,
         nodeMinSize,
         nodeMaxSize,
-        nodeDiskSizeGb: integerIn("nodeDiskSizeGb", config.getNumber("nodeDiskSizeGb") ?? 20, 20, 16384),
+        nodeDiskSizeGb: integerSetting(config, "nodeDiskSizeGb", 20, 20, 16384),
         clusterAdmins,
         image,
         appMinReplicas,
         appMaxReplicas,
-        appTargetCpuPercent: integerIn("appTargetCpuPercent", config.getNumber("appTargetCpuPercent") ?? 70, 10, 100),
-        database: readDatabase(config, vpcCidr, publicSubnetCidrs, today),
+        appTargetCpuPercent: integerSetting(config, "appTargetCpuPercent", 70, 10, 100),
+        database,
         loadBalancer: parseLoadBalancer(config, region),
         tokens: {
             apiTokens: readTokens(config, "apiTokens"),

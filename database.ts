@@ -1,14 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import * as random from "@pulumi/random";
+import { MIN_MAX_CONNECTIONS } from "./connection-budget";
 
 export const DATABASE_PORT = 5432;
-/**
- * The floor of max_connections on every instance class. RDS's own default, DBInstanceClassMemory/9531392, comes
- * out below 100 on the 1 GiB classes (db.t4g.micro), where the service's pools at the HPA maximum need 78; larger
- * classes keep their larger default.
- */
-export const MIN_MAX_CONNECTIONS = 100;
+export { MIN_MAX_CONNECTIONS } from "./connection-budget";
 /** Where the service image keeps the CA certificates that sign RDS server certificates (app/Dockerfile). */
 export const RDS_CA_BUNDLE_PATH = "/app/certs/rds-ca-bundle.pem";
 /** The RDS certificate authority the instance's server certificate comes from; its root is in the bundle. */

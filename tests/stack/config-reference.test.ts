@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, setStackConfig } from "./mocks";
-import { loadConfig } from "../../config";
+import { ConfigError, loadConfig } from "../../config";
 
 installMocks();
 
@@ -76,3 +76,284 @@ test("the configuration reference documents exactly the keys loadConfig reads", 
     assert.deepEqual(undocumented, [], "keys loadConfig reads that docs/configuration.md does not document");
     assert.deepEqual(unread, [], "keys docs/configuration.md documents that loadConfig never reads");
 });
+
+/**
+ * One row per documented key: a stack configuration with a good value that loads, one with a bad value, and what
+ * the message must carry besides the key: the rule (a pattern) and an example of a good value (verbatim).
+ */
+interface KeyCase {
+    good: Record<string, string>;
+    bad: Record<string, string>;
+    rule: RegExp;
+    example: string;
+    /** Managed database mode: the stack configuration carries no databaseUrl. */
+    managed?: boolean;
+}
+
+const CERTIFICATE = "arn:aws:acm:ap-southeast-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+const TOKEN = "0123456789abcdef-ROTATE.me~";
+const BOOLEAN_RULE = /must be true or false, got '(no|yes|1)'/;
+
+const KEY_CASES: Record<string, KeyCase> = {
+    databaseMode: {
+        good: { databaseMode: "external" },
+        bad: { databaseMode: "rds" },
+        rule: /must be managed or external/,
+        example: "pulumi config set databaseMode managed",
+    },
+    databaseModeSwitch: {
+        good: { databaseModeSwitch: "external-to-managed" },
+        bad: { databaseModeSwitch: "swap" },
+        rule: /must be external-to-managed or managed-to-external/,
+        example: "pulumi config set databaseModeSwitch external-to-managed",
+    },
+    databaseUrl: {
+        good: { databaseUrl: "postgresql://app:pw@db.example.com:5432/app" },
+        bad: { databaseUrl: "mysql://app:s3cret@db.example.com/app" },
+        rule: /must look like postgresql:\/\//,
+        example: "postgresql://USER:PASSWORD@HOST:5432/DATABASE",
+    },
+    databaseMaxConnections: {
+        good: { databaseMaxConnections: "200", appMaxReplicas: "20" },
+        bad: { databaseMaxConnections: "many" },
+        rule: /'many' is not a number; must be a whole number from 10 to 262143/,
+        example: "pulumi config set databaseMaxConnections 100",
+    },
+    isolatedSubnetCidrs: {
+        good: { isolatedSubnetCidrs: '["10.0.201.0/24","10.0.202.0/24"]' },
+        bad: { isolatedSubnetCidrs: "10.0.101.0/24" },
+        rule: /must be a list of strings such as .*, got the plain string '10\.0\.101\.0\/24'/,
+        example: '["10.0.101.0/24","10.0.102.0/24"]',
+        managed: true,
+    },
+    databasePostgresVersion: {
+        good: { databasePostgresVersion: "16" },
+        bad: { databasePostgresVersion: "14" },
+        rule: /'14' is not supported; use one of/,
+        example: "15 (standard support until",
+        managed: true,
+    },
+    databaseInstanceClass: {
+        good: { databaseInstanceClass: "db.t4g.small" },
+        bad: { databaseInstanceClass: "t4g.micro" },
+        rule: /an RDS instance class/,
+        example: "db.t4g.micro",
+        managed: true,
+    },
+    databaseStorageGb: {
+        good: { databaseStorageGb: "50" },
+        bad: { databaseStorageGb: "lots" },
+        rule: /'lots' is not a number; must be a whole number from 20 to 65536/,
+        example: "pulumi config set databaseStorageGb 20",
+        managed: true,
+    },
+    databaseMaxStorageGb: {
+        good: { databaseMaxStorageGb: "200" },
+        bad: { databaseMaxStorageGb: "21" },
+        rule: /must be a whole number from 22 to 65536, got 21/,
+        example: "a good value: 100",
+        managed: true,
+    },
+    databaseDeletionProtection: {
+        good: { databaseDeletionProtection: "false" },
+        bad: { databaseDeletionProtection: "no" },
+        rule: BOOLEAN_RULE,
+        example: "pulumi config set databaseDeletionProtection true",
+        managed: true,
+    },
+    databaseFinalSnapshot: {
+        good: { databaseFinalSnapshot: "false" },
+        bad: { databaseFinalSnapshot: "yes" },
+        rule: BOOLEAN_RULE,
+        example: "pulumi config set databaseFinalSnapshot true",
+        managed: true,
+    },
+    databaseApplyImmediately: {
+        good: { databaseApplyImmediately: "false" },
+        bad: { databaseApplyImmediately: "1" },
+        rule: BOOLEAN_RULE,
+        example: "pulumi config set databaseApplyImmediately true",
+        managed: true,
+    },
+    "aws:region": {
+        good: { "aws:region": "eu-west-1" },
+        bad: { "aws:region": "Singapore" },
+        rule: /an AWS region name/,
+        example: "ap-southeast-1",
+    },
+    namePrefix: {
+        good: { namePrefix: "shop-api" },
+        bad: { namePrefix: "FastAPI" },
+        rule: /3-24 characters: lower-case letters, digits and -, starting with a letter, not ending with -/,
+        example: "fastapi-app",
+    },
+    vpcCidr: {
+        good: { vpcCidr: "10.0.0.0/17" },
+        bad: { vpcCidr: "10.0.0.0" },
+        rule: /is not an IPv4 CIDR block/,
+        example: "10.0.0.0/16",
+    },
+    availabilityZones: {
+        good: { availabilityZones: '["ap-southeast-1a","ap-southeast-1c"]' },
+        bad: { availabilityZones: "ap-southeast-1a" },
+        rule: /must be a list of strings such as .*, got the plain string 'ap-southeast-1a'/,
+        example: '["ap-southeast-1a","ap-southeast-1b"]',
+    },
+    publicSubnetCidrs: {
+        good: { publicSubnetCidrs: '["10.0.3.0/24","10.0.4.0/24"]' },
+        bad: { publicSubnetCidrs: '["10.0.1.0/24"]' },
+        rule: /needs at least two blocks, one per availability zone/,
+        example: '["10.0.1.0/24","10.0.2.0/24"]',
+    },
+    kubernetesVersion: {
+        good: { kubernetesVersion: "1.35" },
+        bad: { kubernetesVersion: "1.30" },
+        rule: /'1\.30' is not supported; use one of/,
+        example: "1.36 (standard support until",
+    },
+    kubernetesSupportType: {
+        good: { kubernetesSupportType: "EXTENDED" },
+        bad: { kubernetesSupportType: "LONG" },
+        rule: /must be STANDARD .* or EXTENDED/,
+        example: "STANDARD",
+    },
+    controlPlaneLogRetentionDays: {
+        good: { controlPlaneLogRetentionDays: "90" },
+        bad: { controlPlaneLogRetentionDays: "45" },
+        rule: /must be one of the periods CloudWatch Logs accepts/,
+        example: "a good value: 30",
+    },
+    nodeInstanceType: {
+        good: { nodeInstanceType: "m6i.large" },
+        bad: { nodeInstanceType: "t3medium" },
+        rule: /an EC2 instance type, a family and a size joined by a dot/,
+        example: "t3.medium",
+    },
+    nodeCapacityType: {
+        good: { nodeCapacityType: "SPOT" },
+        bad: { nodeCapacityType: "spot" },
+        rule: /expected ON_DEMAND or SPOT/,
+        example: "pulumi config set nodeCapacityType ON_DEMAND",
+    },
+    nodeDesiredSize: {
+        good: { nodeDesiredSize: "3" },
+        bad: { nodeDesiredSize: "abc" },
+        rule: /'abc' is not a number; must be a whole number from 0 to 100/,
+        example: "pulumi config set nodeDesiredSize 2",
+    },
+    nodeMinSize: {
+        good: { nodeMinSize: "3", nodeDesiredSize: "3" },
+        bad: { nodeMinSize: "1" },
+        rule: /must be at least 2: the service's pods run on two nodes/,
+        example: "a good value: 2",
+    },
+    nodeMaxSize: {
+        good: { nodeMaxSize: "5" },
+        bad: { nodeMaxSize: "2" },
+        rule: /must be at least 3: draining one of two nodes needs a third/,
+        example: "a good value: 3",
+    },
+    nodeDiskSizeGb: {
+        good: { nodeDiskSizeGb: "50" },
+        bad: { nodeDiskSizeGb: "8" },
+        rule: /must be a whole number from 20 to 16384, got 8/,
+        example: "a good value: 20",
+    },
+    clusterAdmins: {
+        good: { clusterAdmins: '["arn:aws:iam::123456789012:role/ops"]' },
+        bad: { clusterAdmins: '["alice"]' },
+        rule: /each entry an IAM role or user ARN/,
+        example: "arn:aws:iam::123456789012:role/github-deploy",
+    },
+    image: {
+        good: { image: `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@sha256:${"a".repeat(64)}` },
+        bad: { image: "fastapi-app:latest" },
+        rule: /an image by digest/,
+        example: "fastapi-app@sha256:<64 hex digits>",
+    },
+    appMinReplicas: {
+        good: { appMinReplicas: "3" },
+        bad: { appMinReplicas: "1" },
+        rule: /must be at least 2: with one pod/,
+        example: "a good value: 2",
+    },
+    appMaxReplicas: {
+        good: { appMaxReplicas: "8" },
+        bad: { appMaxReplicas: "1" },
+        rule: /appMaxReplicas \(1\) must be at least appMinReplicas \(2\)/,
+        example: "a good value: 2",
+    },
+    appTargetCpuPercent: {
+        good: { appTargetCpuPercent: "50" },
+        bad: { appTargetCpuPercent: "150" },
+        rule: /must be a whole number from 10 to 100, got 150/,
+        example: "a good value: 70",
+    },
+    certificateArn: {
+        good: { certificateArn: CERTIFICATE, publicHostname: "api.example.com" },
+        bad: { certificateArn: "arn:aws:acm:ap-southeast-1:123:certificate", publicHostname: "api.example.com" },
+        rule: /is not an ACM certificate ARN/,
+        example: "arn:aws:acm:ap-southeast-1:123456789012:certificate/<uuid>",
+    },
+    publicHostname: {
+        good: { publicHostname: "api.example.com" },
+        bad: { publicHostname: "https://api.example.com" },
+        rule: /is not a lower-case DNS name .*\(no scheme, port or path\)/,
+        example: "api.example.com",
+    },
+    keepHttpPort: {
+        good: { certificateArn: CERTIFICATE, publicHostname: "api.example.com", keepHttpPort: "true" },
+        bad: { keepHttpPort: "yes" },
+        rule: BOOLEAN_RULE,
+        example: "pulumi config set keepHttpPort false",
+    },
+    allowedSourceRanges: {
+        good: { allowedSourceRanges: '["203.0.113.0/24"]' },
+        bad: { allowedSourceRanges: "203.0.113.0/24" },
+        rule: /must be a list of strings such as .*, got the plain string '203\.0\.113\.0\/24'/,
+        example: '["203.0.113.0/24"]',
+    },
+    apiTokens: {
+        good: { apiTokens: `${TOKEN}1,${TOKEN}2` },
+        bad: { apiTokens: "s3cret" },
+        rule: /token 1 of 1 is not 16-512 characters of A-Z a-z 0-9/,
+        example: 'pulumi config set --secret apiTokens "$(openssl rand -hex 24)"',
+    },
+    apiReadsNeedToken: {
+        good: { apiReadsNeedToken: "true" },
+        bad: { apiReadsNeedToken: "1" },
+        rule: BOOLEAN_RULE,
+        example: "pulumi config set apiReadsNeedToken false",
+    },
+    metricsTokens: {
+        good: { metricsTokens: TOKEN },
+        bad: { metricsTokens: "s3cret" },
+        rule: /token 1 of 1 is not 16-512 characters of A-Z a-z 0-9/,
+        example: 'pulumi config set --secret metricsTokens "$(openssl rand -hex 24)"',
+    },
+};
+
+test("the table of good and bad values covers every documented key", () => {
+    assert.deepEqual(Object.keys(KEY_CASES).sort(), documentedKeys().sort());
+});
+
+for (const [key, { good, bad, rule, example, managed = false }] of Object.entries(KEY_CASES)) {
+    test(`${key}: a good value loads; a bad one stops loadConfig naming the key, the rule and a good value`, () => {
+        setStackConfig(good, !managed);
+        assert.doesNotThrow(() => loadConfig());
+        setStackConfig(bad, !managed);
+        assert.throws(
+            () => loadConfig(),
+            (error: Error) => {
+                assert.ok(error instanceof ConfigError, `a ConfigError, not ${error.name}: ${error.message}`);
+                // The Pulumi runtime prints a RunError's message alone: no stack trace.
+                assert.ok(pulumi.RunError.isInstance(error), "a RunError");
+                assert.ok(error.message.startsWith(`config '${key}': `), error.message);
+                assert.match(error.message, rule);
+                assert.ok(error.message.includes(example), `${error.message}\nnames no good value like ${example}`);
+                assert.doesNotMatch(error.message, /error serializing|s3cret/);
+                return true;
+            },
+        );
+    });
+}

@@ -1,8 +1,10 @@
 // Configuration: seed defaults, and every bad value rejected with a message naming the key.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { FAKE_DATABASE_URL, errorOf, installMocks, setStackConfig, valueOf } from "./mocks";
+import { FAKE_DATABASE_URL, installMocks, setStackConfig, valueOf } from "./mocks";
 import {
     ConfigError,
     DatabaseConfig,
@@ -234,10 +236,31 @@ describe("bad values fail with a message naming the key", () => {
         ));
     test("spot with an instance type that has no interchangeable types", () =>
         assertRejected(
-            { nodeCapacityType: "SPOT", nodeInstanceType: "m6g.large" },
+            { nodeCapacityType: "SPOT", nodeInstanceType: "m5zn.large" },
             "nodeCapacityType",
-            /none are known for m6g\.large; use a type from t3\/t3a micro\|small/,
+            /none are known for m5zn\.large; use a type from t3\/t3a micro\|small/,
         ));
+    test("Graviton (arm64) node types are refused: the nodes' AMI is x86_64 and the image linux/amd64", () => {
+        for (const nodeInstanceType of [
+            "m7g.large",
+            "t4g.medium",
+            "c6gn.xlarge",
+            "r8g.2xlarge",
+            "x2gd.large",
+            "a1.large",
+        ]) {
+            assertRejected(
+                { nodeInstanceType },
+                "nodeInstanceType",
+                /is an AWS Graviton \(arm64\) type; the nodes run the AL2023 x86_64 AMI and the image is built for linux\/amd64, so the type must be x86_64, such as t3\.medium/,
+            );
+        }
+    });
+    test("x86_64 node types whose names hold a g are accepted", () => {
+        for (const nodeInstanceType of ["g4dn.xlarge", "g5.xlarge", "m5dn.large", "c5n.large", "t3a.medium"]) {
+            assert.equal(loadWith({ nodeInstanceType }).nodeInstanceType, nodeInstanceType);
+        }
+    });
     test("nodeMinSize greater than nodeMaxSize", () =>
         assertRejected(
             { nodeMinSize: "4", nodeMaxSize: "3", nodeDesiredSize: "3" },
@@ -246,8 +269,12 @@ describe("bad values fail with a message naming the key", () => {
         ));
     test("nodeDesiredSize above nodeMaxSize", () =>
         assertRejected({ nodeDesiredSize: "4" }, "nodeDesiredSize", /must not exceed nodeMaxSize/));
-    test("nodeDesiredSize below nodeMinSize", () =>
-        assertRejected({ nodeDesiredSize: "0" }, "nodeMinSize", /must not exceed nodeDesiredSize/));
+    test("nodeDesiredSize below nodeMinSize: the message blames nodeDesiredSize, the value set below the floor", () =>
+        assertRejected(
+            { nodeDesiredSize: "0" },
+            "nodeDesiredSize",
+            /nodeDesiredSize \(0\) must be at least nodeMinSize \(2\); a good value: 2/,
+        ));
     test("fractional node count", () => assertRejected({ nodeMaxSize: "2.5" }, "nodeMaxSize", /whole number/));
     test("a single node: losing it, or draining it, would take every pod", () =>
         assertRejected(
@@ -462,13 +489,12 @@ describe("external database mode", () => {
             "databaseInstanceClass",
             /^config 'databaseInstanceClass': external database mode: applies only to the managed database; remove it \(pulumi config rm databaseInstanceClass\)/,
         ));
-    test("loadConfig validates the configured URL: a mysql:// URL is rejected", async () => {
-        const database = external(loadWith({ databaseUrl: "mysql://u:p@h/d" }).database);
-        assert.match(
-            (await errorOf(database.url)).message,
+    test("loadConfig validates the configured URL before wrapping it as a secret: a mysql:// URL is rejected", () =>
+        assertRejected(
+            { databaseUrl: "mysql://u:p@h/d" },
+            "databaseUrl",
             /^config 'databaseUrl': external database mode: must look like postgresql:\/\//,
-        );
-    });
+        ));
     test("not a postgresql:// URL: rejected without echoing the value", () => {
         assert.throws(
             () => validateDatabaseUrl("mysql://u:s3cret@h/db"),
@@ -575,13 +601,17 @@ describe("bearer tokens", () => {
         assert.equal(await valueOf(tokens.metricsTokens), `${token}3`);
         assert.equal(tokens.readsNeedToken, true);
     });
-    test("a short or empty token is refused by position, never echoed", async () => {
+    test("a short or empty token is refused by position, never echoed, before it is wrapped as a secret", () => {
         for (const apiTokens of [`${token},short`, `${token},`]) {
-            const configured = loadWith({ apiTokens }).tokens.apiTokens;
-            assert.ok(configured);
-            const error = await errorOf(configured);
-            assert.match(error.message, /^config 'apiTokens': token 2 of 2 is not 16-512 characters/);
-            assert.doesNotMatch(error.message, new RegExp(token));
+            setStackConfig({ apiTokens });
+            assert.throws(
+                () => loadConfig(),
+                (error: Error) => {
+                    assert.match(error.message, /^config 'apiTokens': token 2 of 2 is not 16-512 characters/);
+                    assert.doesNotMatch(error.message, new RegExp(token));
+                    return true;
+                },
+            );
         }
     });
 });
@@ -654,6 +684,63 @@ describe("pinned versions agree with the Kubernetes minor they are pinned for (v
                 const before = older.addons[addon as keyof typeof older.addons];
                 assert.ok(newer(numbers(pin), numbers(before)), `${addon} ${before} -> ${pin} at ${version}`);
             }
+        }
+    });
+});
+
+describe("appMaxReplicas against the database's connection budget (docs/deploying.md#connection-budget)", () => {
+    test("managed db.t4g.micro (max_connections 100): 12 pods fit, 13 are refused with the ceiling that fits", () => {
+        setStackConfig({ appMaxReplicas: "12" }, false);
+        assert.equal(loadConfig().appMaxReplicas, 12);
+        assertRejected(
+            { appMaxReplicas: "13" },
+            "appMaxReplicas",
+            /13 pods need 85 database connections .*more than 80 % of max_connections 100 of databaseInstanceClass db\.t4g\.micro; or a larger class .*; a good value: 12$/,
+            false,
+        );
+    });
+    test("a larger managed class allows more pods", () => {
+        setStackConfig({ appMaxReplicas: "40", databaseInstanceClass: "db.m7g.large" }, false);
+        assert.equal(loadConfig().appMaxReplicas, 40);
+    });
+    test("external: checked against the declared databaseMaxConnections", () => {
+        assertRejected(
+            { databaseMaxConnections: "50" },
+            "appMaxReplicas",
+            /10 pods need 67 database connections .*more than 80 % of databaseMaxConnections 50 .*; a good value: 5$/,
+        );
+        assert.equal(loadWith({ databaseMaxConnections: "500", appMaxReplicas: "60" }).appMaxReplicas, 60);
+    });
+    test("external without databaseMaxConnections: unchecked, as before the key existed", () =>
+        assert.equal(loadWith({ appMaxReplicas: "100" }).appMaxReplicas, 100));
+    test("databaseMaxConnections in managed mode is refused, not silently ignored", () =>
+        assertRejected(
+            { databaseMaxConnections: "500" },
+            "databaseMaxConnections",
+            /^config 'databaseMaxConnections': managed database mode: applies only to an external database/,
+            false,
+        ));
+});
+
+describe("one source of the region: aws:region, defaulted in Pulumi.yaml", () => {
+    test("Pulumi.yaml gives every stack ap-southeast-1 as the provider key's value", () => {
+        const project = fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.yaml"), "utf8");
+        assert.match(project, /^config:\n {2}aws:region:\n {4}value: ap-southeast-1$/m);
+    });
+    test("unset, the program falls back on nothing of its own: it stops naming aws:region", () => {
+        setStackConfig();
+        const withoutRegion = Object.fromEntries(
+            Object.entries(pulumi.runtime.allConfig()).filter(([key]) => key !== "aws:region"),
+        );
+        pulumi.runtime.setAllConfig(withoutRegion, ["fastapi-app:databaseUrl"]);
+        process.env.AWS_REGION = "eu-west-1";
+        try {
+            assert.throws(
+                () => loadConfig(),
+                /config 'aws:region': is not set, .*AWS_REGION does not set it; set it with: pulumi config set aws:region ap-southeast-1$/,
+            );
+        } finally {
+            delete process.env.AWS_REGION;
         }
     });
 });

