@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { ConfigError } from "./config-error";
 
 export type Mode = "managed" | "external";
 
@@ -64,8 +65,9 @@ export function checkDatabaseMode(check: ModeCheck): string[] {
     if (deployed.mode !== undefined && deployed.mode !== requested) {
         const wanted = switchName(deployed.mode, requested);
         if (confirmed !== wanted) {
-            throw new Error(
-                `config 'databaseMode': the deployed stack runs the ${deployed.mode} database and this update asks for ${requested}: ${CONSEQUENCES[wanted](instanceIdentifier)}. To do this on purpose: pulumi config set databaseModeSwitch ${wanted} (see docs/operating.md#switch-the-database-mode); to keep the database: pulumi config set databaseMode ${deployed.mode}`,
+            throw new ConfigError(
+                "databaseMode",
+                `the deployed stack runs the ${deployed.mode} database and this update asks for ${requested}: ${CONSEQUENCES[wanted](instanceIdentifier)}. To do this on purpose: pulumi config set databaseModeSwitch ${wanted} (see docs/operating.md#switch-the-database-mode); to keep the database: pulumi config set databaseMode ${deployed.mode}`,
             );
         }
     } else if (confirmed !== undefined) {
@@ -76,8 +78,9 @@ export function checkDatabaseMode(check: ModeCheck): string[] {
     if (requested === "managed" && deployed.engineVersion !== undefined && check.postgresVersion !== undefined) {
         const running = Number(deployed.engineVersion.split(".")[0]);
         if (Number(check.postgresVersion) < running) {
-            throw new Error(
-                `config 'databasePostgresVersion': the instance ${instanceIdentifier} runs PostgreSQL ${deployed.engineVersion}; RDS cannot downgrade to ${check.postgresVersion}. Set ${running} (or a later major)`,
+            throw new ConfigError(
+                "databasePostgresVersion",
+                `the instance ${instanceIdentifier} runs PostgreSQL ${deployed.engineVersion}; RDS cannot downgrade to ${check.postgresVersion}. Set ${running} (or a later major)`,
             );
         }
     }

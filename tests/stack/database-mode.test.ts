@@ -34,7 +34,7 @@ describe("a switch is refused unless confirmed for that direction", () => {
     test("external to managed: says it would create an empty instance and not copy the data", () =>
         assert.throws(
             () => check("managed", EXTERNAL, undefined, "15"),
-            /^Error: config 'databaseMode': the deployed stack runs the external database and this update asks for managed: it would create an empty RDS instance fastapi-app-db .* the data in the external database is not copied\. To do this on purpose: pulumi config set databaseModeSwitch external-to-managed/,
+            /^ConfigError: config 'databaseMode': the deployed stack runs the external database and this update asks for managed: it would create an empty RDS instance fastapi-app-db .* the data in the external database is not copied\. To do this on purpose: pulumi config set databaseModeSwitch external-to-managed/,
         ));
     test("managed to external: says it would delete the instance, and to release its protection first", () =>
         assert.throws(
@@ -65,6 +65,6 @@ describe("the PostgreSQL major against the running instance", () => {
     test("a major below the running one is refused, naming both", () =>
         assert.throws(
             () => check("managed", { mode: "managed", engineVersion: "16.4" }, undefined, "15"),
-            /config 'databasePostgresVersion': the instance fastapi-app-db runs PostgreSQL 16\.4; RDS cannot downgrade to 15\. Set 16/,
+            /^ConfigError: config 'databasePostgresVersion': the instance fastapi-app-db runs PostgreSQL 16\.4; RDS cannot downgrade to 15\. Set 16/,
         ));
 });
