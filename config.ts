@@ -3,6 +3,8 @@ import { MIN_NODES_WITH_PODS, NodeCapacityType, spotInstanceFamilies, spotInstan
 import { contains, overlaps, parseCidr } from "./cidr";
 import { connectionBudget, managedMaxConnections, maxReplicasWithin, BUDGET_SHARE } from "./connection-budget";
 import { ConfigError } from "./config-error";
+// The service checks DATABASE_URL against the same file (app/src/fastapi_app/db.py).
+import databaseUrlRules from "./app/src/fastapi_app/database_url_rules.json";
 import type { LoadBalancerArgs } from "./workload";
 import {
     DEFAULT_KUBERNETES_VERSION,
@@ -471,10 +473,19 @@ export function validateDatabaseUrl(url: string): void {
             `${EXTERNAL_MODE}: is not a URL; it must look like postgresql://USER:PASSWORD@HOST:5432/DATABASE; set it with: ${DATABASE_URL_HINT}`,
         );
     }
-    if (parsed.protocol !== "postgresql:" || parsed.hostname === "") {
+    if (!databaseUrlRules.schemes.includes(parsed.protocol.slice(0, -1)) || parsed.hostname === "") {
         throw new ConfigError(
             "databaseUrl",
             `${EXTERNAL_MODE}: must look like postgresql://USER:PASSWORD@HOST:5432/DATABASE; set it with: ${DATABASE_URL_HINT}`,
+        );
+    }
+    const unsupported = [...new Set(parsed.searchParams.keys())].filter(
+        (name) => !databaseUrlRules.queryParameters.includes(name),
+    );
+    if (unsupported.length > 0) {
+        throw new ConfigError(
+            "databaseUrl",
+            `${EXTERNAL_MODE}: has query parameter(s) ${unsupported.sort().join(", ")}, which the service refuses at start: only ${databaseUrlRules.queryParameters.join(" and ")} are understood (e.g. postgresql://USER:PASSWORD@HOST:5432/DATABASE?sslmode=verify-full&sslrootcert=/path/ca.pem); timeouts and pool sizes are the service's DB_* settings`,
         );
     }
 }

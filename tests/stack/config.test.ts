@@ -514,6 +514,20 @@ describe("external database mode", () => {
             /config 'databaseUrl': external database mode: is not a URL/,
         ));
     test("a postgresql:// URL is accepted", () => assert.doesNotThrow(() => validateDatabaseUrl(FAKE_DATABASE_URL)));
+    // The same table app/tests/test_database_url_rules.py runs against the service.
+    const cases = JSON.parse(
+        fs.readFileSync(path.join(__dirname, "..", "..", "app", "tests", "database_url_cases.json"), "utf8"),
+    ) as { accepted: string[]; refused: string[] };
+    for (const url of cases.accepted) {
+        test(`accepted, as the service accepts it: ${url}`, () => assert.doesNotThrow(() => validateDatabaseUrl(url)));
+    }
+    for (const url of cases.refused) {
+        test(`refused, as the service refuses it: ${url}`, () =>
+            assert.throws(
+                () => validateDatabaseUrl(url),
+                /^ConfigError: config 'databaseUrl': external database mode: /,
+            ));
+    }
 });
 
 describe("loadBalancer: HTTPS and who may connect", () => {

@@ -1,19 +1,24 @@
 """DATABASE_URL: which database, with what TLS, and the engine Alembic migrates it with. The service's
 requests reach the database through fastapi_app.store."""
 
+import json
 import ssl
+from importlib import resources
 from typing import Literal
 
 from sqlalchemy import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fastapi_app.settings import MIGRATION_CONNECTIONS, Settings
-from fastapi_app.tls import TLS_PARAMETERS, tls_argument
+from fastapi_app.tls import tls_argument
 
 # Every `alembic upgrade` takes this PostgreSQL advisory lock; any constant works if all use the same.
 MIGRATION_LOCK_KEY = 0x66617374617069  # "fastapi" in ASCII
 
-_POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg"}
+# The stack's config check reads the same file, so a URL it accepts is one the service starts with.
+_URL_RULES = json.loads(resources.files("fastapi_app").joinpath("database_url_rules.json").read_text())
+_POSTGRES_SCHEMES = frozenset(_URL_RULES["schemes"])
+_QUERY_PARAMETERS = frozenset(_URL_RULES["queryParameters"])
 
 
 def async_url(plain_url: str) -> URL:
@@ -23,7 +28,7 @@ def async_url(plain_url: str) -> URL:
         raise ValueError(f"DATABASE_URL must start with postgresql://, not {url.drivername}://")
     # Whatever else the URL's query holds would reach asyncpg.connect() as a keyword argument and fail
     # every request; refuse it at start-up instead. The timeouts are settings of their own (DB_*).
-    unsupported = sorted(set(url.query) - TLS_PARAMETERS)
+    unsupported = sorted(set(url.query) - _QUERY_PARAMETERS)
     if unsupported:
         raise ValueError(
             f"DATABASE_URL has unsupported query parameter(s) {', '.join(unsupported)}: only sslmode and "

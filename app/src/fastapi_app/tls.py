@@ -4,7 +4,6 @@ import ssl
 from collections.abc import Mapping
 from pathlib import Path
 
-TLS_PARAMETERS = frozenset({"sslmode", "sslrootcert"})
 # Modes that ask for encryption at most: asyncpg takes them as they are and verifies nothing.
 _UNVERIFIED_MODES = ("disable", "allow", "prefer", "require")
 _VERIFIED_MODES = ("verify-ca", "verify-full")
