@@ -367,17 +367,22 @@ function only(key: string, name?: string): PriceTable {
     };
 }
 
+/** The real SDK client, pointed at the stand-in on 127.0.0.1 with AWS's documented example credentials. */
+function standInClient(endpoint: string): PricingClient {
+    return new PricingClient({
+        region: "us-east-1",
+        endpoint,
+        credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" },
+        maxAttempts: 1,
+    });
+}
+
 describe("npm run cost:prices against recorded Price List responses", () => {
     const standIn = new PriceListStandIn();
     let client: PricingClient;
 
     before(async () => {
-        client = new PricingClient({
-            region: "us-east-1",
-            endpoint: await standIn.start(),
-            credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" },
-            maxAttempts: 1,
-        });
+        client = standInClient(await standIn.start());
     });
     after(() => standIn.stop());
 
@@ -489,12 +494,7 @@ describe("the command", () => {
     let directory: string;
 
     before(async () => {
-        client = new PricingClient({
-            region: "us-east-1",
-            endpoint: await standIn.start(),
-            credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" },
-            maxAttempts: 1,
-        });
+        client = standInClient(await standIn.start());
         directory = fs.mkdtempSync(path.join(os.tmpdir(), "cost-prices-"));
     });
     after(async () => {
