@@ -2,7 +2,7 @@
 // recorded resources with.
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { RecordedResource, ResourceLifecycle, recorded } from "../../scripts/lib/mocks";
+import { RecordedResource, ResourceLifecycle, isSecretInput, recorded } from "../../scripts/lib/mocks";
 
 export * from "../../scripts/lib/mocks";
 
@@ -69,4 +69,28 @@ export function k8s(kind: string, name: string): Json {
         .filter((o) => o.metadata?.name === name);
     assert.equal(found.length, 1, `one ${kind} named ${name}`);
     return found[0];
+}
+
+/**
+ * JSON with object keys sorted, so two renders compare by content, not by the order keys were written in. With
+ * "marked" a secret compares as its marked wrapper (a change of secrecy is a change); "unwrapped" compares its value.
+ */
+export function canonicalJson(value: unknown, secrets: "marked" | "unwrapped"): string {
+    const sorted = (inner: unknown): unknown => {
+        if (secrets === "unwrapped" && isSecretInput(inner)) {
+            return sorted((inner as { value: unknown }).value);
+        }
+        if (Array.isArray(inner)) {
+            return inner.map(sorted);
+        }
+        if (typeof inner === "object" && inner !== null) {
+            return Object.fromEntries(
+                Object.keys(inner)
+                    .sort()
+                    .map((key) => [key, sorted((inner as Record<string, unknown>)[key])]),
+            );
+        }
+        return inner;
+    };
+    return JSON.stringify(sorted(value)) ?? "undefined";
 }

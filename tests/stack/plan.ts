@@ -2,7 +2,7 @@
 // its URN) created, updated, replaced (and whether delete-first) or deleted, decided with the providers'
 // replace-forcing properties below. The engine asks the provider for the real diff; this table is what the
 // transition tests rely on instead, and the preview gate (scripts/preview-gate.ts) checks the real one on AWS.
-import { isSecretInput } from "./mocks";
+import { canonicalJson } from "./mocks";
 import { STATEFUL_TYPES } from "../../scripts/preview-gate";
 
 export interface PlannedResource {
@@ -160,26 +160,6 @@ export interface Plan {
     refusedByProtect: string[];
 }
 
-function canonical(value: unknown): string {
-    const sorted = (inner: unknown): unknown => {
-        if (isSecretInput(inner)) {
-            return sorted((inner as { value: unknown }).value);
-        }
-        if (Array.isArray(inner)) {
-            return inner.map(sorted);
-        }
-        if (typeof inner === "object" && inner !== null) {
-            return Object.fromEntries(
-                Object.keys(inner)
-                    .sort()
-                    .map((key) => [key, sorted((inner as Record<string, unknown>)[key])]),
-            );
-        }
-        return inner;
-    };
-    return JSON.stringify(sorted(value)) ?? "undefined";
-}
-
 function byKey(resources: PlannedResource[]): Map<string, PlannedResource> {
     return new Map(resources.map((r) => [`${r.type}::${r.name}`, r]));
 }
@@ -190,7 +170,7 @@ export function changedInputs(before: PlannedResource, after: PlannedResource): 
     const ignored = after.options?.ignoreChanges ?? [];
     return [...new Set([...Object.keys(a), ...Object.keys(b)])]
         .filter((key) => !key.startsWith("__") && !ignored.includes(key))
-        .filter((key) => canonical(a[key]) !== canonical(b[key]))
+        .filter((key) => canonicalJson(a[key], "unwrapped") !== canonicalJson(b[key], "unwrapped"))
         .sort();
 }
 

@@ -3,7 +3,7 @@
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as path from "path";
-import { Json, RecordedResource } from "./mocks";
+import { Json, RecordedResource, canonicalJson } from "./mocks";
 import { renderInOwnProcess } from "./render-process";
 import type { World } from "./render";
 import { contentHash } from "../../build-context";
@@ -17,27 +17,9 @@ async function render(world: World): Promise<RecordedResource[]> {
     return renderInOwnProcess<RecordedResource[]>(world);
 }
 
-/** JSON with object keys sorted, so two renders compare by content, not by the order keys were written in. */
-function canonical(value: unknown): string {
-    const sorted = (inner: unknown): unknown => {
-        if (Array.isArray(inner)) {
-            return inner.map(sorted);
-        }
-        if (typeof inner === "object" && inner !== null) {
-            return Object.fromEntries(
-                Object.keys(inner)
-                    .sort()
-                    .map((key) => [key, sorted((inner as Json)[key])]),
-            );
-        }
-        return inner;
-    };
-    return JSON.stringify(sorted(value));
-}
-
 /** Each resource by `type::name`, with its inputs in canonical form. */
 function byResource(resources: RecordedResource[]): Map<string, string> {
-    const entries = resources.map((r): [string, string] => [`${r.type}::${r.name}`, canonical(r.inputs)]);
+    const entries = resources.map((r): [string, string] => [`${r.type}::${r.name}`, canonicalJson(r.inputs, "marked")]);
     assert.equal(new Set(entries.map(([key]) => key)).size, entries.length, "every resource declared once");
     return new Map(entries);
 }
@@ -107,7 +89,7 @@ describe("editing clusterAdmins touches only the edited admin's access entry", (
             "no entry is added or renamed",
         );
         for (const key of Object.keys(after)) {
-            assert.equal(canonical(after[key]), canonical(before[key]), key);
+            assert.equal(canonicalJson(after[key], "marked"), canonicalJson(before[key], "marked"), key);
         }
     });
 });
