@@ -94,8 +94,10 @@ export function buildContextFiles(directory: string): string[] {
  * the tag, and a laptop and CI agree on it for the same commit. Of the mode, only the executable bits count: they
  * are copied into the image (and git records them), while read/write bits follow each machine's umask.
  */
-export function contentHash(directory: string): string {
+export function contentHash(directory: string, platform: string): string {
     const hash = createHash("sha256");
+    hash.update(platform);
+    hash.update("\0");
     hash.update(fs.readFileSync(path.join(directory, "Dockerfile")));
     hash.update("\0");
     for (const relative of buildContextFiles(directory)) {

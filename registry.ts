@@ -1,21 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import * as command from "@pulumi/command";
+import * as dockerBuild from "@pulumi/docker-build";
 import { contentHash } from "./build-context";
+import { stageBuildContext } from "./image-context";
 
 export interface RegistryArgs {
-    repositoryName: string;
+    readonly repositoryName: string;
     /**
      * Build context of the service image, relative to the project directory (where Pulumi runs the program), so
      * the state is the same from every checkout. The content hash of what it sends to the build is the image tag.
      */
-    appDirectory: string;
-    platform: string;
+    readonly appDirectory: string;
+    readonly platform: string;
     /** Deploy this image (by digest) instead of building appDirectory: the rollback path. */
-    existingImage?: string;
+    readonly existingImage?: string;
     /** Images kept in the repository; older ones are expired. */
-    keepImages: number;
-    tags?: Record<string, string>;
+    readonly keepImages: number;
+    readonly tags?: Record<string, string>;
 }
 
 export function lifecyclePolicy(keepImages: number): aws.ecr.LifecyclePolicyDocument {
@@ -72,31 +73,65 @@ export class Registry extends pulumi.ComponentResource {
     }
 
     /**
-     * The image of the current sources by digest. The tag is their content hash, and a command puts it in ECR
-     * (scripts/push-image): built and pushed when the repository lacks it, used as it is when the repository holds
-     * it already (an immutable repository refuses a second push of a tag). The resource's inputs are the tag and
-     * constant settings only, so an unchanged commit declares exactly what the state holds, from any checkout: the
-     * next `pulumi up` changes nothing and `pulumi preview --expect-no-changes` passes. No registry credential is
-     * an input, so none is in the state.
+     * The image of the current sources by digest, built and pushed by the Docker build provider under their content
+     * tag (docs/service.md#how-the-image-reaches-ecr).
      */
     private imageOf(name: string, repository: aws.ecr.Repository, args: RegistryArgs): pulumi.Output<string> {
-        const tag = contentHash(args.appDirectory);
-        const push = new command.local.Command(
+        const tag = contentHash(args.appDirectory, args.platform);
+        const registryHost = repository.repositoryUrl.apply((url) => url.split("/")[0]);
+        const login = aws.ecr.getAuthorizationTokenOutput({ registryId: repository.registryId }, { parent: this });
+        const image = new dockerBuild.Image(
             `${name}-image`,
             {
-                // Relative, like the build context: Pulumi runs the program and its commands from the project directory.
-                create: "bash scripts/push-image",
-                environment: {
-                    IMAGE_REPOSITORY: repository.repositoryUrl,
-                    IMAGE_TAG: tag,
-                    BUILD_CONTEXT: args.appDirectory,
-                    PLATFORM: args.platform,
-                },
-                // A new tag runs the script again (the create command doubles as the update); its stdout is the image.
-                addPreviousOutputInEnv: false,
+                context: { location: stageBuildContext(args.appDirectory, tag) },
+                platforms: [args.platform as dockerBuild.Platform],
+                tags: [pulumi.interpolate`${repository.repositoryUrl}:${tag}`],
+                push: true,
+                buildOnPreview: false,
+                // The provider's diff ignores a new password (a fresh token every run) and compares address and user.
+                registries: [
+                    { address: registryHost, username: login.userName, password: pulumi.secret(login.password) },
+                ],
             },
-            { parent: this },
+            // Rollback images stay in ECR: the provider's delete would remove the pushed digest.
+            { parent: this, retainOnDelete: true },
         );
-        return push.stdout.apply((stdout) => stdout.trim());
+        const pushed = aws.ecr.getImagesOutput(
+            { repositoryName: repository.name },
+            { parent: this, dependsOn: [image] },
+        );
+        return pulumi
+            .all([repository.repositoryUrl, image.digest, pushed.imageIds, image.urn])
+            .apply(([repositoryUrl, digest, imageIds, urn]) => {
+                checkImageInRegistry({
+                    repositoryUrl,
+                    digest,
+                    tag,
+                    urn,
+                    pushedDigests: imageIds.map((id) => id.imageDigest),
+                });
+                return `${repositoryUrl}@${digest}`;
+            });
+    }
+}
+
+export interface ImageInRegistry {
+    readonly repositoryUrl: string;
+    readonly digest: string;
+    readonly tag: string;
+    readonly urn: string;
+    readonly pushedDigests: readonly string[];
+}
+
+/**
+ * The state's digest must still be in ECR: a person or the lifecycle rule may have removed it, and pods would then
+ * fail to pull. An update that builds has no digest yet in a preview, so this runs only on a known one.
+ */
+export function checkImageInRegistry(image: ImageInRegistry): void {
+    if (!image.pushedDigests.includes(image.digest)) {
+        throw new pulumi.RunError(
+            `ECR no longer holds ${image.repositoryUrl}@${image.digest} (tag ${image.tag}), the image this stack ` +
+                `deploys. Push it again: pulumi up --replace '${image.urn}' (or pulumi refresh, then pulumi up).`,
+        );
     }
 }

@@ -109,8 +109,8 @@ export const FREE_TYPES: Record<string, string> = {
     "aws:eks/accessEntry:AccessEntry": "EKS access entries are free",
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "EKS access entries are free",
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": "free; it bounds the images the repository line prices",
-    "command:local:Command":
-        "scripts/push-image, run where `pulumi up` runs; the image it pushes is the repository's storage line",
+    "docker-build:index:Image":
+        "built and pushed where `pulumi up` runs; the image it pushes is the repository's storage line",
     "aws:ec2/subnet:Subnet": "subnets are free",
     "aws:ec2/routeTable:RouteTable": "route tables are free",
     "aws:ec2/routeTableAssociation:RouteTableAssociation": "route tables are free",

@@ -139,10 +139,9 @@ function outputsOf(type: string, name: string, declared: Record<string, unknown>
                 registryId: ACCOUNT_ID,
                 repositoryUrl: `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/${String(inputs.name)}`,
             };
-        case "command:local:Command": {
-            // scripts/push-image's one line: the image by digest.
-            const environment = inputs.environment as Record<string, string>;
-            return { ...inputs, stdout: `${environment.IMAGE_REPOSITORY}@${FAKE_DIGEST}\n`, stderr: "" };
+        case "docker-build:index:Image": {
+            const tags = inputs.tags as string[];
+            return { ...inputs, digest: FAKE_DIGEST, ref: `${tags[0]}@${FAKE_DIGEST}`, contextHash: "0".repeat(64) };
         }
         case "aws:ec2/launchTemplate:LaunchTemplate":
             return { ...inputs, latestVersion: 1 };
@@ -238,6 +237,9 @@ function availabilityZones(args: Record<string, unknown>): Record<string, unknow
 export const eksClusters = new Map<string, string>();
 /** Instances already running in the fake RDS, identifier -> engine version ("15.8"); empty unless a test deploys one. */
 export const rdsInstances = new Map<string, string>();
+/** The digests ECR holds, as getImages lists them: the image the provider pushes, unless a test removes it. */
+export const ecrImageDigests = new Set<string>([FAKE_DIGEST]);
+export const ECR_PASSWORD = "ecr-token-of-this-run";
 
 function rdsInstancesMatching(args: Record<string, unknown>): Record<string, unknown> {
     const filters = (args.filters as { name: string; values: string[] }[] | undefined) ?? [];
@@ -262,6 +264,17 @@ function callResult(token: string, args: Record<string, unknown>): Record<string
             return { name: args.name, version: eksClusters.get(String(args.name)) };
         case "aws:rds/getInstances:getInstances":
             return rdsInstancesMatching(args);
+        case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {
+                userName: "AWS",
+                password: ECR_PASSWORD,
+                proxyEndpoint: `https://${String(args.registryId)}.dkr.ecr.${REGION}.amazonaws.com`,
+            };
+        case "aws:ecr/getImages:getImages":
+            return {
+                repositoryName: args.repositoryName,
+                imageIds: [...ecrImageDigests].map((imageDigest) => ({ imageDigest })),
+            };
         case "aws:rds/getInstance:getInstance": {
             const engineVersion = rdsInstances.get(String(args.dbInstanceIdentifier));
             if (engineVersion === undefined) {

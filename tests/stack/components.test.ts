@@ -29,7 +29,7 @@ import {
 import { Network, zonesForEks } from "../../network";
 import { Cluster, ClusterArgs, accessEntryKey } from "../../cluster";
 import { KUBERNETES_RELEASES } from "../../versions";
-import { Registry } from "../../registry";
+import { Registry, checkImageInRegistry } from "../../registry";
 import { buildContextFiles, contentHash, parseDockerignore } from "../../build-context";
 import {
     ENVIRONMENT_ANNOTATION,
@@ -364,13 +364,11 @@ describe("Registry alone", () => {
             `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo@${FAKE_DIGEST}`,
         );
         await settled();
-        const image = inputsOf("command:local:Command", "registry-build-image");
-        assert.deepEqual(image.environment, {
-            IMAGE_REPOSITORY: "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo",
-            IMAGE_TAG: contentHash(dir),
-            BUILD_CONTEXT: dir,
-            PLATFORM: "linux/arm64",
-        });
+        const image = inputsOf("docker-build:index:Image", "registry-build-image");
+        const tag = contentHash(dir, "linux/arm64");
+        assert.deepEqual(image.tags, [`123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo:${tag}`]);
+        assert.deepEqual(image.platforms, ["linux/arm64"]);
+        assert.equal(image.context.location, `build/image-context/${tag}`);
         const rule = JSON.parse(inputsOf("aws:ecr/lifecyclePolicy:LifecyclePolicy", "registry-build").policy).rules[0];
         assert.equal(rule.selection.countNumber, 3);
     });
@@ -385,8 +383,28 @@ describe("Registry alone", () => {
         });
         assert.equal(await valueOf(registry.image), existing);
         await settled();
-        assert.deepEqual(resourcesOfType("command:local:Command", "registry-rollback-image"), []);
+        assert.deepEqual(resourcesOfType("docker-build:index:Image", "registry-rollback-image"), []);
         assert.equal(inputsOf("aws:ecr/repository:Repository", "registry-rollback").name, "demo-rollback");
+    });
+    test("an image ECR no longer holds stops the run, naming the command that pushes it again", () => {
+        const image = {
+            repositoryUrl: "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/demo",
+            digest: FAKE_DIGEST,
+            tag: "0123456789abcdef",
+            urn: "urn:pulumi:dev::fastapi-app::fastapi:index:Registry$docker-build:index:Image::demo-image",
+        };
+        assert.doesNotThrow(() =>
+            checkImageInRegistry({ ...image, pushedDigests: [`sha256:${"0".repeat(64)}`, FAKE_DIGEST] }),
+        );
+        assert.throws(
+            () => checkImageInRegistry({ ...image, pushedDigests: [`sha256:${"0".repeat(64)}`] }),
+            (error: Error) =>
+                error instanceof pulumi.RunError &&
+                error.message.includes(
+                    `ECR no longer holds ${image.repositoryUrl}@${FAKE_DIGEST} (tag ${image.tag})`,
+                ) &&
+                error.message.includes(`pulumi up --replace '${image.urn}'`),
+        );
     });
     // The service's own ignore file, so these tests follow it when it changes.
     const dockerignore = fs.readFileSync(path.join(__dirname, "..", "..", "app", ".dockerignore"), "utf8");
@@ -402,7 +420,7 @@ describe("Registry alone", () => {
 
     test("content hash covers exactly the build context: excluded paths never change it", () => {
         const dir = tempApp(appFiles);
-        const original = contentHash(dir);
+        const original = contentHash(dir, "linux/amd64");
         assert.match(original, /^[0-9a-f]{16}$/);
         for (const [name, content] of Object.entries({
             ".hypothesis/examples/abc": "written by a test run",
@@ -415,7 +433,7 @@ describe("Registry alone", () => {
         })) {
             fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
             fs.writeFileSync(path.join(dir, name), content);
-            assert.equal(contentHash(dir), original, `${name} is outside the build context`);
+            assert.equal(contentHash(dir, "linux/amd64"), original, `${name} is outside the build context`);
         }
     });
     test("content hash changes with the sources, the migrations and the Dockerfile", () => {
@@ -425,30 +443,30 @@ describe("Registry alone", () => {
             ["Dockerfile", "FROM busybox\n"],
         ]) {
             const dir = tempApp(appFiles);
-            const original = contentHash(dir);
+            const original = contentHash(dir, "linux/amd64");
             fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
             fs.writeFileSync(path.join(dir, name), content);
-            assert.notEqual(contentHash(dir), original, name);
+            assert.notEqual(contentHash(dir, "linux/amd64"), original, name);
         }
         const dir = tempApp(appFiles);
-        const original = contentHash(dir);
+        const original = contentHash(dir, "linux/amd64");
         fs.renameSync(path.join(dir, "src", "app", "main.py"), path.join(dir, "src", "app", "renamed.py"));
-        assert.notEqual(contentHash(dir), original, "a rename");
+        assert.notEqual(contentHash(dir, "linux/amd64"), original, "a rename");
     });
     test("content hash ignores read/write bits (umask differs between a laptop and CI)", () => {
         const dir = tempApp(appFiles);
-        const original = contentHash(dir);
+        const original = contentHash(dir, "linux/amd64");
         fs.chmodSync(path.join(dir, "src", "app", "main.py"), 0o664);
         fs.chmodSync(path.join(dir, "alembic.ini"), 0o600);
-        assert.equal(contentHash(dir), original);
+        assert.equal(contentHash(dir, "linux/amd64"), original);
     });
     test("content hash changes when a file becomes executable (the image would differ)", () => {
         const dir = tempApp(appFiles);
         const file = path.join(dir, "src", "app", "main.py");
         fs.chmodSync(file, 0o644);
-        const original = contentHash(dir);
+        const original = contentHash(dir, "linux/amd64");
         fs.chmodSync(file, 0o755);
-        assert.notEqual(contentHash(dir), original);
+        assert.notEqual(contentHash(dir, "linux/amd64"), original);
     });
     test("the service's build context holds only what its Dockerfile copies", () => {
         const files = buildContextFiles(path.join(__dirname, "..", "..", "app"));

@@ -13,7 +13,7 @@ const PROVIDERS = [
     "@pulumi/eks",
     "@pulumi/kubernetes",
     "@pulumi/random",
-    "@pulumi/command",
+    "@pulumi/docker-build",
 ];
 
 interface Module {

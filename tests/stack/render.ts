@@ -1,9 +1,9 @@
 // Renders the whole program under the mocks in a process of its own and prints every declared resource as JSON
 // (type, name, inputs, dependencies): one run of `pulumi up`, as the engine would receive it.
 // Usage: node --import tsx tests/stack/render.ts '<world as JSON>'
-//   world: { config?: {key: value}, eksClusters?: {name: version}, rdsInstances?: {id: version},
+//   world: { config?: {key: value}, eksClusters?: {name: version}, rdsInstances?: {id: version}, ecrImageDigests?: [digest],
 //            managedDatabase?: true, snapshot?: true }
-import { eksClusters, rdsInstances, setStackConfig } from "./mocks";
+import { ecrImageDigests, eksClusters, rdsInstances, setStackConfig } from "./mocks";
 import { renderProgram } from "../../scripts/lib/render";
 import { snapshot } from "./rendering";
 
@@ -12,6 +12,8 @@ export interface World {
     eksClusters?: Record<string, string>;
     /** Instances running in the fake RDS, identifier -> engine version. */
     rdsInstances?: Record<string, string>;
+    /** The digests ECR holds; by default the one the mocked provider pushes. */
+    ecrImageDigests?: string[];
     /** Without databaseUrl: the stack makes its own database. */
     managedDatabase?: boolean;
     /** Print the normalized snapshot (tests/stack/rendering.ts) instead of the raw records. */
@@ -26,6 +28,10 @@ async function main(): Promise<void> {
         }
         for (const [identifier, version] of Object.entries(world.rdsInstances ?? {})) {
             rdsInstances.set(identifier, version);
+        }
+        if (world.ecrImageDigests !== undefined) {
+            ecrImageDigests.clear();
+            world.ecrImageDigests.forEach((digest) => ecrImageDigests.add(digest));
         }
         setStackConfig(world.config ?? {}, world.managedDatabase !== true);
     });

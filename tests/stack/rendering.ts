@@ -53,7 +53,7 @@ function normalized(value: unknown, appHash: string, parseJson = false): unknown
 
 /** Everything recorded so far, in a stable order. Run from the project directory (the build context is `app`). */
 export function rendering(): RenderedResource[] {
-    const appHash = contentHash("app");
+    const appHash = contentHash("app", "linux/amd64");
     return recorded
         .map((resource) => ({
             type: resource.type,
@@ -77,7 +77,7 @@ export interface SnapshotResource {
 
 /** Everything recorded so far by URN, in a stable order. Run from the project directory. */
 export function snapshot(): SnapshotResource[] {
-    const appHash = contentHash("app");
+    const appHash = contentHash("app", "linux/amd64");
     return recorded
         .map((resource) => ({
             urn: resource.urn,

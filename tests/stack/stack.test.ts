@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     API_ENDPOINT,
     CLUSTER_CA_PEM,
+    ECR_PASSWORD,
     FAKE_DATABASE_URL,
     FAKE_DIGEST,
     LOAD_BALANCER_HOSTNAME,
@@ -359,7 +360,8 @@ describe("add-ons: metrics-server and cluster autoscaler (seed: nodes min 1, max
 
 describe("ECR repository and image (seed: scanning, keep 10 images)", () => {
     const repository = (): Json => inputsOf("aws:ecr/repository:Repository");
-    const image = (): Json => inputsOf("command:local:Command");
+    const image = (): Json => inputsOf("docker-build:index:Image");
+    const imageOptions = () => resourcesOfType("docker-build:index:Image")[0].options;
     test("repository named fastapi-app", () => assert.equal(repository().name, "fastapi-app"));
     test("scan on push", () => assert.deepEqual(repository().imageScanningConfiguration, { scanOnPush: true }));
     test("immutable tags", () => assert.equal(repository().imageTagMutability, "IMMUTABLE"));
@@ -369,26 +371,24 @@ describe("ECR repository and image (seed: scanning, keep 10 images)", () => {
         assert.deepEqual(rule.selection, { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 10 });
         assert.deepEqual(rule.action, { type: "expire" });
     });
-    test("image put in ECR by scripts/push-image from app/ for linux/amd64", () => {
-        assert.equal(image().create, "bash scripts/push-image");
-        assert.equal(image().environment.BUILD_CONTEXT, "app");
-        assert.equal(image().environment.PLATFORM, "linux/amd64");
-        assert.equal(
-            image().environment.IMAGE_REPOSITORY,
-            "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app",
-        );
+    test("image built by the Docker build provider for linux/amd64 and pushed under its content tag", () => {
+        const tag = contentHash("app", "linux/amd64");
+        assert.deepEqual(image().platforms, ["linux/amd64"]);
+        assert.equal(image().push, true);
+        assert.deepEqual(image().tags, [`123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app:${tag}`]);
+        assert.equal(image().context.location, `build/image-context/${tag}`);
     });
+    test("nothing is built during a preview", () => assert.equal(image().buildOnPreview, false));
+    test("deleting the resource keeps its image in ECR, for rollbacks", () =>
+        assert.equal(imageOptions().retainOnDelete, true));
     test("no absolute path in the image's inputs: the state is the same from every checkout", () =>
         assert.equal(JSON.stringify(image()).includes(PROJECT_DIRECTORY), false));
-    test("image tag is the content hash of the build context, never latest", () =>
-        assert.equal(image().environment.IMAGE_TAG, contentHash("app")));
-    test("no registry credential among the image's inputs, so none in the state", () =>
-        assert.deepEqual(Object.keys(image().environment).sort(), [
-            "BUILD_CONTEXT",
-            "IMAGE_REPOSITORY",
-            "IMAGE_TAG",
-            "PLATFORM",
-        ]));
+    test("the registry login is this run's ECR token, a secret in the state", () => {
+        assert.equal(isSecretInput(image().registries), true);
+        assert.deepEqual(plain(image().registries), [
+            { address: "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com", username: "AWS", password: ECR_PASSWORD },
+        ]);
+    });
 });
 
 describe("namespace, Secret and migration Job", () => {
