@@ -58,13 +58,20 @@ function clusterAutoscalerPolicy(clusterName: string): aws.iam.PolicyDocument {
     };
 }
 
+interface ServiceAccountIdentity {
+    readonly oidcProviderArn: string;
+    readonly oidcIssuer: string;
+    readonly namespace: string;
+    readonly serviceAccount: string;
+}
+
 /** Trust policy letting exactly one Kubernetes service account assume a role through the cluster's OIDC provider. */
-function serviceAccountTrustPolicy(
-    oidcProviderArn: string,
-    oidcIssuer: string,
-    namespace: string,
-    serviceAccount: string,
-): aws.iam.PolicyDocument {
+function serviceAccountTrustPolicy({
+    oidcProviderArn,
+    oidcIssuer,
+    namespace,
+    serviceAccount,
+}: ServiceAccountIdentity): aws.iam.PolicyDocument {
     return {
         Version: "2012-10-17",
         Statement: [
@@ -83,12 +90,13 @@ function serviceAccountTrustPolicy(
     };
 }
 
-/** The cluster autoscaler (Helm chart) and its IAM role, reachable only from its own service account. */
-export function createClusterAutoscaler(
-    name: string,
-    args: ClusterAutoscalerArgs,
-    opts: ClusterAutoscalerOptions,
-): void {
+interface RoleWithPermissions {
+    readonly role: aws.iam.Role;
+    readonly permissions: aws.iam.RolePolicy;
+}
+
+/** The autoscaler's IAM role, which only its own service account can assume, with the permissions it needs. */
+function autoscalerRole(args: ClusterAutoscalerArgs, opts: ClusterAutoscalerOptions): RoleWithPermissions {
     const roleName = `${args.clusterName}-autoscaler`;
     const role = new aws.iam.Role(
         roleName,
@@ -96,8 +104,15 @@ export function createClusterAutoscaler(
             name: roleName,
             assumeRolePolicy: pulumi
                 .all([args.oidcProviderArn, args.oidcIssuer])
-                .apply(([arn, issuer]) =>
-                    JSON.stringify(serviceAccountTrustPolicy(arn, issuer, "kube-system", SERVICE_ACCOUNT)),
+                .apply(([oidcProviderArn, oidcIssuer]) =>
+                    JSON.stringify(
+                        serviceAccountTrustPolicy({
+                            oidcProviderArn,
+                            oidcIssuer,
+                            namespace: "kube-system",
+                            serviceAccount: SERVICE_ACCOUNT,
+                        }),
+                    ),
                 ),
             tags: args.tags,
         },
@@ -108,6 +123,16 @@ export function createClusterAutoscaler(
         { role: role.id, policy: JSON.stringify(clusterAutoscalerPolicy(args.clusterName)) },
         { parent: opts.parent },
     );
+    return { role, permissions };
+}
+
+/** The cluster autoscaler (Helm chart) and its IAM role, reachable only from its own service account. */
+export function createClusterAutoscaler(
+    name: string,
+    args: ClusterAutoscalerArgs,
+    opts: ClusterAutoscalerOptions,
+): void {
+    const { role, permissions } = autoscalerRole(args, opts);
     new k8s.helm.v3.Release(
         `${name}-cluster-autoscaler`,
         {
