@@ -3,7 +3,6 @@ import * as fs from "fs";
 import * as path from "path";
 import { buildContextFiles } from "./build-context";
 
-/** Relative to the project directory, where Pulumi runs the program and its providers. */
 export const STAGED_CONTEXTS_DIRECTORY = "build/image-context";
 const STALE_AFTER_MS = 60 * 60 * 1000;
 
@@ -47,10 +46,8 @@ function removeStaleContexts(root: string, keep: string): void {
 }
 
 /**
- * Copies the build context of `appDirectory` to `build/image-context/<tag>` and returns that relative path. The copy
- * holds the admitted files, the Dockerfile and the ignore file, each 0644 or 0755: the provider hashes file modes
- * into its context digest, so a laptop and CI then agree. Named by the content tag and renamed into place whole, so
- * concurrent runs of the same sources share one complete copy.
+ * The relative path of a copy of the build context with modes 0644/0755, renamed into place whole so that concurrent
+ * runs of the same sources share one complete copy.
  */
 export function stageBuildContext(appDirectory: string, tag: string, root = STAGED_CONTEXTS_DIRECTORY): string {
     const target = path.posix.join(root, tag);

@@ -6,10 +6,7 @@ import { stageBuildContext } from "./image-context";
 
 export interface RegistryArgs {
     readonly repositoryName: string;
-    /**
-     * Build context of the service image, relative to the project directory (where Pulumi runs the program), so
-     * the state is the same from every checkout. The content hash of what it sends to the build is the image tag.
-     */
+    /** Relative to the project directory, so the state is the same from every checkout. */
     readonly appDirectory: string;
     readonly platform: string;
     /** Deploy this image (by digest) instead of building appDirectory: the rollback path. */
@@ -32,10 +29,7 @@ export function lifecyclePolicy(keepImages: number): aws.ecr.LifecyclePolicyDocu
     };
 }
 
-/**
- * The ECR repository and the image the workload runs. Consumers get `image` as repository@sha256:digest,
- * so a pod never runs anything but the exact bytes that were built and scanned.
- */
+/** The ECR repository and the image the workload runs, as repository@sha256:digest. */
 export class Registry extends pulumi.ComponentResource {
     public readonly repositoryUrl: pulumi.Output<string>;
     public readonly image: pulumi.Output<string>;
@@ -72,10 +66,7 @@ export class Registry extends pulumi.ComponentResource {
         this.registerOutputs({ repositoryUrl: this.repositoryUrl, image: this.image });
     }
 
-    /**
-     * The image of the current sources by digest, built and pushed by the Docker build provider under their content
-     * tag (docs/service.md#how-the-image-reaches-ecr).
-     */
+    /** Built and pushed under the sources' content tag: docs/service.md#how-the-image-reaches-ecr. */
     private imageOf(name: string, repository: aws.ecr.Repository, args: RegistryArgs): pulumi.Output<string> {
         const tag = contentHash(args.appDirectory, args.platform);
         const registryHost = repository.repositoryUrl.apply((url) => url.split("/")[0]);
@@ -88,7 +79,7 @@ export class Registry extends pulumi.ComponentResource {
                 tags: [pulumi.interpolate`${repository.repositoryUrl}:${tag}`],
                 push: true,
                 buildOnPreview: false,
-                // The provider's diff ignores a new password (a fresh token every run) and compares address and user.
+                // A fresh token every run: the provider's diff ignores the password.
                 registries: [
                     { address: registryHost, username: login.userName, password: pulumi.secret(login.password) },
                 ],
@@ -123,10 +114,7 @@ export interface ImageInRegistry {
     readonly pushedDigests: readonly string[];
 }
 
-/**
- * The state's digest must still be in ECR: a person or the lifecycle rule may have removed it, and pods would then
- * fail to pull. An update that builds has no digest yet in a preview, so this runs only on a known one.
- */
+/** A person or the lifecycle rule may have removed the deployed image; pods could then not pull it. */
 export function checkImageInRegistry(image: ImageInRegistry): void {
     if (!image.pushedDigests.includes(image.digest)) {
         throw new pulumi.RunError(
