@@ -10,6 +10,7 @@ import { FAKE_DATABASE_URL, setStackConfig } from "./lib/mocks";
 import { PricingError, estimate } from "../cost/estimate";
 import { markdownReport } from "../cost/report";
 import { renderProgram } from "./lib/render";
+import { asConfigText, declarations } from "../project-config";
 
 const PROJECT = "fastapi-app";
 const USAGE = "usage: npm run cost -- [--stack NAME] [--config KEY=VALUE ...] [--json]";
@@ -96,7 +97,12 @@ function stackConfig(directory: string, stack: string): StackFileConfig {
             `no ${path.basename(file)}: create the stack (pulumi stack init ${stack}) or name another with --stack`,
         );
     }
-    const config: Record<string, string> = {};
+    // Another package's key takes Pulumi.yaml's value, as the CLI gives it; the program applies the project's defaults.
+    const config: Record<string, string> = Object.fromEntries(
+        Object.entries(declarations()).flatMap(([key, declared]) =>
+            key.includes(":") && declared.value !== undefined ? [[key, asConfigText(declared.value)]] : [],
+        ),
+    );
     const secrets: string[] = [];
     for (const [key, value] of Object.entries(
         (YAML.parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null)?.config ?? {},
