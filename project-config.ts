@@ -1,5 +1,4 @@
-// The settings Pulumi.yaml declares, read from the file the CLI reads: the program applies the same defaults when
-// it runs without the CLI (tests, synth, cost). docs/configuration.md#where-the-defaults-live
+// Pulumi.yaml's settings: docs/configuration.md#where-the-defaults-live
 import * as fs from "fs";
 import * as path from "path";
 import YAML from "yaml";
@@ -7,14 +6,14 @@ import YAML from "yaml";
 export type DeclaredType = "string" | "integer" | "boolean" | "array";
 export type DeclaredValue = string | number | boolean | string[];
 
-/** One entry of Pulumi.yaml's `config:`, as pulumi/pulumi's project schema (project.json) defines it. */
+/** As pulumi/pulumi's project schema (sdk/go/common/workspace/project.json) defines it. */
 export interface Declaration {
     type?: DeclaredType;
     items?: { type: DeclaredType };
     description?: string;
     secret?: boolean;
     default?: DeclaredValue;
-    /** A provider's key (`aws:region`) takes a value instead of a default. */
+    /** Instead of a default, for another package's key (`aws:region`). */
     value?: DeclaredValue;
 }
 
@@ -36,12 +35,12 @@ export function projectName(): string {
     return load().name;
 }
 
-/** Every declared key as `pulumi config set` spells it: the project's own bare, others namespaced. */
+/** Keyed as `pulumi config set` spells them. */
 export function declarations(): Record<string, Declaration> {
     return load().config;
 }
 
-/** The declaration of a key the program reads; an undeclared key is a defect of the program, not of the stack. */
+/** An undeclared key, or one read as another type, is a defect of the program. */
 export function declaration(key: string, type: DeclaredType | undefined): Declaration {
     const declared = declarations()[key];
     if (declared === undefined || declared.type !== type) {
@@ -52,7 +51,7 @@ export function declaration(key: string, type: DeclaredType | undefined): Declar
     return declared;
 }
 
-/** A value as the CLI hands it to the program: text, lists as JSON (pkg/workspace/config.go, createConfigValue). */
+/** As the CLI hands a default to the program (pkg/workspace/config.go, createConfigValue). */
 export function asConfigText(value: DeclaredValue): string {
     return Array.isArray(value) ? JSON.stringify(value) : String(value);
 }
