@@ -1,4 +1,3 @@
-// IPv4 CIDR blocks as the VPC and its subnets take them: parsed strictly, compared by containment.
 import * as ipaddr from "ipaddr.js";
 import { ConfigError } from "./config-error";
 
@@ -9,7 +8,7 @@ export interface Cidr {
     prefix: number;
 }
 
-/** An IPv4 CIDR block in its canonical form; a ConfigError naming `key` otherwise. */
+/** A canonical IPv4 block; a ConfigError naming `key` otherwise. */
 export function parseCidr(key: string, value: string): Cidr {
     const [address, prefixLength, ...extra] = value.split("/");
     // Four plain decimal octets only: ipaddr.js alone would also read "10.1" or octal "010.0.0.0" as addresses.
@@ -33,7 +32,6 @@ export function parseCidr(key: string, value: string): Cidr {
     return { network, prefix };
 }
 
-/** Whether `inner` lies wholly inside `outer`. */
 export function contains(outer: Cidr, inner: Cidr): boolean {
     return inner.prefix >= outer.prefix && inner.network.match(outer.network, outer.prefix);
 }

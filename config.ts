@@ -5,10 +5,14 @@ import { connectionBudget, managedMaxConnections, maxReplicasWithin, BUDGET_SHAR
 import { ConfigError } from "./config-error";
 // The service checks DATABASE_URL against the same file (app/src/fastapi_app/db.py).
 import databaseUrlRules from "./app/src/fastapi_app/database_url_rules.json";
-import type { LoadBalancerArgs } from "./workload";
+import { DeclaredType, DeclaredValue, asConfigText, declaration, declarations } from "./project-config";
+import type { ClusterArgs } from "./cluster";
+import type { DatabaseArgs } from "./database";
+import type { NetworkArgs } from "./network";
+import type { RegistryArgs } from "./registry";
+import type { TokenArgs } from "./service-tokens";
+import type { LoadBalancerArgs, WorkloadArgs } from "./workload";
 import {
-    DEFAULT_KUBERNETES_VERSION,
-    DEFAULT_POSTGRES_VERSION,
     KUBERNETES_RELEASES,
     KubernetesSupportType,
     KubernetesVersion,
@@ -18,36 +22,30 @@ import {
 
 export { ConfigError } from "./config-error";
 
-/** Every setting of the stack, validated, with the seed architecture's values as defaults. */
+/** Every setting of the stack, validated, each section typed from the Args of the component it configures. */
 export interface StackConfig {
     /** Prefix of the AWS names that must be unique per account (cluster, roles, ECR repository). */
     namePrefix: string;
     region: string;
-    vpcCidr: string;
-    /** Undefined: the Network takes the region's first zones that can host EKS, one per public subnet, at deploy time. */
-    availabilityZones: string[] | undefined;
-    publicSubnetCidrs: string[];
-    kubernetesVersion: KubernetesVersion;
-    /** What EKS does when the version leaves standard support: STANDARD upgrades it, EXTENDED bills extended support. */
-    kubernetesSupportType: KubernetesSupportType;
-    /** Days CloudWatch keeps the control-plane logs (api, audit, authenticator). */
-    controlPlaneLogRetentionDays: number;
-    nodeInstanceType: string;
-    nodeCapacityType: NodeCapacityType;
-    nodeDesiredSize: number;
-    nodeMinSize: number;
-    nodeMaxSize: number;
-    nodeDiskSizeGb: number;
-    /** IAM roles/users that get cluster-admin through EKS access entries (besides the cluster creator). */
-    clusterAdmins: string[];
-    /** An image already in a registry, by digest; when set the stack deploys it instead of building app/. */
-    image: string | undefined;
-    appMinReplicas: number;
-    appMaxReplicas: number;
-    appTargetCpuPercent: number;
+    network: Pick<NetworkArgs, "cidrBlock" | "availabilityZones" | "publicSubnetCidrs">;
+    cluster: Pick<
+        ClusterArgs,
+        | "kubernetesVersion"
+        | "supportType"
+        | "logRetentionDays"
+        | "nodeInstanceType"
+        | "nodeCapacityType"
+        | "nodeGroupSize"
+        | "nodeDiskSizeGb"
+        | "clusterAdmins"
+    >;
+    registry: Pick<RegistryArgs, "existingImage">;
+    workload: Pick<WorkloadArgs, "minReplicas" | "maxReplicas" | "targetCpuPercent"> & {
+        loadBalancer: LoadBalancerConfig;
+        /** Each list a secret, undefined when the stack generates one token. */
+        tokens: TokenArgs & { apiTokens?: pulumi.Output<string>; metricsTokens?: pulumi.Output<string> };
+    };
     database: DatabaseConfig;
-    loadBalancer: LoadBalancerConfig;
-    tokens: TokenConfig;
 }
 
 /** External: the PostgreSQL named by the secret databaseUrl. Managed: RDS inside the VPC, made by the stack. */
@@ -62,34 +60,20 @@ export interface ExternalDatabaseConfig {
     modeSwitch: DatabaseModeSwitch | undefined;
 }
 
-export interface ManagedDatabaseConfig {
+export interface ManagedDatabaseConfig
+    extends
+        Pick<
+            DatabaseArgs,
+            "instanceClass" | "storageGb" | "maxStorageGb" | "deletionProtection" | "finalSnapshot" | "applyImmediately"
+        >,
+        Required<Pick<NetworkArgs, "isolatedSubnetCidrs">> {
     mode: "managed";
     modeSwitch: DatabaseModeSwitch | undefined;
-    /** One block per availability zone, in the same order; subnets with no route to the internet. */
-    isolatedSubnetCidrs: string[];
     postgresVersion: PostgresVersion;
-    instanceClass: string;
-    storageGb: number;
-    /** Ceiling for RDS storage autoscaling; at least 10 % above storageGb, as RDS requires. */
-    maxStorageGb: number;
-    /** RDS deletion protection and Pulumi's protect: no delete or replace until released with pulumi up. */
-    deletionProtection: boolean;
-    /** Keep a named snapshot when the instance is deleted. */
-    finalSnapshot: boolean;
-    /** Apply a change of class, storage or version during pulumi up instead of in the next maintenance window. */
-    applyImmediately: boolean;
 }
 
-/** How the load balancer faces the internet: the Workload's settings, each given a value. */
 export type LoadBalancerConfig = LoadBalancerArgs &
     Required<Pick<LoadBalancerArgs, "keepHttpPort" | "allowedSourceRanges">>;
-
-/** Bearer tokens of the service; each list is a secret, undefined when the stack generates one token. */
-export interface TokenConfig {
-    apiTokens: pulumi.Output<string> | undefined;
-    readsNeedToken: boolean;
-    metricsTokens: pulumi.Output<string> | undefined;
-}
 
 const DATABASE_URL_HINT = "pulumi config set --secret databaseUrl postgresql://USER:PASSWORD@HOST:5432/DATABASE";
 const EXTERNAL_MODE = "external database mode";
@@ -109,29 +93,201 @@ const MODE_SWITCHES: readonly DatabaseModeSwitch[] = ["external-to-managed", "ma
 /** Days before the end of RDS standard support from which a deploy warns that the major must move. */
 export const POSTGRES_SUPPORT_WARNING_DAYS = 180;
 
+interface Range {
+    min: number;
+    max: number;
+    /** A good value for the messages; the declared default unless given. */
+    example?: number;
+}
+
+interface Format {
+    pattern: RegExp;
+    /** What `pattern` accepts, in words. */
+    rule: string;
+    example: string;
+}
+
+function sameAsDefault(raw: string, fallback: DeclaredValue | undefined): boolean {
+    if (Array.isArray(fallback)) {
+        try {
+            return JSON.stringify(JSON.parse(raw)) === JSON.stringify(fallback);
+        } catch {
+            return false;
+        }
+    }
+    return fallback !== undefined && raw === asConfigText(fallback);
+}
+
+/**
+ * The stack's settings as Pulumi.yaml declares them. The CLI merges every default into the stack's configuration,
+ * so a value equal to its default reads as unset and the program applies the same declared default.
+ */
+class Settings {
+    constructor(
+        readonly config: pulumi.Config,
+        /** Prefixes every message: the database mode a setting belongs to. */
+        readonly context = "",
+    ) {}
+
+    within(context: string): Settings {
+        return new Settings(this.config, context);
+    }
+
+    fail(key: string, problem: string): never {
+        throw new ConfigError(key, `${this.context}${problem}`);
+    }
+
+    private configured(key: string, type: DeclaredType): string | undefined {
+        const raw = this.config.get(key);
+        return raw === undefined || sameAsDefault(raw, declaration(key, type).default) ? undefined : raw;
+    }
+
+    declaredDefault<T extends DeclaredValue>(key: string): T {
+        return declarations()[key].default as T;
+    }
+
+    /** Whether the stack sets the key to something other than its default. */
+    isSet(key: string): boolean {
+        return this.configured(key, declarations()[key]?.type ?? "string") !== undefined;
+    }
+
+    text(key: string): string {
+        return this.configured(key, "string") ?? this.declaredDefault(key);
+    }
+
+    /** A string whose declared default, empty, means unset. */
+    optionalText(key: string): string | undefined {
+        return this.configured(key, "string");
+    }
+
+    matching(key: string, value: string, format: Format): string {
+        if (!format.pattern.test(value)) {
+            this.fail(key, `'${value}' is not valid: ${format.rule}; expected something like ${format.example}`);
+        }
+        return value;
+    }
+
+    /** Read as text: Config.getNumber would stop the program with Pulumi's type error and a stack trace. */
+    number(key: string, rule: string, example = this.declaredDefault<number>(key)): number | undefined {
+        const raw = this.configured(key, "integer");
+        if (raw === undefined) {
+            return undefined;
+        }
+        const value = raw.trim() === "" ? NaN : Number(raw);
+        if (!Number.isFinite(value)) {
+            this.fail(
+                key,
+                `'${raw}' is not a number; ${rule}, such as ${example}: pulumi config set ${key} ${example}`,
+            );
+        }
+        return value;
+    }
+
+    integerIn(key: string, value: number, range: Range): number {
+        if (!Number.isInteger(value) || value < range.min || value > range.max) {
+            const example = range.example ?? this.declaredDefault<number>(key);
+            this.fail(
+                key,
+                `must be a whole number from ${range.min} to ${range.max}, got ${value}; a good value: ${example}`,
+            );
+        }
+        return value;
+    }
+
+    integer(key: string, range: Range): number {
+        return this.optionalInteger(key, range) ?? this.declaredDefault(key);
+    }
+
+    /** An integer whose declared default, 0, means unset. */
+    optionalInteger(key: string, range: Range): number | undefined {
+        const value = this.number(key, `must be a whole number from ${range.min} to ${range.max}`, range.example);
+        return value === undefined ? undefined : this.integerIn(key, value, range);
+    }
+
+    boolean(key: string): boolean {
+        const value = this.configured(key, "boolean");
+        const fallback = this.declaredDefault<boolean>(key);
+        if (value !== undefined && value !== "true" && value !== "false") {
+            this.fail(key, `must be true or false, got '${value}'; set it with: pulumi config set ${key} ${fallback}`);
+        }
+        return value === undefined ? fallback : value === "true";
+    }
+
+    list(key: string, example: string): string[] {
+        return this.optionalList(key, example) ?? this.declaredDefault(key);
+    }
+
+    /**
+     * A list given as JSON, whose declared default, empty, means unset. Read as text: Config.getObject stops the
+     * program with Pulumi's type error and a stack trace on a plain string.
+     */
+    optionalList(key: string, example: string): string[] | undefined {
+        const raw = this.configured(key, "array");
+        if (raw === undefined) {
+            return undefined;
+        }
+        const hint = `set an entry with: pulumi config set --path '${key}[0]' <value>`;
+        let value: unknown;
+        try {
+            value = JSON.parse(raw);
+        } catch {
+            throw new ConfigError(
+                key,
+                `must be a list of strings such as ${example}, got the plain string '${raw}'; ${hint}`,
+            );
+        }
+        if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
+            throw new ConfigError(
+                key,
+                `must be a list of strings such as ${example}, got ${JSON.stringify(value)}; ${hint}`,
+            );
+        }
+        return value;
+    }
+
+    /** The plain text of a secret, read without Config.get's secret warning and never printed. */
+    private secretText(key: string): string | undefined {
+        declaration(key, undefined);
+        const raw = pulumi.runtime.getConfig(`${this.config.name}:${key}`);
+        return raw === undefined || sameAsDefault(raw, declarations()[key].default) ? undefined : raw;
+    }
+
+    hasSecret(key: string): boolean {
+        return this.config.getSecret(key) !== undefined && this.secretText(key) !== undefined;
+    }
+
+    /**
+     * A secret, checked on its plain value before the program goes on: a check inside apply would surface as
+     * Pulumi's "error serializing property". `check` returns the value to keep; its errors never echo the value.
+     */
+    secret(key: string, check: (value: string) => string): pulumi.Output<string> | undefined {
+        const secret = this.config.getSecret(key);
+        const plain = this.secretText(key);
+        if (secret === undefined || plain === undefined) {
+            return undefined;
+        }
+        const checked = check(plain);
+        return secret.apply(() => checked);
+    }
+}
+
 /** A good value of each subnet list, for the messages: one block per zone, inside the default VPC. */
 const SUBNET_EXAMPLES: Record<string, string[]> = {
     publicSubnetCidrs: ["10.0.1.0/24", "10.0.2.0/24"],
     isolatedSubnetCidrs: ["10.0.101.0/24", "10.0.102.0/24"],
 };
 
-/**
- * Checks one list of subnet blocks (one per zone; at least two when the zones come from the region) against the
- * VPC and against the blocks already laid out; `context` (the database mode) prefixes the problem when the list
- * belongs to one mode only.
- */
-function validateSubnets(
-    key: string,
-    vpcCidr: string,
-    subnetCidrs: string[],
-    availabilityZones: string[] | undefined,
-    laidOut: string[] = [],
-    context = "",
-): void {
-    const example = JSON.stringify(SUBNET_EXAMPLES[key] ?? []);
-    const fail = (problem: string): never => {
-        throw new ConfigError(key, `${context}${problem}; a good value: ${example}`);
-    };
+interface SubnetLayout {
+    key: string;
+    vpcCidr: string;
+    subnetCidrs: string[];
+    /** Undefined when the zones come from the region: then at least two blocks. */
+    availabilityZones?: string[];
+    /** Blocks already laid out, which these must not overlap. */
+    laidOut?: string[];
+}
+
+function validateVpcCidr(vpcCidr: string): ReturnType<typeof parseCidr> {
     const vpc = parseCidr("vpcCidr", vpcCidr);
     if (vpc.prefix < 16 || vpc.prefix > 28) {
         throw new ConfigError(
@@ -139,6 +295,14 @@ function validateSubnets(
             `AWS VPCs take a prefix between /16 and /28, got /${vpc.prefix}; a good value: 10.0.0.0/16`,
         );
     }
+    return vpc;
+}
+
+function validateSubnets(settings: Settings, layout: SubnetLayout): void {
+    const { key, vpcCidr, subnetCidrs, availabilityZones } = layout;
+    const example = JSON.stringify(SUBNET_EXAMPLES[key] ?? []);
+    const fail = (problem: string): never => settings.fail(key, `${problem}; a good value: ${example}`);
+    const vpc = validateVpcCidr(vpcCidr);
     const subnets = subnetCidrs.map((cidr) => parseCidr(key, cidr));
     subnets.forEach((subnet, index) => {
         if (subnet.prefix < 16 || subnet.prefix > 28) {
@@ -151,7 +315,7 @@ function validateSubnets(
     if (availabilityZones !== undefined && subnets.length !== availabilityZones.length) {
         fail(`needs one block per availability zone (${availabilityZones.length}), got ${subnets.length}`);
     }
-    const earlierLists = laidOut.map((cidr) => ({ cidr, block: parseCidr(key, cidr) }));
+    const earlierLists = (layout.laidOut ?? []).map((cidr) => ({ cidr, block: parseCidr(key, cidr) }));
     subnets.forEach((subnet, index) => {
         if (!contains(vpc, subnet)) {
             fail(`${subnetCidrs[index]} is not inside vpcCidr ${vpcCidr}`);
@@ -179,8 +343,8 @@ function validateSourceRanges(ranges: string[]): void {
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** A name of the user's own DNS: an ACM certificate can never name the load balancer's AWS-owned host. */
-function parsePublicHostname(config: pulumi.Config, certificateArn: string | undefined): string | undefined {
-    const publicHostname = config.get("publicHostname");
+function parsePublicHostname(settings: Settings, certificateArn: string | undefined): string | undefined {
+    const publicHostname = settings.optionalText("publicHostname");
     if (publicHostname === undefined) {
         if (certificateArn !== undefined) {
             throw new ConfigError(
@@ -207,60 +371,48 @@ function parsePublicHostname(config: pulumi.Config, certificateArn: string | und
 
 const ACM_CERTIFICATE_ARN = /^arn:aws(-[a-z]+)*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]{36}$/;
 
-function parseLoadBalancer(config: pulumi.Config, region: string): LoadBalancerConfig {
-    const certificateArn = config.get("certificateArn");
-    if (certificateArn !== undefined) {
-        const match = ACM_CERTIFICATE_ARN.exec(certificateArn);
-        if (!match) {
-            throw new ConfigError(
-                "certificateArn",
-                `'${certificateArn}' is not an ACM certificate ARN such as arn:aws:acm:${region}:123456789012:certificate/<uuid>`,
-            );
-        }
-        if (match[2] !== region) {
-            throw new ConfigError(
-                "certificateArn",
-                `the certificate is in ${match[2]}, but the load balancer is in ${region}: request or import it in ${region}`,
-            );
-        }
+function parseCertificateArn(settings: Settings, region: string): string | undefined {
+    const certificateArn = settings.optionalText("certificateArn");
+    if (certificateArn === undefined) {
+        return undefined;
     }
-    const keepHttpPort = booleanSetting(config, "keepHttpPort", false, "");
+    const match = ACM_CERTIFICATE_ARN.exec(certificateArn);
+    if (!match) {
+        throw new ConfigError(
+            "certificateArn",
+            `'${certificateArn}' is not an ACM certificate ARN such as arn:aws:acm:${region}:123456789012:certificate/<uuid>`,
+        );
+    }
+    if (match[2] !== region) {
+        throw new ConfigError(
+            "certificateArn",
+            `the certificate is in ${match[2]}, but the load balancer is in ${region}: request or import it in ${region}`,
+        );
+    }
+    return certificateArn;
+}
+
+function parseLoadBalancer(settings: Settings, region: string): LoadBalancerConfig {
+    const certificateArn = parseCertificateArn(settings, region);
+    const keepHttpPort = settings.boolean("keepHttpPort");
     if (keepHttpPort && certificateArn === undefined) {
         throw new ConfigError(
             "keepHttpPort",
             "only applies with certificateArn (without one, port 80 is the only port); remove it with: pulumi config rm keepHttpPort",
         );
     }
-    const allowedSourceRanges = stringList(config, "allowedSourceRanges", [], '["203.0.113.0/24"]');
+    const allowedSourceRanges = settings.list("allowedSourceRanges", '["203.0.113.0/24"]');
     validateSourceRanges(allowedSourceRanges);
-    const publicHostname = parsePublicHostname(config, certificateArn);
+    const publicHostname = parsePublicHostname(settings, certificateArn);
     return { certificateArn, publicHostname, keepHttpPort, allowedSourceRanges };
 }
 
 /** The service's own token rule (app/src/fastapi_app/settings.py): RFC 6750 characters, 16 to 512 of them. */
 const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]{16,512}=*$/;
 
-/**
- * A secret setting, checked on its plain value before the program goes on: a check inside apply would surface as
- * Pulumi's "error serializing property". `check` returns the value to keep and its errors never echo the value.
- */
-function secretSetting(
-    config: pulumi.Config,
-    key: string,
-    check: (value: string) => string,
-): pulumi.Output<string> | undefined {
-    const secret = config.getSecret(key);
-    if (secret === undefined) {
-        return undefined;
-    }
-    // The runtime's store of the decrypted configuration: read without Config.get's secret warning, never printed.
-    const checked = check(pulumi.runtime.getConfig(`${config.name}:${key}`) ?? "");
-    return secret.apply(() => checked);
-}
-
-function readTokens(config: pulumi.Config, key: string): pulumi.Output<string> | undefined {
-    // The message names a position, never a value.
-    return secretSetting(config, key, (value) => {
+/** The message names a token's position, never its value. */
+function parseTokens(settings: Settings, key: string): pulumi.Output<string> | undefined {
+    return settings.secret(key, (value) => {
         const tokens = value.split(",").map((token) => token.trim());
         tokens.forEach((token, index) => {
             if (!BEARER_TOKEN.test(token)) {
@@ -297,69 +449,13 @@ function validateAvailabilityZones(region: string, zones: string[] | undefined):
     }
 }
 
-/** `rule` says in words what `pattern` accepts; `example` is a value it accepts. */
-function requireMatch(
-    key: string,
-    value: string,
-    pattern: RegExp,
-    rule: string,
-    example: string,
-    context = "",
-): string {
-    if (!pattern.test(value)) {
-        throw new ConfigError(key, `${context}'${value}' is not valid: ${rule}; expected something like ${example}`);
-    }
-    return value;
-}
-
-function integerIn(key: string, value: number, min: number, max: number, example: number, context = ""): number {
-    if (!Number.isInteger(value) || value < min || value > max) {
-        throw new ConfigError(
-            key,
-            `${context}must be a whole number from ${min} to ${max}, got ${value}; a good value: ${example}`,
-        );
-    }
-    return value;
-}
-
-/**
- * A number setting, read as text: Config.getNumber would stop the program with Pulumi's type error and a stack
- * trace instead of naming the rule.
- */
-function numberSetting(config: pulumi.Config, key: string, fallback: number, rule: string, context = ""): number {
-    const raw = config.get(key);
-    if (raw === undefined) {
-        return fallback;
-    }
-    const value = raw.trim() === "" ? NaN : Number(raw);
-    if (!Number.isFinite(value)) {
-        throw new ConfigError(
-            key,
-            `${context}'${raw}' is not a number; ${rule}, such as ${fallback}: pulumi config set ${key} ${fallback}`,
-        );
-    }
-    return value;
-}
-
-function integerSetting(
-    config: pulumi.Config,
-    key: string,
-    fallback: number,
-    min: number,
-    max: number,
-    context = "",
-): number {
-    const rule = `must be a whole number from ${min} to ${max}`;
-    return integerIn(key, numberSetting(config, key, fallback, rule, context), min, max, fallback, context);
-}
-
 /**
  * Two settings that must be in order. The message blames the one of them the stack sets, when only one is set (the
  * other is its default); otherwise the first.
  */
-function validateOrder(config: pulumi.Config, keys: [string, string], values: [number, number]): void {
+function validateOrder(settings: Settings, keys: [string, string], values: [number, number]): void {
     if (values[0] > values[1]) {
-        const blamed = config.get(keys[0]) === undefined && config.get(keys[1]) !== undefined ? 1 : 0;
+        const blamed = !settings.isSet(keys[0]) && settings.isSet(keys[1]) ? 1 : 0;
         const problem =
             blamed === 0
                 ? `${keys[0]} (${values[0]}) must not exceed ${keys[1]} (${values[1]}); a good value: ${values[1]}`
@@ -373,7 +469,7 @@ const GRAVITON_INSTANCE_TYPE = /^(a1|[a-z]+\d+g[a-z]*)\./;
 const IAM_PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 const IMAGE_BY_DIGEST = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
 
-function supportedKubernetesVersion(version: string): KubernetesVersion {
+function parseKubernetesVersion(version: string): KubernetesVersion {
     if (!(version in KUBERNETES_RELEASES)) {
         const supported = Object.entries(KUBERNETES_RELEASES)
             .map(([minor, release]) => `${minor} (standard support until ${release.endOfStandardSupport})`)
@@ -386,7 +482,7 @@ function supportedKubernetesVersion(version: string): KubernetesVersion {
     return version as KubernetesVersion;
 }
 
-function capacityType(value: string, instanceType: string): NodeCapacityType {
+function parseCapacityType(value: string, instanceType: string): NodeCapacityType {
     if (value !== "ON_DEMAND" && value !== "SPOT") {
         throw new ConfigError(
             "nodeCapacityType",
@@ -404,7 +500,7 @@ function capacityType(value: string, instanceType: string): NodeCapacityType {
 
 const SUPPORT_TYPES: readonly KubernetesSupportType[] = ["STANDARD", "EXTENDED"];
 
-function supportType(value: string): KubernetesSupportType {
+function parseSupportType(value: string): KubernetesSupportType {
     if (!SUPPORT_TYPES.includes(value as KubernetesSupportType)) {
         throw new ConfigError(
             "kubernetesSupportType",
@@ -419,48 +515,14 @@ const LOG_RETENTION_DAYS = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ];
 
-function logRetentionDays(config: pulumi.Config): number {
+function parseLogRetentionDays(settings: Settings): number {
+    const key = "controlPlaneLogRetentionDays";
     const rule = "must be one of the periods CloudWatch Logs accepts";
-    const days = numberSetting(config, "controlPlaneLogRetentionDays", 30, rule);
+    const days = settings.number(key, rule) ?? settings.declaredDefault<number>(key);
     if (!LOG_RETENTION_DAYS.includes(days)) {
-        throw new ConfigError(
-            "controlPlaneLogRetentionDays",
-            `${rule} (${LOG_RETENTION_DAYS.join(", ")}), got ${days}; a good value: 30`,
-        );
+        throw new ConfigError(key, `${rule} (${LOG_RETENTION_DAYS.join(", ")}), got ${days}; a good value: 30`);
     }
     return days;
-}
-
-/** A list setting: JSON in the stack configuration, so anything but an array of strings is refused by name. */
-function stringList(config: pulumi.Config, key: string, fallback: string[], example: string): string[];
-function stringList(config: pulumi.Config, key: string, fallback: undefined, example: string): string[] | undefined;
-function stringList(
-    config: pulumi.Config,
-    key: string,
-    fallback: string[] | undefined,
-    example: string,
-): string[] | undefined {
-    // Read as text: Config.getObject stops the program with Pulumi's type error and a stack trace on a plain string.
-    const raw = config.get(key);
-    if (raw === undefined) {
-        return fallback;
-    }
-    let value: unknown;
-    try {
-        value = JSON.parse(raw);
-    } catch {
-        throw new ConfigError(
-            key,
-            `must be a list of strings such as ${example}, got the plain string '${raw}'; set an entry with: pulumi config set --path '${key}[0]' <value>`,
-        );
-    }
-    if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
-        throw new ConfigError(
-            key,
-            `must be a list of strings such as ${example}, got ${JSON.stringify(value)}; set an entry with: pulumi config set --path '${key}[0]' <value>`,
-        );
-    }
-    return value;
 }
 
 export function validateDatabaseUrl(url: string): void {
@@ -490,22 +552,8 @@ export function validateDatabaseUrl(url: string): void {
     }
 }
 
-function booleanSetting(config: pulumi.Config, key: string, fallback: boolean, context: string): boolean {
-    const value = config.get(key);
-    if (value === undefined) {
-        return fallback;
-    }
-    if (value !== "true" && value !== "false") {
-        throw new ConfigError(
-            key,
-            `${context}must be true or false, got '${value}'; set it with: pulumi config set ${key} ${fallback}`,
-        );
-    }
-    return value === "true";
-}
-
-function databaseMode(config: pulumi.Config, hasUrl: boolean): DatabaseMode {
-    const mode = config.get("databaseMode");
+function parseDatabaseMode(settings: Settings, hasUrl: boolean): DatabaseMode {
+    const mode = settings.optionalText("databaseMode");
     if (mode === undefined) {
         const today = hasUrl
             ? "this stack has databaseUrl set, so it runs an external database today: pulumi config set databaseMode external"
@@ -524,8 +572,8 @@ function databaseMode(config: pulumi.Config, hasUrl: boolean): DatabaseMode {
     return mode;
 }
 
-function databaseModeSwitch(config: pulumi.Config): DatabaseModeSwitch | undefined {
-    const value = config.get("databaseModeSwitch");
+function parseDatabaseModeSwitch(settings: Settings): DatabaseModeSwitch | undefined {
+    const value = settings.optionalText("databaseModeSwitch");
     if (value !== undefined && !MODE_SWITCHES.includes(value as DatabaseModeSwitch)) {
         throw new ConfigError(
             "databaseModeSwitch",
@@ -556,7 +604,7 @@ export function checkPostgresSupport(version: PostgresVersion, today: Date): str
     return undefined;
 }
 
-function postgresVersion(value: string): PostgresVersion {
+function parsePostgresVersion(value: string): PostgresVersion {
     if (!(value in POSTGRES_RELEASES)) {
         const supported = Object.entries(POSTGRES_RELEASES)
             .map(([major, release]) => `${major} (standard support until ${release.endOfStandardSupport})`)
@@ -569,117 +617,122 @@ function postgresVersion(value: string): PostgresVersion {
     return value as PostgresVersion;
 }
 
+function parseExternalDatabase(settings: Settings, hasUrl: boolean): Omit<ExternalDatabaseConfig, "modeSwitch"> {
+    if (!hasUrl) {
+        throw new ConfigError(
+            "databaseUrl",
+            `${EXTERNAL_MODE}: the secret databaseUrl is missing (from GitHub Actions: the environment secret DATABASE_URL); the stack never falls back to a database of its own. Set it with: ${DATABASE_URL_HINT}`,
+        );
+    }
+    const misplaced = MANAGED_DATABASE_KEYS.find((key) => settings.isSet(key));
+    if (misplaced !== undefined) {
+        throw new ConfigError(
+            misplaced,
+            `${EXTERNAL_MODE}: applies only to the managed database; remove it (pulumi config rm ${misplaced})`,
+        );
+    }
+    const url = settings.secret("databaseUrl", (value) => {
+        validateDatabaseUrl(value);
+        return value;
+    }) as pulumi.Output<string>;
+    return { mode: "external", url };
+}
+
+/** In the public subnets' zones: one block per public subnet, which were already counted against the zones. */
+function parseIsolatedSubnets(settings: Settings, network: StackConfig["network"]): string[] {
+    const isolatedSubnetCidrs = settings.list("isolatedSubnetCidrs", '["10.0.101.0/24","10.0.102.0/24"]');
+    if (isolatedSubnetCidrs.length !== network.publicSubnetCidrs.length) {
+        settings.fail(
+            "isolatedSubnetCidrs",
+            `needs one block per availability zone (${network.publicSubnetCidrs.length}), got ${isolatedSubnetCidrs.length}`,
+        );
+    }
+    validateSubnets(settings, {
+        key: "isolatedSubnetCidrs",
+        vpcCidr: network.cidrBlock,
+        subnetCidrs: isolatedSubnetCidrs,
+        laidOut: network.publicSubnetCidrs,
+    });
+    return isolatedSubnetCidrs;
+}
+
+function parseStorage(settings: Settings): { storageGb: number; maxStorageGb: number } {
+    const storageGb = settings.integer("databaseStorageGb", { min: 20, max: 65536 });
+    const maxStorageGb = settings.integer("databaseMaxStorageGb", { min: 22, max: 65536 });
+    // RDS refuses a MaxAllocatedStorage less than 10 % above the allocated storage, at create and at every change.
+    const minimumCeiling = Math.ceil((storageGb * 11) / 10);
+    if (maxStorageGb < minimumCeiling) {
+        settings.fail(
+            "databaseMaxStorageGb",
+            `the storage autoscaling ceiling (${maxStorageGb} GB) must be at least 10 % above databaseStorageGb (${storageGb} GB): ${minimumCeiling} GB or more, such as ${Math.max(minimumCeiling, 100)}`,
+        );
+    }
+    return { storageGb, maxStorageGb };
+}
+
+function parseManagedDatabase(
+    settings: Settings,
+    network: StackConfig["network"],
+    today: Date,
+): Omit<ManagedDatabaseConfig, "modeSwitch"> {
+    if (settings.hasSecret("databaseUrl")) {
+        settings.fail(
+            "databaseUrl",
+            "the stack makes its own database and would not use databaseUrl; remove it (pulumi config rm databaseUrl) or set databaseMode external",
+        );
+    }
+    const isolatedSubnetCidrs = parseIsolatedSubnets(settings, network);
+    const postgresVersion = parsePostgresVersion(settings.text("databasePostgresVersion"));
+    const warning = checkPostgresSupport(postgresVersion, today);
+    if (warning !== undefined) {
+        void pulumi.log.warn(warning);
+    }
+    const instanceClass = settings.matching("databaseInstanceClass", settings.text("databaseInstanceClass"), {
+        pattern: /^db\.[a-z][a-z0-9-]*\d[a-z0-9-]*\.(micro|small|medium|large|\d*xlarge)$/,
+        rule: "an RDS instance class, db. then a family and a size",
+        example: "db.t4g.micro",
+    });
+    return {
+        mode: "managed",
+        isolatedSubnetCidrs,
+        postgresVersion,
+        instanceClass,
+        ...parseStorage(settings),
+        deletionProtection: settings.boolean("databaseDeletionProtection"),
+        finalSnapshot: settings.boolean("databaseFinalSnapshot"),
+        applyImmediately: settings.boolean("databaseApplyImmediately"),
+    };
+}
+
 /**
  * databaseMode decides the database, never the presence of a secret: external without databaseUrl is an error, not
  * a database of the stack's own. Each mode refuses the other's settings, so a setting is never silently ignored.
  */
-function readDatabase(
-    config: pulumi.Config,
-    vpcCidr: string,
-    publicSubnetCidrs: string[],
-    today: Date,
-): DatabaseConfig {
-    const hasUrl = config.getSecret("databaseUrl") !== undefined;
-    const mode = databaseMode(config, hasUrl);
-    const modeSwitch = databaseModeSwitch(config);
-    if (mode === "external") {
-        if (!hasUrl) {
-            throw new ConfigError(
-                "databaseUrl",
-                `${EXTERNAL_MODE}: the secret databaseUrl is missing (from GitHub Actions: the environment secret DATABASE_URL); the stack never falls back to a database of its own. Set it with: ${DATABASE_URL_HINT}`,
-            );
-        }
-        const misplaced = MANAGED_DATABASE_KEYS.find((key) => config.get(key) !== undefined);
-        if (misplaced !== undefined) {
-            throw new ConfigError(
-                misplaced,
-                `${EXTERNAL_MODE}: applies only to the managed database; remove it (pulumi config rm ${misplaced})`,
-            );
-        }
-        const url = secretSetting(config, "databaseUrl", (value) => {
-            validateDatabaseUrl(value);
-            return value;
-        }) as pulumi.Output<string>;
-        return { mode: "external", modeSwitch, url };
-    }
-
-    const context = `${MANAGED_MODE}: `;
-    if (hasUrl) {
-        throw new ConfigError(
-            "databaseUrl",
-            `${context}the stack makes its own database and would not use databaseUrl; remove it (pulumi config rm databaseUrl) or set databaseMode external`,
-        );
-    }
-    const isolatedSubnetCidrs = stringList(
-        config,
-        "isolatedSubnetCidrs",
-        ["10.0.101.0/24", "10.0.102.0/24"],
-        '["10.0.101.0/24","10.0.102.0/24"]',
-    );
-    // In the public subnets' zones: as many blocks as there are public subnets, whether the zones are configured or not.
-    // The public subnets were already counted against the zones, so this count is the zone check for these blocks too.
-    if (isolatedSubnetCidrs.length !== publicSubnetCidrs.length) {
-        throw new ConfigError(
-            "isolatedSubnetCidrs",
-            `${context}needs one block per availability zone (${publicSubnetCidrs.length}), got ${isolatedSubnetCidrs.length}`,
-        );
-    }
-    validateSubnets("isolatedSubnetCidrs", vpcCidr, isolatedSubnetCidrs, undefined, publicSubnetCidrs, context);
-    const version = postgresVersion(config.get("databasePostgresVersion") ?? DEFAULT_POSTGRES_VERSION);
-    const warning = checkPostgresSupport(version, today);
-    if (warning !== undefined) {
-        void pulumi.log.warn(warning);
-    }
-    const instanceClass = requireMatch(
-        "databaseInstanceClass",
-        config.get("databaseInstanceClass") ?? "db.t4g.micro",
-        /^db\.[a-z][a-z0-9-]*\d[a-z0-9-]*\.(micro|small|medium|large|\d*xlarge)$/,
-        "an RDS instance class, db. then a family and a size",
-        "db.t4g.micro",
-        context,
-    );
-    const storageGb = integerSetting(config, "databaseStorageGb", 20, 20, 65536, context);
-    const maxStorageGb = integerSetting(config, "databaseMaxStorageGb", 100, 22, 65536, context);
-    // RDS refuses a MaxAllocatedStorage less than 10 % above the allocated storage, at create and at every change.
-    const minimumCeiling = Math.ceil((storageGb * 11) / 10);
-    if (maxStorageGb < minimumCeiling) {
-        throw new ConfigError(
-            "databaseMaxStorageGb",
-            `${context}the storage autoscaling ceiling (${maxStorageGb} GB) must be at least 10 % above databaseStorageGb (${storageGb} GB): ${minimumCeiling} GB or more, such as ${Math.max(minimumCeiling, 100)}`,
-        );
-    }
-    return {
-        mode: "managed",
-        modeSwitch,
-        isolatedSubnetCidrs,
-        postgresVersion: version,
-        instanceClass,
-        storageGb,
-        maxStorageGb,
-        deletionProtection: booleanSetting(config, "databaseDeletionProtection", true, context),
-        finalSnapshot: booleanSetting(config, "databaseFinalSnapshot", true, context),
-        applyImmediately: booleanSetting(config, "databaseApplyImmediately", true, context),
-    };
+function parseDatabase(settings: Settings, network: StackConfig["network"], today: Date): DatabaseConfig {
+    const hasUrl = settings.hasSecret("databaseUrl");
+    const mode = parseDatabaseMode(settings, hasUrl);
+    const modeSwitch = parseDatabaseModeSwitch(settings);
+    return mode === "external"
+        ? { ...parseExternalDatabase(settings, hasUrl), modeSwitch }
+        : { ...parseManagedDatabase(settings.within(`${MANAGED_MODE}: `), network, today), modeSwitch };
 }
 
 /**
  * Every pod at appMaxReplicas, a rollout's surge and the migration must fit BUDGET_SHARE of the database's
  * max_connections: the managed class's, or the one declared for an external database (unchecked when undeclared).
  */
-function checkConnectionBudget(config: pulumi.Config, database: DatabaseConfig, appMaxReplicas: number): void {
-    const declared = config.get("databaseMaxConnections");
-    if (database.mode === "managed" && declared !== undefined) {
+function checkConnectionBudget(settings: Settings, database: DatabaseConfig, appMaxReplicas: number): void {
+    const key = "databaseMaxConnections";
+    if (database.mode === "managed" && settings.isSet(key)) {
         throw new ConfigError(
-            "databaseMaxConnections",
+            key,
             `${MANAGED_MODE}: applies only to an external database; the managed one's follows databaseInstanceClass; remove it (pulumi config rm databaseMaxConnections)`,
         );
     }
     const maxConnections =
         database.mode === "managed"
             ? managedMaxConnections(database.instanceClass)
-            : declared === undefined
-              ? undefined
-              : integerSetting(config, "databaseMaxConnections", 100, 10, 262143, `${EXTERNAL_MODE}: `);
+            : settings.within(`${EXTERNAL_MODE}: `).optionalInteger(key, { min: 10, max: 262143, example: 100 });
     if (maxConnections === undefined || connectionBudget(appMaxReplicas) <= BUDGET_SHARE * maxConnections) {
         return;
     }
@@ -693,142 +746,163 @@ function checkConnectionBudget(config: pulumi.Config, database: DatabaseConfig, 
     );
 }
 
-/** Reads and validates the stack configuration. Throws ConfigError naming the offending key. */
-export function loadConfig(today: Date = new Date()): StackConfig {
-    const config = new pulumi.Config();
-    // One source of the region: aws:region, whose project default is in Pulumi.yaml; the program adds none of its own.
-    const configuredRegion = new pulumi.Config("aws").get("region");
-    if (configuredRegion === undefined) {
+/** One source of the region: aws:region, whose project value is in Pulumi.yaml; the program adds none of its own. */
+function parseRegion(): string {
+    const configured = new pulumi.Config("aws").get("region");
+    if (configured === undefined) {
         throw new ConfigError(
             "aws:region",
             "is not set, though Pulumi.yaml gives every stack ap-southeast-1: an AWS region name is required, and AWS_REGION does not set it; set it with: pulumi config set aws:region ap-southeast-1",
         );
     }
-    const region = requireMatch(
-        "aws:region",
-        configuredRegion,
-        /^[a-z]{2}(-[a-z]+)+-\d$/,
-        "an AWS region name, as the AWS provider spells it",
-        "ap-southeast-1",
-    );
-    const availabilityZones = stringList(config, "availabilityZones", undefined, `["${region}a","${region}b"]`);
-    const vpcCidr = config.get("vpcCidr") ?? "10.0.0.0/16";
-    const publicSubnetCidrs = stringList(
-        config,
-        "publicSubnetCidrs",
-        ["10.0.1.0/24", "10.0.2.0/24"],
-        '["10.0.1.0/24","10.0.2.0/24"]',
-    );
-    validateAvailabilityZones(region, availabilityZones);
-    validateSubnets("publicSubnetCidrs", vpcCidr, publicSubnetCidrs, availabilityZones);
+    return new Settings(new pulumi.Config("aws")).matching("aws:region", configured, {
+        pattern: /^[a-z]{2}(-[a-z]+)+-\d$/,
+        rule: "an AWS region name, as the AWS provider spells it",
+        example: "ap-southeast-1",
+    });
+}
 
-    const nodeDesiredSize = integerSetting(config, "nodeDesiredSize", 2, 0, 100);
-    const nodeMinSize = integerSetting(config, "nodeMinSize", MIN_NODES_WITH_PODS, 0, 100);
-    if (nodeMinSize < MIN_NODES_WITH_PODS) {
+function parseNetwork(settings: Settings, region: string): StackConfig["network"] {
+    const availabilityZones = settings.optionalList("availabilityZones", `["${region}a","${region}b"]`);
+    const cidrBlock = settings.text("vpcCidr");
+    const publicSubnetCidrs = settings.list("publicSubnetCidrs", '["10.0.1.0/24","10.0.2.0/24"]');
+    validateAvailabilityZones(region, availabilityZones);
+    validateSubnets(settings, {
+        key: "publicSubnetCidrs",
+        vpcCidr: cidrBlock,
+        subnetCidrs: publicSubnetCidrs,
+        availabilityZones,
+    });
+    return { cidrBlock, availabilityZones, publicSubnetCidrs };
+}
+
+function parseNodeGroupSize(settings: Settings): StackConfig["cluster"]["nodeGroupSize"] {
+    const desired = settings.integer("nodeDesiredSize", { min: 0, max: 100 });
+    const min = settings.integer("nodeMinSize", { min: 0, max: 100 });
+    if (min < MIN_NODES_WITH_PODS) {
         throw new ConfigError(
             "nodeMinSize",
             `must be at least ${MIN_NODES_WITH_PODS}: the service's pods run on two nodes so that losing one never takes every pod, and the autoscaler must not remove the second; a good value: ${MIN_NODES_WITH_PODS}`,
         );
     }
-    const nodeMaxSize = integerSetting(config, "nodeMaxSize", 3, 1, 100);
-    if (nodeMaxSize < MIN_NODES_WITH_PODS + 1) {
+    const max = settings.integer("nodeMaxSize", { min: 1, max: 100 });
+    if (max < MIN_NODES_WITH_PODS + 1) {
         throw new ConfigError(
             "nodeMaxSize",
             `must be at least ${MIN_NODES_WITH_PODS + 1}: draining one of two nodes needs a third for its pods, since the pods never all run on one node; a good value: ${MIN_NODES_WITH_PODS + 1}`,
         );
     }
-    validateOrder(config, ["nodeMinSize", "nodeMaxSize"], [nodeMinSize, nodeMaxSize]);
-    validateOrder(config, ["nodeMinSize", "nodeDesiredSize"], [nodeMinSize, nodeDesiredSize]);
-    validateOrder(config, ["nodeDesiredSize", "nodeMaxSize"], [nodeDesiredSize, nodeMaxSize]);
+    validateOrder(settings, ["nodeMinSize", "nodeMaxSize"], [min, max]);
+    validateOrder(settings, ["nodeMinSize", "nodeDesiredSize"], [min, desired]);
+    validateOrder(settings, ["nodeDesiredSize", "nodeMaxSize"], [desired, max]);
+    return { desired, min, max };
+}
 
-    const appMinReplicas = integerSetting(config, "appMinReplicas", 2, 1, 100);
-    if (appMinReplicas < 2) {
-        throw new ConfigError(
-            "appMinReplicas",
-            "must be at least 2: with one pod, every node drain, upgrade, scale-down or node loss takes the service down; a good value: 2",
-        );
-    }
-    const appMaxReplicas = integerSetting(config, "appMaxReplicas", 10, 1, 100);
-    validateOrder(config, ["appMinReplicas", "appMaxReplicas"], [appMinReplicas, appMaxReplicas]);
-
-    const nodeInstanceType = requireMatch(
-        "nodeInstanceType",
-        config.get("nodeInstanceType") ?? "t3.medium",
-        /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/,
-        "an EC2 instance type, a family and a size joined by a dot",
-        "t3.medium",
-    );
+function parseNodeInstanceType(settings: Settings): string {
+    const nodeInstanceType = settings.matching("nodeInstanceType", settings.text("nodeInstanceType"), {
+        pattern: /^[a-z][a-z0-9-]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$/,
+        rule: "an EC2 instance type, a family and a size joined by a dot",
+        example: "t3.medium",
+    });
     if (GRAVITON_INSTANCE_TYPE.test(nodeInstanceType)) {
         throw new ConfigError(
             "nodeInstanceType",
             `'${nodeInstanceType}' is an AWS Graviton (arm64) type; the nodes run the AL2023 x86_64 AMI and the image is built for linux/amd64, so the type must be x86_64, such as t3.medium, m6i.large or c6i.xlarge`,
         );
     }
-    const nodeCapacityType = capacityType(config.get("nodeCapacityType") ?? "ON_DEMAND", nodeInstanceType);
+    return nodeInstanceType;
+}
 
-    const clusterAdmins = stringList(config, "clusterAdmins", [], '["arn:aws:iam::123456789012:role/github-deploy"]');
+function parseClusterAdmins(settings: Settings): string[] {
+    const example = "arn:aws:iam::123456789012:role/github-deploy";
+    const clusterAdmins = settings.list("clusterAdmins", `["${example}"]`);
     clusterAdmins.forEach((arn) =>
-        requireMatch(
-            "clusterAdmins",
-            arn,
-            IAM_PRINCIPAL_ARN,
-            "each entry an IAM role or user ARN, arn:aws:iam::<12 digits>:role/NAME or …:user/NAME",
-            "arn:aws:iam::123456789012:role/github-deploy",
-        ),
+        settings.matching("clusterAdmins", arn, {
+            pattern: IAM_PRINCIPAL_ARN,
+            rule: "each entry an IAM role or user ARN, arn:aws:iam::<12 digits>:role/NAME or …:user/NAME",
+            example,
+        }),
     );
     const repeated = clusterAdmins.filter((arn, index) => clusterAdmins.indexOf(arn) !== index);
     if (repeated.length > 0) {
         throw new ConfigError(
             "clusterAdmins",
-            `${repeated.join(", ")} is listed twice; EKS takes one access entry per principal, remove the repetition, such as ["arn:aws:iam::123456789012:role/github-deploy"]`,
+            `${repeated.join(", ")} is listed twice; EKS takes one access entry per principal, remove the repetition, such as ["${example}"]`,
         );
     }
-    const image = config.get("image");
-    if (image !== undefined) {
-        requireMatch(
-            "image",
-            image,
-            IMAGE_BY_DIGEST,
-            "an image by digest, <registry>/<repository>@sha256:<64 hex digits>",
-            "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@sha256:<64 hex digits>",
-        );
-    }
+    return clusterAdmins;
+}
 
-    const database = readDatabase(config, vpcCidr, publicSubnetCidrs, today);
-    checkConnectionBudget(config, database, appMaxReplicas);
-
+function parseCluster(settings: Settings): StackConfig["cluster"] {
+    const nodeGroupSize = parseNodeGroupSize(settings);
+    const nodeInstanceType = parseNodeInstanceType(settings);
     return {
-        namePrefix: requireMatch(
-            "namePrefix",
-            config.get("namePrefix") ?? "fastapi-app",
-            /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/,
-            "3-24 characters: lower-case letters, digits and -, starting with a letter, not ending with -",
-            "fastapi-app",
-        ),
-        region,
-        vpcCidr,
-        availabilityZones,
-        publicSubnetCidrs,
-        kubernetesVersion: supportedKubernetesVersion(config.get("kubernetesVersion") ?? DEFAULT_KUBERNETES_VERSION),
-        kubernetesSupportType: supportType(config.get("kubernetesSupportType") ?? "STANDARD"),
-        controlPlaneLogRetentionDays: logRetentionDays(config),
+        kubernetesVersion: parseKubernetesVersion(settings.text("kubernetesVersion")),
+        supportType: parseSupportType(settings.text("kubernetesSupportType")),
+        logRetentionDays: parseLogRetentionDays(settings),
         nodeInstanceType,
-        nodeCapacityType,
-        nodeDesiredSize,
-        nodeMinSize,
-        nodeMaxSize,
-        nodeDiskSizeGb: integerSetting(config, "nodeDiskSizeGb", 20, 20, 16384),
-        clusterAdmins,
-        image,
-        appMinReplicas,
-        appMaxReplicas,
-        appTargetCpuPercent: integerSetting(config, "appTargetCpuPercent", 70, 10, 100),
-        database,
-        loadBalancer: parseLoadBalancer(config, region),
-        tokens: {
-            apiTokens: readTokens(config, "apiTokens"),
-            readsNeedToken: booleanSetting(config, "apiReadsNeedToken", false, ""),
-            metricsTokens: readTokens(config, "metricsTokens"),
+        nodeCapacityType: parseCapacityType(settings.text("nodeCapacityType"), nodeInstanceType),
+        nodeGroupSize,
+        nodeDiskSizeGb: settings.integer("nodeDiskSizeGb", { min: 20, max: 16384 }),
+        clusterAdmins: parseClusterAdmins(settings),
+    };
+}
+
+function parseImage(settings: Settings): string | undefined {
+    const image = settings.optionalText("image");
+    return (
+        image &&
+        settings.matching("image", image, {
+            pattern: IMAGE_BY_DIGEST,
+            rule: "an image by digest, <registry>/<repository>@sha256:<64 hex digits>",
+            example: "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@sha256:<64 hex digits>",
+        })
+    );
+}
+
+function parseReplicas(settings: Settings): { minReplicas: number; maxReplicas: number } {
+    const minReplicas = settings.integer("appMinReplicas", { min: 1, max: 100 });
+    if (minReplicas < 2) {
+        throw new ConfigError(
+            "appMinReplicas",
+            "must be at least 2: with one pod, every node drain, upgrade, scale-down or node loss takes the service down; a good value: 2",
+        );
+    }
+    const maxReplicas = settings.integer("appMaxReplicas", { min: 1, max: 100 });
+    validateOrder(settings, ["appMinReplicas", "appMaxReplicas"], [minReplicas, maxReplicas]);
+    return { minReplicas, maxReplicas };
+}
+
+/** Reads and validates the stack configuration. Throws ConfigError naming the offending key. */
+export function loadConfig(today: Date = new Date()): StackConfig {
+    const settings = new Settings(new pulumi.Config());
+    const region = parseRegion();
+    const network = parseNetwork(settings, region);
+    const cluster = parseCluster(settings);
+    const replicas = parseReplicas(settings);
+    const registry = { existingImage: parseImage(settings) };
+    const database = parseDatabase(settings, network, today);
+    checkConnectionBudget(settings, database, replicas.maxReplicas);
+    return {
+        namePrefix: settings.matching("namePrefix", settings.text("namePrefix"), {
+            pattern: /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/,
+            rule: "3-24 characters: lower-case letters, digits and -, starting with a letter, not ending with -",
+            example: "fastapi-app",
+        }),
+        region,
+        network,
+        cluster,
+        registry,
+        workload: {
+            ...replicas,
+            targetCpuPercent: settings.integer("appTargetCpuPercent", { min: 10, max: 100 }),
+            loadBalancer: parseLoadBalancer(settings, region),
+            tokens: {
+                apiTokens: parseTokens(settings, "apiTokens"),
+                readsNeedToken: settings.boolean("apiReadsNeedToken"),
+                metricsTokens: parseTokens(settings, "metricsTokens"),
+            },
         },
+        database,
     };
 }

@@ -4,19 +4,14 @@ import { ConfigError } from "./config-error";
 
 export type Mode = "managed" | "external";
 
-/** What AWS runs for this stack today, as far as the database is concerned. */
 export interface DeployedDatabase {
-    /** Undefined: nothing of the stack is deployed (no EKS cluster), so any mode may be chosen. */
+    /** Undefined: no cluster of the stack either, so any mode may be chosen. */
     mode: Mode | undefined;
-    /** The managed instance's engine version ("15.8"), when there is one. */
+    /** "15.8", when the managed instance exists. */
     engineVersion: string | undefined;
 }
 
-/**
- * Reads the deployed mode from AWS, as the program reads the running Kubernetes version: the stack's RDS instance
- * exists (managed), or the stack's cluster does without it (external). A program cannot read its own stack's
- * outputs, and a record kept in a resource would be written only after the check it is meant to feed.
- */
+/** From AWS: a program cannot read its own stack's outputs (docs/configuration.md#database-settings). */
 export async function deployedDatabase(
     instanceIdentifier: string,
     clusterName: string,
@@ -36,11 +31,10 @@ export async function deployedDatabase(
 
 export interface ModeCheck {
     requested: Mode;
-    /** The confirmation the stack's owner set: databaseModeSwitch. */
+    /** databaseModeSwitch. */
     confirmed: string | undefined;
     deployed: DeployedDatabase;
     instanceIdentifier: string;
-    /** The PostgreSQL major asked for in managed mode. */
     postgresVersion?: string;
 }
 
@@ -55,10 +49,7 @@ const CONSEQUENCES: Record<string, (identifier: string) => string> = {
         `it would delete the RDS instance ${identifier} (a final snapshot is taken when databaseFinalSnapshot is true) with its parameter group, subnet group, security group and log group, and point the service at databaseUrl; release its protection first (databaseDeletionProtection false, pulumi up)`,
 };
 
-/**
- * Refuses a change of databaseMode on a deployed stack unless databaseModeSwitch names exactly that change, and a
- * PostgreSQL major below the running one. Returns warnings (a confirmation left set that confirms nothing).
- */
+/** Refuses an unconfirmed mode switch and a PostgreSQL downgrade; warns of a confirmation that confirms nothing. */
 export function checkDatabaseMode(check: ModeCheck): string[] {
     const { requested, confirmed, deployed, instanceIdentifier } = check;
     const warnings: string[] = [];

@@ -1,43 +1,78 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadConfig } from "./config";
+import { DatabaseConfig, loadConfig } from "./config";
 import { Network } from "./network";
 import { Cluster } from "./cluster";
 import { Registry } from "./registry";
 import { Workload } from "./workload";
 import { DATABASE_PORT, Database } from "./database";
 import { checkDatabaseMode, deployedDatabase } from "./database-mode";
+import type { DatabaseEgress } from "./network-policies";
 
 const config = loadConfig();
 const eksClusterName = `${config.namePrefix}-cluster`;
 const tags = { project: "fastapi-app", stack: pulumi.getStack(), "managed-by": "pulumi" };
 
+/** Everything that depends on the database mode, decided in one place. */
+interface DatabasePlan {
+    isolatedSubnetCidrs?: string[];
+    postgresVersion?: string;
+    egress?: DatabaseEgress;
+    /** Declares the managed database, if any, once the deployed mode is checked; returns the service's URL. */
+    connect(
+        network: Network,
+        cluster: Cluster,
+        afterCheck: <T>(value: pulumi.Input<T>) => pulumi.Output<T>,
+    ): { url: pulumi.Output<string>; database?: Database };
+}
+
+function databasePlan(database: DatabaseConfig): DatabasePlan {
+    if (database.mode === "external") {
+        return { connect: (_network, _cluster, afterCheck) => ({ url: afterCheck(database.url) }) };
+    }
+    return {
+        isolatedSubnetCidrs: database.isolatedSubnetCidrs,
+        postgresVersion: database.postgresVersion,
+        egress: { cidrs: database.isolatedSubnetCidrs, port: DATABASE_PORT },
+        connect: (network, cluster, afterCheck) => {
+            const managed = new Database(config.namePrefix, {
+                namePrefix: config.namePrefix,
+                vpcId: afterCheck(network.vpcId),
+                subnetIds: afterCheck(network.isolatedSubnetIds),
+                clientSecurityGroupId: cluster.podSecurityGroupId,
+                postgresVersion: afterCheck(database.postgresVersion),
+                instanceClass: database.instanceClass,
+                storageGb: database.storageGb,
+                maxStorageGb: database.maxStorageGb,
+                deletionProtection: database.deletionProtection,
+                finalSnapshot: database.finalSnapshot,
+                applyImmediately: database.applyImmediately,
+                tags,
+            });
+            return { url: managed.url, database: managed };
+        },
+    };
+}
+
+const plan = databasePlan(config.database);
+
 const network = new Network(config.namePrefix, {
-    cidrBlock: config.vpcCidr,
-    availabilityZones: config.availabilityZones,
-    publicSubnetCidrs: config.publicSubnetCidrs,
-    isolatedSubnetCidrs: config.database.mode === "managed" ? config.database.isolatedSubnetCidrs : undefined,
+    ...config.network,
+    isolatedSubnetCidrs: plan.isolatedSubnetCidrs,
     clusterName: eksClusterName,
     tags,
 });
 
 const cluster = new Cluster(config.namePrefix, {
+    ...config.cluster,
     clusterName: eksClusterName,
-    kubernetesVersion: config.kubernetesVersion,
     region: config.region,
     vpcId: network.vpcId,
     subnetIds: network.publicSubnetIds,
-    nodeInstanceType: config.nodeInstanceType,
-    nodeCapacityType: config.nodeCapacityType,
-    nodeGroupSize: { desired: config.nodeDesiredSize, min: config.nodeMinSize, max: config.nodeMaxSize },
-    nodeDiskSizeGb: config.nodeDiskSizeGb,
-    clusterAdmins: config.clusterAdmins,
-    supportType: config.kubernetesSupportType,
-    logRetentionDays: config.controlPlaneLogRetentionDays,
     tags,
 });
 
-// The deployed database mode, read from AWS before the database or the service's URL is declared: a change of mode
-// (or a PostgreSQL downgrade) stops the program in the preview, before anything is created or deleted.
+// The deployed mode is read from AWS before the database or the service's URL is declared, so a refused switch or
+// downgrade stops the preview before anything changes (docs/operating.md#switch-the-database-mode).
 const databaseIdentifier = `${config.namePrefix}-db`;
 const databaseChecked = pulumi.output(deployedDatabase(databaseIdentifier, eksClusterName)).apply((deployed) => {
     const warnings = checkDatabaseMode({
@@ -45,7 +80,7 @@ const databaseChecked = pulumi.output(deployedDatabase(databaseIdentifier, eksCl
         confirmed: config.database.modeSwitch,
         deployed,
         instanceIdentifier: databaseIdentifier,
-        postgresVersion: config.database.mode === "managed" ? config.database.postgresVersion : undefined,
+        postgresVersion: plan.postgresVersion,
     });
     for (const warning of warnings) {
         void pulumi.log.warn(warning);
@@ -55,59 +90,34 @@ const databaseChecked = pulumi.output(deployedDatabase(databaseIdentifier, eksCl
 const afterCheck = <T>(value: pulumi.Input<T>): pulumi.Output<T> =>
     pulumi.all([databaseChecked, value]).apply(([, inner]) => inner as T);
 
-const database =
-    config.database.mode === "managed"
-        ? new Database(config.namePrefix, {
-              namePrefix: config.namePrefix,
-              vpcId: afterCheck(network.vpcId),
-              subnetIds: afterCheck(network.isolatedSubnetIds),
-              clientSecurityGroupId: cluster.podSecurityGroupId,
-              postgresVersion: afterCheck(config.database.postgresVersion),
-              instanceClass: config.database.instanceClass,
-              storageGb: config.database.storageGb,
-              maxStorageGb: config.database.maxStorageGb,
-              deletionProtection: config.database.deletionProtection,
-              finalSnapshot: config.database.finalSnapshot,
-              applyImmediately: config.database.applyImmediately,
-              tags,
-          })
-        : undefined;
+const { url: databaseUrl, database } = plan.connect(network, cluster, afterCheck);
 
 const registry = new Registry(config.namePrefix, {
     repositoryName: config.namePrefix,
     // Relative: Pulumi runs the program from the project directory, and the state must not hold a checkout's path.
     appDirectory: "app",
     platform: "linux/amd64",
-    existingImage: config.image,
+    existingImage: config.registry.existingImage,
     keepImages: 10,
     tags,
 });
 
-// Destroy order: the LoadBalancer Service itself depends on the whole Cluster (control plane, node group,
-// add-ons), which depends on the Network's subnets. Pulumi deletes dependents first, so the Service goes before
-// the node group, the cluster and the VPC; Kubernetes keeps the Service (finalizer) until the cloud controller
-// has deleted its load balancer.
+// The LoadBalancer Service depends on the whole Cluster, so destroy deletes it (and Kubernetes its load balancer)
+// before the node group, the cluster and the VPC.
 const workload = new Workload(
     "fastapi",
     {
         namespace: "fastapi-app",
         image: registry.image,
-        databaseUrl: config.database.mode === "external" ? afterCheck(config.database.url) : database!.url,
-        minReplicas: config.appMinReplicas,
-        maxReplicas: config.appMaxReplicas,
-        targetCpuPercent: config.appTargetCpuPercent,
-        loadBalancer: config.loadBalancer,
-        tokens: config.tokens,
+        databaseUrl,
+        ...config.workload,
         loadBalancerDependsOn: [cluster],
         metricsScrape: {
             apiEndpoint: cluster.apiEndpoint,
             environment: pulumi.getStack(),
-            sourceCidrs: [config.vpcCidr],
+            sourceCidrs: [config.network.cidrBlock],
         },
-        databaseEgress:
-            config.database.mode === "managed"
-                ? { cidrs: config.database.isolatedSubnetCidrs, port: DATABASE_PORT }
-                : undefined,
+        databaseEgress: plan.egress,
     },
     { providers: [cluster.provider], dependsOn: [cluster] },
 );

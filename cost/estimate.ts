@@ -225,15 +225,19 @@ function label(resource: InventoryResource): string {
     return `${resource.type}::${resource.name}`;
 }
 
-function line(
-    resource: InventoryResource,
-    item: string,
-    quantity: number,
-    quantityAtMax: number,
-    unit: string,
-    price: Price,
-    unitPrice = price.usd,
-): CostLine {
+interface LineSpec {
+    item: string;
+    quantity: number;
+    /** At every maximum (node group, HPA); the quantity unless it grows with them. */
+    quantityAtMax?: number;
+    unit: string;
+    price: Price;
+    /** Derived from the price when the unit differs from the price's own; the price's otherwise. */
+    unitPrice?: number;
+}
+
+function line(resource: InventoryResource, spec: LineSpec): CostLine {
+    const { item, quantity, quantityAtMax = quantity, unit, price, unitPrice = price.usd } = spec;
     return {
         item,
         resource: label(resource),
@@ -245,17 +249,6 @@ function line(
         monthlyAtMax: round(quantityAtMax * unitPrice, 2),
         priceSource: `${price.source} (${price.date})`,
     };
-}
-
-function steady(
-    resource: InventoryResource,
-    item: string,
-    quantity: number,
-    unit: string,
-    price: Price,
-    unitPrice = price.usd,
-): CostLine {
-    return line(resource, item, quantity, quantity, unit, price, unitPrice);
 }
 
 function ofType(context: Context, type: string): InventoryResource[] {
@@ -305,23 +298,23 @@ function retentionMonths(days: number | undefined, context: Context): number {
     return days === undefined || days === 0 ? context.usage.logMonthsKeptWithoutRetention.value : days / (365 / 12);
 }
 
+/** `retentionDays` undefined: a group the stack does not declare, so no retention. */
 function logStorage(
     resource: InventoryResource,
-    source: LogSource,
-    retentionDays: number | undefined,
+    stored: { source: LogSource; retentionDays: number | undefined },
     context: Context,
 ): CostLine {
+    const { source, retentionDays } = stored;
     const kept =
         retentionDays === undefined || retentionDays === 0
             ? `no retention: ${context.usage.logMonthsKeptWithoutRetention.value} months' worth`
             : `kept ${retentionDays} days`;
-    return steady(
-        resource,
-        `CloudWatch Logs storage, ${source.description}, ${kept}`,
-        source.gbPerMonth * retentionMonths(retentionDays, context),
-        "GB-month",
-        context.prices.logsStorageGbMonth,
-    );
+    return line(resource, {
+        item: `CloudWatch Logs storage, ${source.description}, ${kept}`,
+        quantity: source.gbPerMonth * retentionMonths(retentionDays, context),
+        unit: "GB-month",
+        price: context.prices.logsStorageGbMonth,
+    });
 }
 
 /** Ingestion of every log the resource sends, and storage of those that no declared log group keeps. */
@@ -332,25 +325,25 @@ function logLines(sender: InventoryResource, context: Context): CostLine[] {
     return logSources(context)
         .filter((source) => source.sender === sender)
         .flatMap((source) => [
-            steady(
-                sender,
-                `CloudWatch Logs ingestion, ${source.description}`,
-                source.gbPerMonth,
-                "GB",
-                context.prices.logsIngestionGb,
-            ),
-            ...(declared.has(source.logGroupName) ? [] : [logStorage(sender, source, undefined, context)]),
+            line(sender, {
+                item: `CloudWatch Logs ingestion, ${source.description}`,
+                quantity: source.gbPerMonth,
+                unit: "GB",
+                price: context.prices.logsIngestionGb,
+            }),
+            ...(declared.has(source.logGroupName)
+                ? []
+                : [logStorage(sender, { source, retentionDays: undefined }, context)]),
         ]);
 }
 
 const controlPlane: Rule = (cluster, context) => [
-    steady(
-        cluster,
-        "EKS control plane (standard support)",
-        context.usage.hoursPerMonth.value,
-        "h",
-        context.prices.eksClusterHour,
-    ),
+    line(cluster, {
+        item: "EKS control plane (standard support)",
+        quantity: context.usage.hoursPerMonth.value,
+        unit: "h",
+        price: context.prices.eksClusterHour,
+    }),
     ...logLines(cluster, context),
 ];
 
@@ -377,6 +370,32 @@ function launchTemplateOf(nodeGroup: InventoryResource, context: Context): Launc
     return inputsOf<LaunchTemplateInputs>(template);
 }
 
+function rootVolumeLines(group: InventoryResource, context: Context): CostLine[] {
+    const { desiredSize, maxSize } = inputsOf<NodeGroupInputs>(group).scalingConfig;
+    const lines: CostLine[] = [];
+    for (const mapping of launchTemplateOf(group, context).blockDeviceMappings ?? []) {
+        if (mapping.ebs === undefined) {
+            continue;
+        }
+        if (mapping.ebs.volumeType !== "gp3") {
+            throw new PricingError(
+                `${label(group)}: root volume type '${mapping.ebs.volumeType}' has no price in cost/prices.json (gp3 has)`,
+            );
+        }
+        const size = mapping.ebs.volumeSize;
+        lines.push(
+            line(group, {
+                item: `Node root volumes: ${desiredSize} × ${size} GB gp3`,
+                quantity: desiredSize * size,
+                quantityAtMax: maxSize * size,
+                unit: "GB-month",
+                price: context.prices.ebsGp3GbMonth,
+            }),
+        );
+    }
+    return lines;
+}
+
 const nodeGroup: Rule = (group, context) => {
     const inputs = inputsOf<NodeGroupInputs>(group);
     const { desiredSize, maxSize } = inputs.scalingConfig;
@@ -391,48 +410,26 @@ const nodeGroup: Rule = (group, context) => {
         ? `${desiredSize} × spot ${instanceTypes.join(" / ")} (dearest, ${Math.round(savings * 100)} % below on-demand)`
         : `${desiredSize} × ${instanceTypes[0]} on-demand`;
     const lines = [
-        line(
-            group,
-            `Nodes: ${nodes}`,
-            desiredSize * hours,
-            maxSize * hours,
-            "h",
-            dearest,
-            spot ? dearest.usd * (1 - savings) : dearest.usd,
-        ),
+        line(group, {
+            item: `Nodes: ${nodes}`,
+            quantity: desiredSize * hours,
+            quantityAtMax: maxSize * hours,
+            unit: "h",
+            price: dearest,
+            unitPrice: spot ? dearest.usd * (1 - savings) : dearest.usd,
+        }),
     ];
 
-    for (const mapping of launchTemplateOf(group, context).blockDeviceMappings ?? []) {
-        if (mapping.ebs === undefined) {
-            continue;
-        }
-        if (mapping.ebs.volumeType !== "gp3") {
-            throw new PricingError(
-                `${label(group)}: root volume type '${mapping.ebs.volumeType}' has no price in cost/prices.json (gp3 has)`,
-            );
-        }
-        const size = mapping.ebs.volumeSize;
-        lines.push(
-            line(
-                group,
-                `Node root volumes: ${desiredSize} × ${size} GB gp3`,
-                desiredSize * size,
-                maxSize * size,
-                "GB-month",
-                context.prices.ebsGp3GbMonth,
-            ),
-        );
-    }
+    lines.push(...rootVolumeLines(group, context));
     // The nodes run in public subnets, which give every instance a public IPv4 address.
     lines.push(
-        line(
-            group,
-            `Public IPv4 addresses of the nodes: ${desiredSize}`,
-            desiredSize * hours,
-            maxSize * hours,
-            "h",
-            context.prices.publicIpv4Hour,
-        ),
+        line(group, {
+            item: `Public IPv4 addresses of the nodes: ${desiredSize}`,
+            quantity: desiredSize * hours,
+            quantityAtMax: maxSize * hours,
+            unit: "h",
+            price: context.prices.publicIpv4Hour,
+        }),
     );
     return lines;
 };
@@ -466,29 +463,31 @@ const service: Rule = (svc, context) => {
     const egress = context.usage.internetEgressGbPerMonth.value;
     const zones = publicZoneCount(context);
     return [
-        steady(svc, "Classic Load Balancer", hours, "h", context.prices.classicLoadBalancerHour),
-        steady(
-            svc,
-            `Load balancer data processed (${traffic} GB assumed)`,
-            traffic,
-            "GB",
-            context.prices.classicLoadBalancerGb,
-        ),
+        line(svc, {
+            item: "Classic Load Balancer",
+            quantity: hours,
+            unit: "h",
+            price: context.prices.classicLoadBalancerHour,
+        }),
+        line(svc, {
+            item: `Load balancer data processed (${traffic} GB assumed)`,
+            quantity: traffic,
+            unit: "GB",
+            price: context.prices.classicLoadBalancerGb,
+        }),
         // The load balancer has a node, so a public address, in each zone it serves.
-        steady(
-            svc,
-            `Public IPv4 addresses of the load balancer: ${zones} (one per zone)`,
-            zones * hours,
-            "h",
-            context.prices.publicIpv4Hour,
-        ),
-        steady(
-            svc,
-            `Data transfer out to the internet (${egress} GB assumed)`,
-            egress,
-            "GB",
-            context.prices.internetEgressGb,
-        ),
+        line(svc, {
+            item: `Public IPv4 addresses of the load balancer: ${zones} (one per zone)`,
+            quantity: zones * hours,
+            unit: "h",
+            price: context.prices.publicIpv4Hour,
+        }),
+        line(svc, {
+            item: `Data transfer out to the internet (${egress} GB assumed)`,
+            quantity: egress,
+            unit: "GB",
+            price: context.prices.internetEgressGb,
+        }),
     ];
 };
 
@@ -516,13 +515,12 @@ const repository: Rule = (repo, context) => {
     const images = imagesKept(repo, context);
     const size = context.usage.imageGb.value;
     return [
-        steady(
-            repo,
-            `ECR storage: ${images} images × ${size} GB`,
-            images * size,
-            "GB-month",
-            context.prices.ecrStorageGbMonth,
-        ),
+        line(repo, {
+            item: `ECR storage: ${images} images × ${size} GB`,
+            quantity: images * size,
+            unit: "GB-month",
+            price: context.prices.ecrStorageGbMonth,
+        }),
     ];
 };
 
@@ -541,21 +539,24 @@ const vpc: Rule = (network, context) => {
     const hours = context.usage.hoursPerMonth.value;
     const traffic = context.usage.natGatewayGbPerMonth.value;
     return [
-        steady(network, `NAT gateways: ${gateways}`, gateways * hours, "h", context.prices.natGatewayHour),
-        steady(
-            network,
-            `NAT gateway data processed (${traffic} GB assumed)`,
-            traffic,
-            "GB",
-            context.prices.natGatewayGb,
-        ),
-        steady(
-            network,
-            `Public IPv4 addresses of the NAT gateways: ${gateways}`,
-            gateways * hours,
-            "h",
-            context.prices.publicIpv4Hour,
-        ),
+        line(network, {
+            item: `NAT gateways: ${gateways}`,
+            quantity: gateways * hours,
+            unit: "h",
+            price: context.prices.natGatewayHour,
+        }),
+        line(network, {
+            item: `NAT gateway data processed (${traffic} GB assumed)`,
+            quantity: traffic,
+            unit: "GB",
+            price: context.prices.natGatewayGb,
+        }),
+        line(network, {
+            item: `Public IPv4 addresses of the NAT gateways: ${gateways}`,
+            quantity: gateways * hours,
+            unit: "h",
+            price: context.prices.publicIpv4Hour,
+        }),
     ];
 };
 
@@ -586,27 +587,37 @@ const database: Rule = (instance, context) => {
     const storage = Number(inputs.allocatedStorage);
     const hours = context.usage.hoursPerMonth.value;
     return [
-        steady(instance, `RDS for PostgreSQL: ${instanceClass}, ${deployment}`, copies * hours, "h", price),
-        steady(
-            instance,
-            `RDS storage: ${storage} GB gp3, ${deployment}`,
-            copies * storage,
-            "GB-month",
-            context.prices.rdsGp3GbMonth,
-        ),
+        line(instance, {
+            item: `RDS for PostgreSQL: ${instanceClass}, ${deployment}`,
+            quantity: copies * hours,
+            unit: "h",
+            price: price,
+        }),
+        line(instance, {
+            item: `RDS storage: ${storage} GB gp3, ${deployment}`,
+            quantity: copies * storage,
+            unit: "GB-month",
+            price: context.prices.rdsGp3GbMonth,
+        }),
         ...(inputs.publiclyAccessible === true
-            ? [steady(instance, "Public IPv4 address of the database", hours, "h", context.prices.publicIpv4Hour)]
+            ? [
+                  line(instance, {
+                      item: "Public IPv4 address of the database",
+                      quantity: hours,
+                      unit: "h",
+                      price: context.prices.publicIpv4Hour,
+                  }),
+              ]
             : []),
         // RDS keeps a password it manages in a Secrets Manager secret of its own, billed like any other.
         ...(inputs.manageMasterUserPassword === true
             ? [
-                  steady(
-                      instance,
-                      "Secrets Manager secret of the RDS-managed password",
-                      1,
-                      "month",
-                      context.prices.secretsManagerSecretMonth,
-                  ),
+                  line(instance, {
+                      item: "Secrets Manager secret of the RDS-managed password",
+                      quantity: 1,
+                      unit: "month",
+                      price: context.prices.secretsManagerSecretMonth,
+                  }),
               ]
             : []),
         ...logLines(instance, context),
@@ -614,7 +625,7 @@ const database: Rule = (instance, context) => {
 };
 
 const kmsKey: Rule = (key, context) => [
-    steady(key, "KMS customer managed key", 1, "month", context.prices.kmsKeyMonth),
+    line(key, { item: "KMS customer managed key", quantity: 1, unit: "month", price: context.prices.kmsKeyMonth }),
 ];
 
 const logGroup: Rule = (group, context) => {
@@ -625,7 +636,7 @@ const logGroup: Rule = (group, context) => {
             `${label(group)} (${String(inputs.name)}): no declared resource is known to write to it, so cost/usage.json has no volume for it`,
         );
     }
-    return [logStorage(group, source, inputs.retentionInDays, context)];
+    return [logStorage(group, { source, retentionDays: inputs.retentionInDays }, context)];
 };
 
 /** Declared resource types with a recurring cost, each with the rule that prices it. */
@@ -649,8 +660,7 @@ function rank(order: string[], type: string): number {
 export function estimate(
     inventory: InventoryResource[],
     region: string,
-    prices: PriceTable = PRICES,
-    usage: Usage = USAGE,
+    { prices, usage }: { prices: PriceTable; usage: Usage } = { prices: PRICES, usage: USAGE },
 ): Estimate {
     const regionPrices = prices.regions[region];
     if (regionPrices === undefined) {

@@ -1,6 +1,4 @@
-// Estimates the stack's monthly AWS bill: renders the program offline (as npm run synth does) with the stack's
-// configuration and prices what it declares (cost/estimate.ts). No AWS access and no secret are needed.
-// Usage: npm run cost -- --help
+// The monthly AWS bill of what the program declares, rendered offline and priced by cost/estimate.ts (--help).
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -10,6 +8,7 @@ import { FAKE_DATABASE_URL, setStackConfig } from "./lib/mocks";
 import { PricingError, estimate } from "../cost/estimate";
 import { markdownReport } from "../cost/report";
 import { renderProgram } from "./lib/render";
+import { asConfigText, declarations } from "../project-config";
 
 const PROJECT = "fastapi-app";
 const USAGE = "usage: npm run cost -- [--stack NAME] [--config KEY=VALUE ...] [--json]";
@@ -38,7 +37,7 @@ interface Options {
 
 export class UsageError extends Error {}
 
-/** The value after option `argv[index]`; a missing one (the end, or another option) names the option. */
+/** A missing value (the end, or another option) names the option. */
 function optionValue(argv: string[], index: number, placeholder: string): string {
     const value = argv[index + 1];
     if (value === undefined || value.startsWith("--")) {
@@ -85,10 +84,7 @@ interface StackFileConfig {
     secrets: string[];
 }
 
-/**
- * The stack's configuration as the program would read it. Secrets stay encrypted in the stack file and the
- * estimate never decrypts them: a configured databaseUrl only tells that the database is external.
- */
+/** Secrets stay encrypted: a configured databaseUrl only tells that the database is external. */
 function stackConfig(directory: string, stack: string): StackFileConfig {
     const file = path.join(directory, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) {
@@ -96,7 +92,12 @@ function stackConfig(directory: string, stack: string): StackFileConfig {
             `no ${path.basename(file)}: create the stack (pulumi stack init ${stack}) or name another with --stack`,
         );
     }
-    const config: Record<string, string> = {};
+    // Another package's key takes Pulumi.yaml's value, as the CLI gives it.
+    const config: Record<string, string> = Object.fromEntries(
+        Object.entries(declarations()).flatMap(([key, declared]) =>
+            key.includes(":") && declared.value !== undefined ? [[key, asConfigText(declared.value)]] : [],
+        ),
+    );
     const secrets: string[] = [];
     for (const [key, value] of Object.entries(
         (YAML.parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null)?.config ?? {},
@@ -119,7 +120,6 @@ export interface CostRequest {
     json: boolean;
 }
 
-/** What to estimate: the stack file in `directory` named by the arguments, with their overrides applied. */
 export function costRequest(argv: string[], directory: string): CostRequest {
     const options = parseArguments(argv);
     const { config, secrets } = stackConfig(directory, options.stack);

@@ -1,17 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 
 /**
- * Offline stand-ins for the providers, shared by the tests and the commands that render the stack (synth, cost): every resource the program declares is recorded with its inputs,
- * and each gets back the outputs its real provider would report (VPC and subnet ids, kubeconfig, image
- * digest, the load balancer hostname...).
+ * Offline stand-ins for the providers (tests, synth, cost): every declared resource is recorded with its inputs and
+ * gets back the outputs its real provider would report.
  */
 export interface RecordedResource {
     type: string;
     name: string;
-    /** The id the mock gave it: other resources refer to it by this id (e.g. a node group to its launch template). */
+    /** Other resources refer to it by this id (a node group to its launch template). */
     id: string;
     inputs: Record<string, unknown>;
-    /** URNs of every resource the engine was told this one depends on (explicit dependsOn and inputs). */
+    /** Explicit dependsOn and inputs. */
     dependencies: string[];
     /** The URN the engine gives it (its parent's type qualifies its own). */
     urn: string;
@@ -407,9 +406,8 @@ function recordDependencies(): void {
 }
 
 /**
- * The seed's configuration: only the required settings, everything else at its default; databaseMode, unless given,
- * is external with databaseUrl and managed without it. Keys are the project's own, or namespaced as in `pulumi config
- * set` (`aws:region`); an empty value leaves the key unset.
+ * Only the required settings, unless given: the program applies Pulumi.yaml's defaults, which the CLI would merge.
+ * databaseMode is external with databaseUrl, managed without; keys as `pulumi config set` spells them; "" unsets.
  */
 export function setStackConfig(values: Record<string, string> = {}, withDatabaseUrl = true): void {
     const config: Record<string, string> = { "aws:region": REGION };

@@ -1,9 +1,7 @@
-// Runs the Pulumi program offline under the test mocks and returns everything it declared; npm run synth and
-// npm run cost read the stack from here.
 import * as path from "path";
 import { RecordedResource, installMocks, recorded, settled } from "./mocks";
 
-/** `configure` sets the stack configuration (see setStackConfig); the program runs once per process. */
+/** The program rendered under the mocks (synth, cost), once per process: it is a module. */
 export async function renderProgram(configure: () => void): Promise<RecordedResource[]> {
     // Pulumi runs the program from the project directory.
     process.chdir(path.join(__dirname, "..", ".."));

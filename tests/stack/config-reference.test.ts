@@ -1,11 +1,13 @@
-// docs/configuration.md documents exactly the keys loadConfig reads: every key read has a row, every row is read.
+// Pulumi.yaml declares, docs/configuration.md documents and loadConfig reads exactly the same keys, and the program
+// applies the defaults Pulumi.yaml declares: the CLI merges them into a stack's configuration, the mocks do not.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, setStackConfig } from "./mocks";
-import { ConfigError, loadConfig } from "../../config";
+import { FAKE_DATABASE_URL, installMocks, setStackConfig } from "./mocks";
+import { ConfigError, StackConfig, loadConfig } from "../../config";
+import { Declaration, DeclaredValue, asConfigText, declarations, projectName } from "../../project-config";
 
 installMocks();
 
@@ -13,8 +15,14 @@ const REFERENCE = path.resolve(__dirname, "../../docs/configuration.md");
 const HEADER = "| Key | Type | Default | Validation | Effect |";
 const PROJECT = "fastapi-app";
 
-/** The keys in the first column of the reference table, as `pulumi config set` spells them. */
-function documentedKeys(): string[] {
+interface Row {
+    key: string;
+    type: string;
+    default: string;
+}
+
+/** The rows of the reference table, keyed as `pulumi config set` spells them. */
+function documentedRows(): Row[] {
     const lines = fs.readFileSync(REFERENCE, "utf8").split("\n");
     const start = lines.indexOf(HEADER);
     assert.ok(start >= 0, `docs/configuration.md has no table headed ${HEADER}`);
@@ -23,8 +31,13 @@ function documentedKeys(): string[] {
     return rows.slice(0, end === -1 ? rows.length : end).map((row) => {
         const key = /^\|\s*`([^`]+)`/.exec(row);
         assert.ok(key, `a row whose first cell is not a key in backticks: ${row}`);
-        return key[1];
+        const cells = row.split(" | ");
+        return { key: key[1], type: cells[1], default: cells[2] };
     });
+}
+
+function documentedKeys(): string[] {
+    return documentedRows().map((row) => row.key);
 }
 
 type Getter = (this: pulumi.Config, key: string, ...rest: unknown[]) => unknown;
@@ -59,10 +72,8 @@ function keysRead(configurations: { values: Record<string, string>; withDatabase
     return read;
 }
 
-test("the configuration reference documents exactly the keys loadConfig reads", () => {
-    const documented = documentedKeys();
-    assert.equal(new Set(documented).size, documented.length, "a key is documented twice");
-    const read = keysRead([
+const READ = () =>
+    keysRead([
         { values: {}, withDatabaseUrl: true },
         { values: {}, withDatabaseUrl: false },
         {
@@ -70,12 +81,134 @@ test("the configuration reference documents exactly the keys loadConfig reads", 
             withDatabaseUrl: true,
         },
     ]);
+
+test("the configuration reference documents exactly the keys loadConfig reads", () => {
+    const documented = documentedKeys();
+    assert.equal(new Set(documented).size, documented.length, "a key is documented twice");
+    const read = READ();
     assert.ok(read.size > 10, `only ${read.size} keys recorded: the recorder misses reads`);
     const undocumented = [...read].filter((key) => !documented.includes(key));
     const unread = documented.filter((key) => !read.has(key));
     assert.deepEqual(undocumented, [], "keys loadConfig reads that docs/configuration.md does not document");
     assert.deepEqual(unread, [], "keys docs/configuration.md documents that loadConfig never reads");
 });
+
+test("Pulumi.yaml declares exactly the keys loadConfig reads", () => {
+    const declared = Object.keys(declarations());
+    const read = READ();
+    assert.deepEqual(
+        [...read].filter((key) => !declared.includes(key)),
+        [],
+        "keys loadConfig reads that Pulumi.yaml does not declare",
+    );
+    assert.deepEqual(
+        declared.filter((key) => !read.has(key)),
+        [],
+        "keys Pulumi.yaml declares that loadConfig never reads",
+    );
+});
+
+/** What pulumi/pulumi's ValidateConfigValue (sdk/go/common/workspace/project.go) accepts for a declared type. */
+function ofType(value: unknown, declared: Declaration): boolean {
+    switch (declared.type) {
+        case "string":
+            return typeof value === "string";
+        case "integer":
+            return Number.isInteger(value);
+        case "boolean":
+            return typeof value === "boolean";
+        case "array":
+            return Array.isArray(value) && value.every((item) => ofType(item, { type: declared.items?.type }));
+        default:
+            return false;
+    }
+}
+
+const SECRETS = ["databaseUrl", "apiTokens", "metricsTokens"];
+
+test("each declaration is one the CLI accepts: a type and description, a default of that type, secrets untyped", () => {
+    assert.equal(projectName(), PROJECT);
+    for (const [key, declared] of Object.entries(declarations())) {
+        const allowed = ["type", "items", "description", "secret", "default", "value"];
+        assert.deepEqual(
+            Object.keys(declared).filter((field) => !allowed.includes(field)),
+            [],
+            key,
+        );
+        if (key.includes(":")) {
+            // Another package's key (project.go, Validate): a value, never a type or a default.
+            assert.ok(
+                declared.value !== undefined && declared.type === undefined && declared.default === undefined,
+                key,
+            );
+            continue;
+        }
+        assert.ok((declared.description ?? "").length > 20, `${key}: a description`);
+        // Without a default the CLI requires the key (pkg/workspace/config.go); each key has one, required or not.
+        assert.notEqual(declared.default, undefined, `${key}: a default`);
+        if (SECRETS.includes(key)) {
+            // A typed secret with a default fails every stack that leaves it unset (pulumi/pulumi#21865).
+            assert.deepEqual(declared, { ...declared, secret: true, default: "" }, key);
+            assert.equal(declared.type, undefined, `${key}: a secret is untyped`);
+            continue;
+        }
+        assert.ok(["string", "integer", "boolean", "array"].includes(declared.type ?? ""), `${key}: a type`);
+        assert.ok(declared.type !== "array" || declared.items?.type === "string", `${key}: a list of strings`);
+        assert.ok(ofType(declared.default, declared), `${key}: the default ${JSON.stringify(declared.default)}`);
+        assert.notEqual(declared.secret, true, `${key} is declared secret; add it to SECRETS`);
+    }
+});
+
+/** How the reference table's Default cell starts: the declared default as the CLI passes it, in backticks. */
+function documentedDefault(value: DeclaredValue): string {
+    return `\`${value === "" ? '""' : asConfigText(value)}\``;
+}
+
+test("the reference table gives each key its declared default, and says which are secret", () => {
+    for (const row of documentedRows()) {
+        const declared = declarations()[row.key];
+        assert.ok(declared, `${row.key} is documented but not declared in Pulumi.yaml`);
+        const fallback = declared.default ?? declared.value;
+        assert.ok(fallback !== undefined, row.key);
+        assert.ok(
+            row.default.startsWith(documentedDefault(fallback)),
+            `${row.key}: the Default cell '${row.default}' must start with ${documentedDefault(fallback)}`,
+        );
+        assert.equal(/secret/.test(row.type), declared.secret === true, `${row.key}: the Type cell '${row.type}'`);
+    }
+});
+
+/** The stack's configuration as the CLI hands it to the program: every declared default merged in. */
+function asTheCliPassesIt(values: Record<string, string>): Record<string, string> {
+    const merged = { ...values };
+    for (const [key, declared] of Object.entries(declarations())) {
+        const name = key.includes(":") ? key : `${PROJECT}:${key}`;
+        const fallback = declared.default ?? declared.value;
+        if (!(name in merged) && fallback !== undefined) {
+            merged[name] = asConfigText(fallback);
+        }
+    }
+    return merged;
+}
+
+/** A loaded configuration with each Output named by what it is, so two loads compare by value. */
+function comparable(config: StackConfig): string {
+    return JSON.stringify(config, (_key, value: unknown) => (pulumi.Output.isInstance(value) ? "<output>" : value));
+}
+
+for (const mode of ["external", "managed"]) {
+    test(`${mode} mode: the defaults the program applies are the ones Pulumi.yaml declares`, () => {
+        const required: Record<string, string> = { "aws:region": "ap-southeast-1", [`${PROJECT}:databaseMode`]: mode };
+        if (mode === "external") {
+            required[`${PROJECT}:databaseUrl`] = FAKE_DATABASE_URL;
+        }
+        const secrets = mode === "external" ? [`${PROJECT}:databaseUrl`] : [];
+        pulumi.runtime.setAllConfig(required, secrets);
+        const bare = comparable(loadConfig());
+        pulumi.runtime.setAllConfig(asTheCliPassesIt(required), secrets);
+        assert.equal(comparable(loadConfig()), bare);
+    });
+}
 
 /**
  * One row per documented key: a stack configuration with a good value that loads, one with a bad value, and what

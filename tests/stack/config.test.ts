@@ -14,6 +14,7 @@ import {
     loadConfig,
     validateDatabaseUrl,
 } from "../../config";
+import { declarations } from "../../project-config";
 import { KUBERNETES_RELEASES, POSTGRES_RELEASES, PostgresVersion, checkUpgradeStep, minorOf } from "../../versions";
 
 installMocks();
@@ -52,36 +53,39 @@ describe("defaults are the seed's values", () => {
     test("network: 10.0.0.0/16 in ap-southeast-1, 10.0.1.0/24 + 10.0.2.0/24; zones left to the deploy-time lookup", () => {
         const config = loadWith({});
         assert.equal(config.region, "ap-southeast-1");
-        assert.equal(config.vpcCidr, "10.0.0.0/16");
-        assert.equal(config.availabilityZones, undefined);
-        assert.deepEqual(config.publicSubnetCidrs, ["10.0.1.0/24", "10.0.2.0/24"]);
+        assert.equal(config.network.cidrBlock, "10.0.0.0/16");
+        assert.equal(config.network.availabilityZones, undefined);
+        assert.deepEqual(config.network.publicSubnetCidrs, ["10.0.1.0/24", "10.0.2.0/24"]);
     });
     test("nodes: t3.medium on-demand, desired 2, min 2 (the seed's 1 would let the autoscaler pack every pod onto one node), max 3, 20 GB; Kubernetes 1.36", () => {
         const config = loadWith({});
         assert.deepEqual(
             [
-                config.nodeInstanceType,
-                config.nodeCapacityType,
-                config.nodeDesiredSize,
-                config.nodeMinSize,
-                config.nodeMaxSize,
-                config.nodeDiskSizeGb,
-                config.kubernetesVersion,
+                config.cluster.nodeInstanceType,
+                config.cluster.nodeCapacityType,
+                config.cluster.nodeGroupSize.desired,
+                config.cluster.nodeGroupSize.min,
+                config.cluster.nodeGroupSize.max,
+                config.cluster.nodeDiskSizeGb,
+                config.cluster.kubernetesVersion,
             ],
             ["t3.medium", "ON_DEMAND", 2, 2, 3, 20, "1.36"],
         );
     });
     test("standard support only, control-plane logs kept 30 days", () => {
         const config = loadWith({});
-        assert.equal(config.kubernetesSupportType, "STANDARD");
-        assert.equal(config.controlPlaneLogRetentionDays, 30);
+        assert.equal(config.cluster.supportType, "STANDARD");
+        assert.equal(config.cluster.logRetentionDays, 30);
     });
     test("app: HPA 2..10 at 70 % CPU; name prefix fastapi-app; builds the image; no extra admins", () => {
         const config = loadWith({});
-        assert.deepEqual([config.appMinReplicas, config.appMaxReplicas, config.appTargetCpuPercent], [2, 10, 70]);
+        assert.deepEqual(
+            [config.workload.minReplicas, config.workload.maxReplicas, config.workload.targetCpuPercent],
+            [2, 10, 70],
+        );
         assert.equal(config.namePrefix, "fastapi-app");
-        assert.equal(config.image, undefined);
-        assert.deepEqual(config.clusterAdmins, []);
+        assert.equal(config.registry.existingImage, undefined);
+        assert.deepEqual(config.cluster.clusterAdmins, []);
     });
     test("databaseUrl is read as a secret", async () => {
         const database = external(loadWith({}).database);
@@ -115,11 +119,11 @@ describe("overrides are honoured", () => {
         });
         assert.deepEqual(
             [
-                config.nodeInstanceType,
-                config.nodeMinSize,
-                config.nodeDesiredSize,
-                config.nodeMaxSize,
-                config.kubernetesVersion,
+                config.cluster.nodeInstanceType,
+                config.cluster.nodeGroupSize.min,
+                config.cluster.nodeGroupSize.desired,
+                config.cluster.nodeGroupSize.max,
+                config.cluster.kubernetesVersion,
             ],
             ["m6i.large", 2, 3, 5, "1.35"],
         );
@@ -127,17 +131,17 @@ describe("overrides are honoured", () => {
     test("only aws:region set to another region: accepted, zones chosen at deploy time", () => {
         const config = loadWith({ "aws:region": "us-east-1" });
         assert.equal(config.region, "us-east-1");
-        assert.equal(config.availabilityZones, undefined);
+        assert.equal(config.network.availabilityZones, undefined);
     });
     test("availability zones named explicitly", () =>
-        assert.deepEqual(loadWith({ availabilityZones: '["ap-southeast-1b","ap-southeast-1c"]' }).availabilityZones, [
-            "ap-southeast-1b",
-            "ap-southeast-1c",
-        ]));
-    test("spot capacity", () => assert.equal(loadWith({ nodeCapacityType: "SPOT" }).nodeCapacityType, "SPOT"));
+        assert.deepEqual(
+            loadWith({ availabilityZones: '["ap-southeast-1b","ap-southeast-1c"]' }).network.availabilityZones,
+            ["ap-southeast-1b", "ap-southeast-1c"],
+        ));
+    test("spot capacity", () => assert.equal(loadWith({ nodeCapacityType: "SPOT" }).cluster.nodeCapacityType, "SPOT"));
     test("cluster admins: a laptop user and the GitHub deploy role", () => {
         const admins = ["arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:role/github-deploy"];
-        assert.deepEqual(loadWith({ clusterAdmins: JSON.stringify(admins) }).clusterAdmins, admins);
+        assert.deepEqual(loadWith({ clusterAdmins: JSON.stringify(admins) }).cluster.clusterAdmins, admins);
     });
     test("managed database: subnets, class, storage and destroy-time settings", () => {
         const database = managed({
@@ -166,11 +170,11 @@ describe("overrides are honoured", () => {
     });
     test("extended support and a longer log retention, when chosen", () => {
         const config = loadWith({ kubernetesSupportType: "EXTENDED", controlPlaneLogRetentionDays: "365" });
-        assert.deepEqual([config.kubernetesSupportType, config.controlPlaneLogRetentionDays], ["EXTENDED", 365]);
+        assert.deepEqual([config.cluster.supportType, config.cluster.logRetentionDays], ["EXTENDED", 365]);
     });
     test("image: an existing image by digest (rollback)", () => {
         const image = `123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/fastapi-app@sha256:${"0".repeat(64)}`;
-        assert.equal(loadWith({ image }).image, image);
+        assert.equal(loadWith({ image }).registry.existingImage, image);
     });
 });
 
@@ -258,7 +262,7 @@ describe("bad values fail with a message naming the key", () => {
     });
     test("x86_64 node types whose names hold a g are accepted", () => {
         for (const nodeInstanceType of ["g4dn.xlarge", "g5.xlarge", "m5dn.large", "c5n.large", "t3a.medium"]) {
-            assert.equal(loadWith({ nodeInstanceType }).nodeInstanceType, nodeInstanceType);
+            assert.equal(loadWith({ nodeInstanceType }).cluster.nodeInstanceType, nodeInstanceType);
         }
     });
     test("nodeMinSize greater than nodeMaxSize", () =>
@@ -533,7 +537,7 @@ describe("external database mode", () => {
 describe("loadBalancer: HTTPS and who may connect", () => {
     const certificate = "arn:aws:acm:ap-southeast-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
     test("defaults: plain HTTP, open to every address", () => {
-        assert.deepEqual(loadWith({}).loadBalancer, {
+        assert.deepEqual(loadWith({}).workload.loadBalancer, {
             certificateArn: undefined,
             publicHostname: undefined,
             keepHttpPort: false,
@@ -546,7 +550,7 @@ describe("loadBalancer: HTTPS and who may connect", () => {
             publicHostname: "api.example.com",
             keepHttpPort: "true",
             allowedSourceRanges: '["203.0.113.0/24","198.51.100.7/32"]',
-        }).loadBalancer;
+        }).workload.loadBalancer;
         assert.deepEqual(edge, {
             certificateArn: certificate,
             publicHostname: "api.example.com",
@@ -569,7 +573,10 @@ describe("loadBalancer: HTTPS and who may connect", () => {
     test("certificateArn without publicHostname: the certificate cannot name the load balancer's host", () =>
         assertRejected({ certificateArn: certificate }, "publicHostname", /is required with certificateArn/));
     test("publicHostname without a certificate: plain HTTP on that name", () =>
-        assert.equal(loadWith({ publicHostname: "api.example.com" }).loadBalancer.publicHostname, "api.example.com"));
+        assert.equal(
+            loadWith({ publicHostname: "api.example.com" }).workload.loadBalancer.publicHostname,
+            "api.example.com",
+        ));
     test("publicHostname that is not a DNS name, or is the load balancer's AWS-owned name", () => {
         for (const bad of ["https://api.example.com", "api.example.com:443", "API.example.com", "localhost"]) {
             assertRejected({ publicHostname: bad }, "publicHostname", /is not a lower-case DNS name/);
@@ -597,7 +604,7 @@ describe("loadBalancer: HTTPS and who may connect", () => {
 describe("bearer tokens", () => {
     const token = "0123456789abcdef-ROTATE.me~";
     test("unset: the stack generates them; reads stay public", () => {
-        const tokens = loadWith({}).tokens;
+        const tokens = loadWith({}).workload.tokens;
         assert.deepEqual(
             [tokens.apiTokens, tokens.metricsTokens, tokens.readsNeedToken],
             [undefined, undefined, false],
@@ -608,7 +615,7 @@ describe("bearer tokens", () => {
             apiTokens: `${token}1 , ${token}2`,
             metricsTokens: `${token}3`,
             apiReadsNeedToken: "true",
-        }).tokens;
+        }).workload.tokens;
         assert.ok(tokens.apiTokens && tokens.metricsTokens);
         assert.equal(await pulumi.isSecret(tokens.apiTokens), true);
         assert.equal(await valueOf(tokens.apiTokens), `${token}1,${token}2`);
@@ -705,7 +712,7 @@ describe("pinned versions agree with the Kubernetes minor they are pinned for (v
 describe("appMaxReplicas against the database's connection budget (docs/deploying.md#connection-budget)", () => {
     test("managed db.t4g.micro (max_connections 100): 12 pods fit, 13 are refused with the ceiling that fits", () => {
         setStackConfig({ appMaxReplicas: "12" }, false);
-        assert.equal(loadConfig().appMaxReplicas, 12);
+        assert.equal(loadConfig().workload.maxReplicas, 12);
         assertRejected(
             { appMaxReplicas: "13" },
             "appMaxReplicas",
@@ -715,7 +722,7 @@ describe("appMaxReplicas against the database's connection budget (docs/deployin
     });
     test("a larger managed class allows more pods", () => {
         setStackConfig({ appMaxReplicas: "40", databaseInstanceClass: "db.m7g.large" }, false);
-        assert.equal(loadConfig().appMaxReplicas, 40);
+        assert.equal(loadConfig().workload.maxReplicas, 40);
     });
     test("external: checked against the declared databaseMaxConnections", () => {
         assertRejected(
@@ -723,10 +730,10 @@ describe("appMaxReplicas against the database's connection budget (docs/deployin
             "appMaxReplicas",
             /10 pods need 67 database connections .*more than 80 % of databaseMaxConnections 50 .*; a good value: 5$/,
         );
-        assert.equal(loadWith({ databaseMaxConnections: "500", appMaxReplicas: "60" }).appMaxReplicas, 60);
+        assert.equal(loadWith({ databaseMaxConnections: "500", appMaxReplicas: "60" }).workload.maxReplicas, 60);
     });
     test("external without databaseMaxConnections: unchecked, as before the key existed", () =>
-        assert.equal(loadWith({ appMaxReplicas: "100" }).appMaxReplicas, 100));
+        assert.equal(loadWith({ appMaxReplicas: "100" }).workload.maxReplicas, 100));
     test("databaseMaxConnections in managed mode is refused, not silently ignored", () =>
         assertRejected(
             { databaseMaxConnections: "500" },
@@ -737,10 +744,8 @@ describe("appMaxReplicas against the database's connection budget (docs/deployin
 });
 
 describe("one source of the region: aws:region, defaulted in Pulumi.yaml", () => {
-    test("Pulumi.yaml gives every stack ap-southeast-1 as the provider key's value", () => {
-        const project = fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.yaml"), "utf8");
-        assert.match(project, /^config:\n {2}aws:region:\n {4}value: ap-southeast-1$/m);
-    });
+    test("Pulumi.yaml gives every stack ap-southeast-1 as the provider key's value", () =>
+        assert.deepEqual(declarations()["aws:region"], { value: "ap-southeast-1" }));
     test("unset, the program falls back on nothing of its own: it stops naming aws:region", () => {
         setStackConfig();
         const withoutRegion = Object.fromEntries(

@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { FAKE_DATABASE_URL, RecordedResource, setStackConfig } from "./mocks";
+import { declarations } from "../../project-config";
 import {
     CostLine,
     Estimate,
@@ -418,6 +419,11 @@ describe("npm run cost's arguments and stack file", () => {
             json: false,
         });
     });
+    test("a stack file without aws:region takes Pulumi.yaml's value, as the CLI gives it", () =>
+        assert.equal(
+            costRequest([], stackDirectory("config:\n  fastapi-app:nodeMaxSize: 4\n")).config["aws:region"],
+            declarations()["aws:region"].value,
+        ));
     test("--config overrides, keys spelled as in pulumi config set; --json", () => {
         const request = costRequest(
             [
