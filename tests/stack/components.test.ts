@@ -479,8 +479,18 @@ describe("Registry alone", () => {
         );
         assert.deepEqual(outside, []);
     });
-    test(".dockerignore syntax the hash cannot honour is refused, not guessed", () =>
-        assert.throws(() => parseDockerignore("*\n!src/[ab]*.py\n"), /not supported/));
+    test(".dockerignore character classes and escapes decide what the hash covers, as in BuildKit", () => {
+        const dir = tempApp({ ...appFiles, ".dockerignore": "*\n!src/\n!Dockerfile\nsrc/app/[^m]*.py\nsrc/\\[x\\]\n" });
+        for (const name of ["src/app/util.py", "src/[x]", "src/app/main.py"]) {
+            fs.writeFileSync(path.join(dir, name), "z = 1\n");
+        }
+        assert.deepEqual(buildContextFiles(dir), ["Dockerfile", "src/app/main.py"]);
+        const original = contentHash(dir, "linux/amd64");
+        fs.writeFileSync(path.join(dir, "src", "app", "util.py"), "z = 2\n");
+        assert.equal(contentHash(dir, "linux/amd64"), original, "an excluded file");
+    });
+    test(".dockerignore syntax BuildKit reads as a regular expression is refused, not guessed", () =>
+        assert.throws(() => parseDockerignore("*\n!src/\\d*.py\n"), /regular-expression feature/));
 });
 
 /** Stands in for the cluster the workload must not outlive. */
