@@ -387,10 +387,11 @@ export function buildContextFiles(directory: string): string[] {
 }
 
 /**
- * A short SHA-256 over the Dockerfile and the relative paths, executable bits and contents of exactly the files the
- * build context admits (app/.dockerignore honoured): test runs, local caches and tools outside the image never change
- * the tag, and a laptop and CI agree on it for the same commit. Of the mode, only the executable bits count: they
- * are copied into the image (and git records them), while read/write bits follow each machine's umask.
+ * A short SHA-256 over the target platform, the Dockerfile and the relative paths, executable bits and contents of
+ * exactly the files the build context admits (app/.dockerignore honoured): test runs, local caches and tools outside
+ * the image never change the tag, and a laptop and CI agree on it for the same commit. Of the mode, only the
+ * executable bits count: they are copied into the image (and git records them), while read/write bits follow each
+ * machine's umask. The platform counts because the same sources build a different image for another architecture.
  */
 export function contentHash(directory: string, platform: string): string {
     const hash = createHash("sha256");

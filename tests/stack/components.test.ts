@@ -479,6 +479,10 @@ describe("Registry alone", () => {
         );
         assert.deepEqual(outside, []);
     });
+    test("content hash differs per target platform: an arm64 image never reuses the amd64 tag", () => {
+        const dir = tempApp(appFiles);
+        assert.notEqual(contentHash(dir, "linux/arm64"), contentHash(dir, "linux/amd64"));
+    });
     test(".dockerignore character classes and escapes decide what the hash covers, as in BuildKit", () => {
         const dir = tempApp({ ...appFiles, ".dockerignore": "*\n!src/\n!Dockerfile\nsrc/app/[^m]*.py\nsrc/\\[x\\]\n" });
         for (const name of ["src/app/util.py", "src/[x]", "src/app/main.py"]) {
