@@ -42,10 +42,7 @@ function parentPath(text: string): string {
     return cleanPath(text.slice(0, text.lastIndexOf("/") + 1));
 }
 
-/**
- * The patterns of a .dockerignore file as ignorefile.ReadAll gives them: a leading BOM dropped, lines starting with
- * `#` skipped before trimming, blank lines skipped, each pattern cleaned and relative, `!` kept in front.
- */
+/** The patterns of a .dockerignore file as ignorefile.ReadAll gives them (`#` counts only before trimming). */
 export function readDockerignore(text: string): string[] {
     const patterns: string[] = [];
     for (const line of text.replace(/^\uFEFF/, "").split("\n")) {
@@ -116,10 +113,7 @@ function matchChunk(pattern: string, chunk: string[], name: string[]): string[] 
     return failed ? undefined : name.slice(at);
 }
 
-/**
- * Go's filepath.Match on Unix, which patternmatcher.New calls with the name "." only to find a malformed pattern:
- * it stops at the first chunk that cannot match, so a fault after it goes unnoticed until the pattern is tried.
- */
+/** Go's filepath.Match on Unix: patternmatcher.New calls it on "." to find a malformed pattern, up to the first miss. */
 function filepathMatch(pattern: string, name: string): boolean {
     let rest = Array.from(pattern);
     let remaining = Array.from(name);
@@ -154,11 +148,7 @@ function filepathMatch(pattern: string, name: string): boolean {
     return remaining.length === 0;
 }
 
-/**
- * patternmatcher's reading of a pattern: `*` and `?` stay within a path segment, `**` spans segments (a leading
- * `**` and a trailing `**` become suffix and prefix tests), `[`, `]` and `\`-escapes pass to a Go regexp as they are.
- * Returns the kind and the Go regexp source (meaningful for the regexp kind only).
- */
+/** patternmatcher's translation of a pattern: its match kind and Go regexp source (for the regexp kind). */
 function translate(pattern: string): { kind: MatchKind; goRegexp: string } {
     const chars = Array.from(pattern);
     let kind: MatchKind = "exact";
@@ -195,12 +185,7 @@ function translate(pattern: string): { kind: MatchKind; goRegexp: string } {
 
 const literal = (char: string): string => `\\u{${char.codePointAt(0)?.toString(16)}}`;
 
-/**
- * The Go (RE2) regexp that translate() builds, as an equivalent JavaScript one. User text reaches it only as escaped
- * or plain characters and classes; a class may hold the expansion of a `*`, `?` or `**` written inside it, which
- * RE2 reads as class members (or as the class's end), as here. RE2 escapes of letters and digits (`\d`, `\p{…}`,
- * `\x41`) and POSIX classes (`[[:alpha:]]`) are refused rather than emulated.
- */
+/** The RE2 regexp translate() builds, as JavaScript; RE2-only syntax is refused (docs/service.md#dockerignore-rules). */
 function toJavaScript(pattern: string, goRegexp: string): RegExp {
     const chars = Array.from(goRegexp);
     const unsupported = (what: string): never =>
@@ -296,11 +281,7 @@ function compile(pattern: string, exception: boolean): IgnoreRule {
     }
 }
 
-/**
- * Rules from patterns, in order, as patternmatcher.New builds them: a malformed pattern throws here when
- * filepath.Match finds it, otherwise (like a reversed range) when the rule is first tried; a regular-expression
- * feature this matcher does not reproduce throws here.
- */
+/** Rules as patternmatcher.New builds them: some malformed patterns throw only when first tried, as there. */
 export function compileRules(patterns: string[]): IgnoreRule[] {
     return patterns.flatMap((line) => {
         if (trimSpace(line) === "") return [];
@@ -321,11 +302,7 @@ export function parseDockerignore(text: string): IgnoreRule[] {
 /** Whether each rule matched a directory, handed down to what is inside it (patternmatcher's MatchInfo). */
 type ParentMatches = readonly boolean[] | undefined;
 
-/**
- * patternmatcher's MatchesUsingParentResults, as BuildKit's walk calls it: a rule that matched the parent directory
- * matches; others are tried on the path (and on its parents when nothing is handed down), in order, and skipped when
- * they cannot change the outcome. The last rule that matches decides.
- */
+/** patternmatcher's MatchesUsingParentResults, as BuildKit's walk calls it: the last matching rule decides. */
 function matchPath(rules: IgnoreRule[], relativePath: string, parent: ParentMatches) {
     const matched = rules.map(() => false);
     const ancestors = (): string[] => {
@@ -357,10 +334,7 @@ export function isExcluded(rules: IgnoreRule[], relativePath: string): boolean {
     return matchPath(rules, relativePath, parent).excluded;
 }
 
-/**
- * BuildKit's walk skips an excluded directory when every exception is a plain path (optionally ending in `/*` or
- * `/**`) and none lies inside it: nothing inside could be admitted again.
- */
+/** fsutil's rule for skipping an excluded directory: no exception could admit anything inside it. */
 function mayHoldAdmittedFiles(rules: IgnoreRule[], relativeDirectory: string): boolean {
     const exceptions = rules
         .filter((rule) => rule.exception)
@@ -387,11 +361,8 @@ export function buildContextFiles(directory: string): string[] {
 }
 
 /**
- * A short SHA-256 over the target platform, the Dockerfile and the relative paths, executable bits and contents of
- * exactly the files the build context admits (app/.dockerignore honoured): test runs, local caches and tools outside
- * the image never change the tag, and a laptop and CI agree on it for the same commit. Of the mode, only the
- * executable bits count: they are copied into the image (and git records them), while read/write bits follow each
- * machine's umask. The platform counts because the same sources build a different image for another architecture.
+ * The image tag: a hash of the platform, the Dockerfile and the admitted files' paths, contents and executable bits
+ * (read/write bits follow the umask): docs/service.md#how-the-image-reaches-ecr.
  */
 export function contentHash(directory: string, platform: string): string {
     const hash = createHash("sha256");

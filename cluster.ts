@@ -38,15 +38,14 @@ export interface ClusterArgs {
     readonly vpcId: pulumi.Input<string>;
     readonly subnetIds: pulumi.Input<pulumi.Input<string>[]>;
     readonly nodeInstanceType: string;
-    /** With SPOT the node group offers every type of the same shape as nodeInstanceType (spotInstanceTypes). */
+    /** SPOT offers every type of nodeInstanceType's shape (spotInstanceTypes). */
     readonly nodeCapacityType: NodeCapacityType;
     readonly nodeGroupSize: NodeGroupSize;
     readonly nodeDiskSizeGb: number;
-    /** IAM principals (besides the identity that creates the cluster) that get cluster-admin. */
+    /** Besides the identity that creates the cluster. */
     readonly clusterAdmins: readonly string[];
     /** STANDARD: EKS upgrades a version leaving standard support; EXTENDED: it bills extended support. */
     readonly supportType: KubernetesSupportType;
-    /** Days CloudWatch keeps the control-plane logs. */
     readonly logRetentionDays: number;
     readonly tags?: Record<string, string>;
 }
@@ -75,7 +74,7 @@ function accessEntries(clusterAdmins: readonly string[]): Record<string, eks.typ
     );
 }
 
-/** The version EKS runs for this cluster today, or undefined before the first deploy. */
+/** Undefined before the first deploy. */
 async function runningVersion(clusterName: string, parent: pulumi.Resource): Promise<string | undefined> {
     const { names } = await aws.eks.getClusters({}, { parent });
     if (!names.includes(clusterName)) {
@@ -112,16 +111,13 @@ function assumeRolePolicy(service: string): string {
     return JSON.stringify(document);
 }
 
-/**
- * The EKS control plane, one managed node group and the two add-ons the workload relies on:
- * metrics-server (the HPA reads CPU from it) and the cluster autoscaler (adds nodes for pending pods).
- */
+/** The EKS control plane, one managed node group, metrics-server (for the HPA) and the cluster autoscaler. */
 export class Cluster extends pulumi.ComponentResource {
     public readonly clusterName: pulumi.Output<string>;
     public readonly kubeconfig: pulumi.Output<string>;
-    /** The API server's URL (https://…), which monitoring reaches the pods through. */
+    /** Monitoring reaches the pods through the API server. */
     public readonly apiEndpoint: pulumi.Output<string>;
-    /** The PEM certificate of the cluster's certificate authority, which signed the API server's certificate. */
+    /** PEM of the CA that signed the API server's certificate. */
     public readonly certificateAuthority: pulumi.Output<string>;
     public readonly provider: k8s.Provider;
     /** The cluster security group EKS creates: pod traffic leaves from it (docs/architecture.md#nodes-and-pods). */
@@ -135,7 +131,7 @@ export class Cluster extends pulumi.ComponentResource {
         // No deleteUnreachable: it takes any failed read for a deleted cluster and empties the state (docs/operating.md).
         this.provider = new k8s.Provider(name, { kubeconfig: cluster.kubeconfigJson }, { parent: this });
 
-        // EKS installs CoreDNS self-managed; the managed add-on adopts it (OVERWRITE) once nodes exist to run it.
+        // The managed CoreDNS add-on adopts the one EKS installs (OVERWRITE) once nodes exist.
         for (const [addonName, addonVersion] of [
             ["coredns", release.addons.coreDns],
             ["metrics-server", release.addons.metricsServer],
@@ -161,7 +157,6 @@ export class Cluster extends pulumi.ComponentResource {
         this.certificateAuthority = cluster.eksCluster.certificateAuthority.apply((ca) =>
             Buffer.from(ca.data, "base64").toString("utf8"),
         );
-        // With skipDefaultSecurityGroups, pulumi-eks reports the group EKS created for the cluster.
         this.podSecurityGroupId = cluster.clusterSecurityGroupId;
         this.registerOutputs({
             clusterName: this.clusterName,
@@ -173,19 +168,18 @@ export class Cluster extends pulumi.ComponentResource {
     }
 
     private controlPlane(name: string, args: ClusterArgs, release: KubernetesRelease): eks.Cluster {
-        // Checked before EKS is asked for anything: a jump of two minors would upgrade the control plane, then fail.
+        // A jump of two minors would upgrade the control plane, then fail on the nodes.
         const version = pulumi.output(runningVersion(args.clusterName, this)).apply((running) => {
             checkUpgradeStep(running, args.kubernetesVersion);
             return args.kubernetesVersion;
         });
-        // Owned here so it has a retention and goes with the stack; EKS may re-create it after a destroy
-        // (docs/operating.md#teardown).
+        // Owned for its retention; EKS may re-create it after a destroy (docs/operating.md#teardown).
         const logGroup = new aws.cloudwatch.LogGroup(
             `${name}-control-plane-logs`,
             { name: `/aws/eks/${args.clusterName}/cluster`, retentionInDays: args.logRetentionDays, tags: args.tags },
             { parent: this },
         );
-        // pulumi-eks waits only for the policies of roles it creates; ours must outlive the control plane on destroy.
+        // pulumi-eks waits only for the policies of roles it creates.
         const controlPlane = this.role({
             roleName: `${args.clusterName}-control-plane`,
             service: "eks.amazonaws.com",
@@ -197,7 +191,7 @@ export class Cluster extends pulumi.ComponentResource {
             {
                 name: args.clusterName,
                 version,
-                // Without it EKS keeps a version past standard support and bills extended support.
+                // Otherwise EKS bills extended support past standard support.
                 upgradePolicy: { supportType: args.supportType },
                 vpcId: args.vpcId,
                 publicSubnetIds: args.subnetIds,
@@ -210,7 +204,7 @@ export class Cluster extends pulumi.ComponentResource {
                 endpointPrivateAccess: true,
                 skipDefaultNodeGroup: true,
                 skipDefaultSecurityGroups: true,
-                // NetworkPolicy needs enableNetworkPolicy; pinned add-ons keep an unrelated deploy from rolling every node.
+                // Without enableNetworkPolicy the CNI ignores NetworkPolicy; unpinned, a new release rolls every node.
                 vpcCniOptions: { enableNetworkPolicy: true, addonVersion: release.addons.vpcCni },
                 kubeProxyAddonOptions: { version: release.addons.kubeProxy },
                 tags: args.tags,
@@ -252,7 +246,7 @@ export class Cluster extends pulumi.ComponentResource {
     }
 
     private launchTemplate(name: string, args: ClusterArgs): aws.ec2.LaunchTemplate {
-        // EKS sets a gp3 root volume and IMDSv2 only through a launch template of our own.
+        // gp3 and IMDSv2 need a launch template of our own.
         return new aws.ec2.LaunchTemplate(
             `${name}-nodes`,
             {
@@ -286,7 +280,7 @@ export class Cluster extends pulumi.ComponentResource {
 
     private nodeGroup(name: string, cluster: eks.Cluster, args: ClusterArgs): eks.ManagedNodeGroup {
         const launchTemplate = this.launchTemplate(name, args);
-        // The policies stay until the nodes are gone, so the CNI can release its network interfaces on destroy.
+        // Detached only after the nodes, so the CNI can release its interfaces.
         const nodeRole = this.role({
             roleName: `${args.clusterName}-node`,
             service: "ec2.amazonaws.com",
@@ -303,14 +297,14 @@ export class Cluster extends pulumi.ComponentResource {
                 instanceTypes: nodeInstanceTypes(args.nodeInstanceType, args.nodeCapacityType),
                 capacityType: args.nodeCapacityType,
                 amiType: "AL2023_x86_64_STANDARD",
-                // pulumi-eks leaves it unset with our own launch template; this upgrades the nodes after the control plane.
+                // Unset by pulumi-eks with our own launch template: nodes would stay behind an upgrade.
                 version: cluster.eksCluster.version,
                 scalingConfig: {
                     desiredSize: args.nodeGroupSize.desired,
                     minSize: args.nodeGroupSize.min,
                     maxSize: args.nodeGroupSize.max,
                 },
-                // The cluster autoscaler owns the desired size once running.
+                // The autoscaler owns the desired size.
                 ignoreScalingChanges: true,
                 launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
                 tags: args.tags,

@@ -12,15 +12,11 @@ export interface NetworkArgs {
     readonly publicSubnetCidrs: string[];
     /** Subnets with no route out (the managed database's), one per zone; none when absent. */
     readonly isolatedSubnetCidrs?: string[];
-    /** Tagged on the subnets so Kubernetes finds them. */
     readonly clusterName: string;
     readonly tags?: Record<string, string>;
 }
 
-/**
- * The first `count` zones of the region that EKS accepts, in any state: an impaired zone must not shift the choice
- * (that would replace the subnets and the cluster), and new zones get later letters.
- */
+/** Zones in any state: an impaired zone must not shift the choice and replace the subnets and the cluster. */
 export async function zonesForEks(count: number, parent?: pulumi.Resource): Promise<string[]> {
     const zones = await aws.getAvailabilityZones(
         {
