@@ -5,34 +5,31 @@ import * as random from "@pulumi/random";
 import { TOKENS_SECRET } from "./workload-names";
 
 export interface TokenArgs {
-    /** Comma-separated tokens any of which allows writes to /api/ (secret). */
+    /** Comma-separated tokens that allow writes to /api/ (secret). */
     readonly apiTokens?: pulumi.Input<string>;
-    /** Reads of /api/ need a token too. */
     readonly readsNeedToken?: boolean;
-    /** Comma-separated tokens any of which allows reading /metrics (secret). */
+    /** Comma-separated tokens that allow reading /metrics (secret). */
     readonly metricsTokens?: pulumi.Input<string>;
 }
 
 export interface ServiceTokensArgs {
     readonly namespace: pulumi.Input<string>;
-    /** A list left unset is replaced by one token the stack generates. */
+    /** A list left unset: one generated token. */
     readonly tokens?: TokenArgs;
 }
 
 export interface ServiceTokens {
     readonly apiTokens: pulumi.Output<string>;
     readonly metricsTokens: pulumi.Output<string>;
-    /** The Secret the pods read the tokens from. */
     readonly secret: k8s.core.v1.Secret;
-    /** An HMAC of the tokens for the pod template, so a rotation rolls the pods; not secret. */
+    /** An HMAC of the tokens for the pod template; not secret. */
     readonly fingerprint: pulumi.Output<string>;
 }
 
-/** Long enough that guessing is hopeless; letters and digits only, valid in any bearer header. */
+/** Letters and digits only: valid in any bearer header. */
 const GENERATED_TOKEN_LENGTH = 48;
 
 function generatedToken(name: string, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
-    // Kept in the state (encrypted, as a secret) so every update hands the pods the same token.
     return new random.RandomPassword(name, { length: GENERATED_TOKEN_LENGTH, special: false }, opts).result;
 }
 
@@ -54,8 +51,7 @@ export function createServiceTokens(
         },
         opts,
     );
-    // Keyed with a secret of the state, which nobody who reads the pod template has: a weak chosen token cannot be
-    // guessed from the fingerprint offline.
+    // Keyed with a secret of the state: a weak chosen token cannot be guessed offline from the pod template.
     const fingerprintKey = generatedToken(`${name}-tokens-fingerprint-key`, opts);
     const fingerprint = pulumi.unsecret(
         pulumi
