@@ -78,6 +78,8 @@ export interface ManagedDatabaseConfig {
     finalSnapshot: boolean;
     /** Apply a change of class, storage or version during pulumi up instead of in the next maintenance window. */
     applyImmediately: boolean;
+    /** A new value generates a new password for the service's database role (docs/operating.md). */
+    passwordRotation: string;
 }
 
 /** How the load balancer faces the internet: the Workload's settings, each given a value. */
@@ -104,6 +106,7 @@ const MANAGED_DATABASE_KEYS = [
     "databaseDeletionProtection",
     "databaseFinalSnapshot",
     "databaseApplyImmediately",
+    "databasePasswordRotation",
 ];
 const MODE_SWITCHES: readonly DatabaseModeSwitch[] = ["external-to-managed", "managed-to-external"];
 /** Days before the end of RDS standard support from which a deploy warns that the major must move. */
@@ -659,6 +662,14 @@ function readDatabase(
         deletionProtection: booleanSetting(config, "databaseDeletionProtection", true, context),
         finalSnapshot: booleanSetting(config, "databaseFinalSnapshot", true, context),
         applyImmediately: booleanSetting(config, "databaseApplyImmediately", true, context),
+        passwordRotation: requireMatch(
+            "databasePasswordRotation",
+            config.get("databasePasswordRotation") ?? "",
+            /^[A-Za-z0-9._:-]{0,64}$/,
+            "up to 64 letters, digits and . _ : -, any value new to the stack",
+            "pulumi config set databasePasswordRotation 2026-12-07",
+            context,
+        ),
     };
 }
 
