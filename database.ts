@@ -10,16 +10,16 @@ export const RDS_CA_BUNDLE_PATH = "/app/certs/rds-ca-bundle.pem";
 export const RDS_CA_CERTIFICATE = "rds-ca-rsa2048-g1";
 const DATABASE_NAME = "app";
 const MASTER_USERNAME = "app";
+/** The service's role, which the migration Job makes (app/src/fastapi_app/service_role.py). */
+export const SERVICE_ROLE = "fastapi_app";
 const BACKUP_RETENTION_DAYS = 7;
 const LOG_RETENTION_DAYS = 30;
 /** RDS then upgrades the major at the end of standard support instead of billing extended support. */
 export const EXTENDED_SUPPORT_DISABLED = "open-source-rds-extended-support-disabled";
 
 export interface DatabaseArgs {
-    /** Prefix of the AWS names. */
     namePrefix: string;
     vpcId: pulumi.Input<string>;
-    /** Isolated subnets, one per availability zone. */
     subnetIds: pulumi.Input<pulumi.Input<string>[]>;
     /** The only source admitted: the pods' security group. */
     clientSecurityGroupId: pulumi.Input<string>;
@@ -28,15 +28,15 @@ export interface DatabaseArgs {
     instanceClass: string;
     storageGb: number;
     maxStorageGb: number;
-    /** RDS deletion protection and Pulumi's protect. */
     deletionProtection: boolean;
     finalSnapshot: boolean;
     /** Apply changes now rather than in the maintenance window. */
     applyImmediately: boolean;
+    /** A new value generates a new password for the service's role. */
+    passwordRotation?: string;
     tags?: Record<string, string>;
 }
 
-/** What the instance is made of; `identifier` is its AWS name. */
 interface InstanceParts {
     readonly identifier: string;
     readonly password: pulumi.Output<string>;
@@ -47,10 +47,11 @@ interface InstanceParts {
 
 /** Amazon RDS for PostgreSQL, reachable from the pods only, TLS only (docs/deploying.md). */
 export class Database extends pulumi.ComponentResource {
-    /** host:port; not secret. */
     public readonly endpoint: pulumi.Output<string>;
-    /** The service's DATABASE_URL with sslmode=verify-full; a secret. */
+    /** The service's DATABASE_URL, as its own role; a secret. */
     public readonly url: pulumi.Output<string>;
+    /** As the master user, for the migration Job alone; a secret. */
+    public readonly migrationUrl: pulumi.Output<string>;
 
     constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("fastapi:index:Database", name, {}, opts);
@@ -64,11 +65,21 @@ export class Database extends pulumi.ComponentResource {
             parameterGroup: this.parameterGroup(name, identifier, args),
         });
 
-        this.endpoint = pulumi.interpolate`${instance.address}:${instance.port}`;
-        this.url = pulumi.secret(
-            pulumi.interpolate`postgresql://${MASTER_USERNAME}:${password.result}@${instance.address}:${instance.port}/${DATABASE_NAME}?sslmode=verify-full&sslrootcert=${RDS_CA_BUNDLE_PATH}`,
+        // Not the master's: RDS applies a master-password change asynchronously, after the update.
+        const servicePassword = new random.RandomPassword(
+            `${name}-service`,
+            { length: 40, special: false, keepers: { rotation: args.passwordRotation ?? "" } },
+            { parent: this },
         );
-        this.registerOutputs({ endpoint: this.endpoint, url: this.url });
+
+        this.endpoint = pulumi.interpolate`${instance.address}:${instance.port}`;
+        const urlAs = (user: string, secret: pulumi.Output<string>): pulumi.Output<string> =>
+            pulumi.secret(
+                pulumi.interpolate`postgresql://${user}:${secret}@${this.endpoint}/${DATABASE_NAME}?sslmode=verify-full&sslrootcert=${RDS_CA_BUNDLE_PATH}`,
+            );
+        this.url = urlAs(SERVICE_ROLE, servicePassword.result);
+        this.migrationUrl = urlAs(MASTER_USERNAME, password.result);
+        this.registerOutputs({ endpoint: this.endpoint, url: this.url, migrationUrl: this.migrationUrl });
     }
 
     private network(

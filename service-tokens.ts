@@ -14,7 +14,6 @@ export interface TokenArgs {
 
 export interface ServiceTokensArgs {
     readonly namespace: pulumi.Input<string>;
-    /** A list left unset: one generated token. */
     readonly tokens?: TokenArgs;
 }
 
@@ -22,7 +21,7 @@ export interface ServiceTokens {
     readonly apiTokens: pulumi.Output<string>;
     readonly metricsTokens: pulumi.Output<string>;
     readonly secret: k8s.core.v1.Secret;
-    /** An HMAC of the tokens for the pod template; not secret. */
+    /** Not secret. */
     readonly fingerprint: pulumi.Output<string>;
 }
 
@@ -51,12 +50,21 @@ export function createServiceTokens(
         },
         opts,
     );
-    // Keyed with a secret of the state: a weak chosen token cannot be guessed offline from the pod template.
-    const fingerprintKey = generatedToken(`${name}-tokens-fingerprint-key`, opts);
-    const fingerprint = pulumi.unsecret(
-        pulumi
-            .all([fingerprintKey, apiTokens, metricsTokens])
-            .apply(([key, api, metrics]) => createHmac("sha256", key).update(`${api}\n${metrics}`).digest("hex")),
-    );
+    const fingerprint = keyedFingerprint(`${name}-tokens`, pulumi.interpolate`${apiTokens}\n${metricsTokens}`, opts);
     return { apiTokens, metricsTokens, secret, fingerprint };
+}
+
+/**
+ * An HMAC for a pod template, so a new value rolls the pods; keyed with a secret of the state, a weak value
+ * cannot be guessed offline from the template.
+ */
+export function keyedFingerprint(
+    name: string,
+    value: pulumi.Input<string>,
+    opts: pulumi.CustomResourceOptions,
+): pulumi.Output<string> {
+    const key = generatedToken(`${name}-fingerprint-key`, opts);
+    return pulumi.unsecret(
+        pulumi.all([key, value]).apply(([secret, text]) => createHmac("sha256", secret).update(text).digest("hex")),
+    );
 }

@@ -5,15 +5,17 @@ import type * as kinputs from "@pulumi/kubernetes/types/input";
 import { MIN_NODES_WITH_PODS } from "./capacity";
 import { createMetricsScraper } from "./metrics-scraper";
 import { DatabaseEgress, createNetworkPolicies } from "./network-policies";
-import { TokenArgs, createServiceTokens } from "./service-tokens";
+import { TokenArgs, createServiceTokens, keyedFingerprint } from "./service-tokens";
 import { APP_LABELS, CONTAINER_PORT, METRICS_PORT, MIGRATION_LABELS, TOKENS_SECRET } from "./workload-names";
 
 export interface WorkloadArgs {
     namespace: string;
     /** Pinned by digest (repository@sha256:...). */
     image: pulumi.Input<string>;
-    /** A secret end to end: state, Kubernetes Secret, env var from the Secret. */
+    /** The service's URL; a secret end to end: state, Kubernetes Secret, env var from the Secret. */
     databaseUrl: pulumi.Input<string>;
+    /** The migrator's URL, when the service connects as a role of its own that the migration Job makes. */
+    migrationDatabaseUrl?: pulumi.Input<string>;
     minReplicas: number;
     maxReplicas: number;
     targetCpuPercent: number;
@@ -51,7 +53,11 @@ export const KUBERNETES_API_ANNOTATION = "fastapi-app/kubernetes-api";
 /** Prometheus's relabelling reads the environment label from it. */
 export const ENVIRONMENT_ANNOTATION = "fastapi-app/environment";
 const APP_UID = 10001;
-const DATABASE_SECRET = "fastapi-database";
+export const DATABASE_SECRET = "fastapi-database";
+/** The migrator's credentials: the migration Job's pod alone reads this Secret. */
+export const MIGRATOR_SECRET = "fastapi-database-migrator";
+/** A keyed digest of the service's DATABASE_URL: a new password or URL rolls the pods and re-runs the Job. */
+export const DATABASE_FINGERPRINT_ANNOTATION = "fastapi-app/database-url-sha256";
 /** A keyed digest of the tokens: a rotation rolls the pods. */
 export const TOKENS_FINGERPRINT_ANNOTATION = "fastapi-app/tokens-sha256";
 /** TLS 1.2 and later only. */
@@ -71,6 +77,12 @@ interface ScalingSpecArgs {
 interface PodSpecArgs {
     readonly namespace: pulumi.Output<string>;
     readonly image: pulumi.Input<string>;
+    readonly databaseFingerprint: pulumi.Output<string>;
+}
+
+interface MigrationSpecArgs extends PodSpecArgs {
+    /** The Job connects as the migrator and makes the service's role. */
+    readonly makesServiceRole: boolean;
 }
 
 interface DeploymentSpecArgs extends PodSpecArgs {
@@ -108,15 +120,12 @@ const resources: kinputs.core.v1.ResourceRequirements = {
     limits: { cpu: "500m", memory: "512Mi", "ephemeral-storage": EPHEMERAL_STORAGE.limit },
 };
 
-const databaseUrlEnv: kinputs.core.v1.EnvVar = {
-    name: "DATABASE_URL",
-    valueFrom: { secretKeyRef: { name: DATABASE_SECRET, key: "DATABASE_URL" } },
-};
-
-const tokenEnv = (name: string): kinputs.core.v1.EnvVar => ({
+const secretEnv = (name: string, secret: string, key = name): kinputs.core.v1.EnvVar => ({
     name,
-    valueFrom: { secretKeyRef: { name: TOKENS_SECRET, key: name } },
+    valueFrom: { secretKeyRef: { name: secret, key } },
 });
+const databaseUrlEnv = secretEnv("DATABASE_URL", DATABASE_SECRET);
+const tokenEnv = (name: string): kinputs.core.v1.EnvVar => secretEnv(name, TOKENS_SECRET);
 
 // The root filesystem is read-only; temporary files go here only.
 export const TMP_SIZE_LIMIT = "64Mi";
@@ -167,27 +176,27 @@ export class Workload extends pulumi.ComponentResource {
         super("fastapi:index:Workload", name, {}, opts);
         const child = { parent: this };
         const ns = this.namespaceObject(name, args.namespace);
-        const secret = new k8s.core.v1.Secret(
-            `${name}-database`,
-            {
-                metadata: { name: DATABASE_SECRET, namespace: ns },
-                type: "Opaque",
-                stringData: { DATABASE_URL: pulumi.secret(args.databaseUrl) },
-            },
-            child,
-        );
+        const [secret, ...migrator] = this.databaseSecrets(name, ns, args);
         const serviceAccount = new k8s.core.v1.ServiceAccount(
             `${name}-service-account`,
             { metadata: { name: "fastapi", namespace: ns, labels: APP_LABELS }, automountServiceAccountToken: false },
             child,
         );
         const tokens = createServiceTokens(name, { namespace: ns, tokens: args.tokens }, child);
-        const migration = this.migrationJob(name, { namespace: ns, image: args.image }, [secret, serviceAccount]);
+        const pod = {
+            namespace: ns,
+            image: args.image,
+            databaseFingerprint: keyedFingerprint(`${name}-database`, args.databaseUrl, child),
+        };
+        const migration = this.migrationJob(name, { ...pod, makesServiceRole: migrator.length > 0 }, [
+            secret,
+            ...migrator,
+            serviceAccount,
+        ]);
         const deployment = this.deployment(
             name,
             {
-                namespace: ns,
-                image: args.image,
+                ...pod,
                 tokens: { fingerprint: tokens.fingerprint, readsNeedToken: args.tokens?.readsNeedToken ?? false },
                 podAnnotations: {
                     [KUBERNETES_API_ANNOTATION]: pulumi.output(args.metricsScrape.apiEndpoint).apply(hostAndPort),
@@ -220,6 +229,29 @@ export class Workload extends pulumi.ComponentResource {
             metricsTokens: this.metricsTokens,
             metricsScraperToken: this.metricsScraperToken,
         });
+    }
+
+    /** The service's Secret, then the migrator's when there is one. */
+    private databaseSecrets(name: string, namespace: pulumi.Output<string>, args: WorkloadArgs): k8s.core.v1.Secret[] {
+        const urls: [string, string, pulumi.Input<string> | undefined][] = [
+            [`${name}-database`, DATABASE_SECRET, args.databaseUrl],
+            [`${name}-database-migrator`, MIGRATOR_SECRET, args.migrationDatabaseUrl],
+        ];
+        return urls.flatMap(([resource, secret, url]) =>
+            url === undefined
+                ? []
+                : [
+                      new k8s.core.v1.Secret(
+                          resource,
+                          {
+                              metadata: { name: secret, namespace },
+                              type: "Opaque",
+                              stringData: { DATABASE_URL: pulumi.secret(url) },
+                          },
+                          { parent: this },
+                      ),
+                  ],
+        );
     }
 
     private namespaceObject(name: string, namespace: string): pulumi.Output<string> {
@@ -279,8 +311,15 @@ export class Workload extends pulumi.ComponentResource {
         );
     }
 
-    private migrationJob(name: string, spec: PodSpecArgs, dependsOn: pulumi.Resource[]): k8s.batch.v1.Job {
+    private migrationJob(name: string, spec: MigrationSpecArgs, dependsOn: pulumi.Resource[]): k8s.batch.v1.Job {
         const { namespace: ns, image } = spec;
+        // The migrator's URL replaces the service's, which names the role the Job makes (app/.../migrate.py).
+        const env = spec.makesServiceRole
+            ? [
+                  secretEnv("DATABASE_URL", MIGRATOR_SECRET),
+                  secretEnv("SERVICE_DATABASE_URL", DATABASE_SECRET, "DATABASE_URL"),
+              ]
+            : [databaseUrlEnv];
         // Pulumi waits for the Job: a failed migration stops the update before any pod is replaced. The template is
         // immutable and the name fixed per image, so a changed Job is deleted, then recreated.
         return new k8s.batch.v1.Job(
@@ -297,15 +336,19 @@ export class Workload extends pulumi.ComponentResource {
                     backoffLimit: 2,
                     activeDeadlineSeconds: 600,
                     template: {
-                        metadata: { labels: MIGRATION_LABELS },
+                        // A new service password changes the template: the Job is replaced, so it runs again.
+                        metadata: {
+                            labels: MIGRATION_LABELS,
+                            annotations: { [DATABASE_FINGERPRINT_ANNOTATION]: spec.databaseFingerprint },
+                        },
                         spec: podSpec(
                             [
                                 {
                                     name: "migrate",
                                     image,
                                     imagePullPolicy,
-                                    command: ["alembic", "upgrade", "head"],
-                                    env: [databaseUrlEnv],
+                                    command: ["python", "-m", "fastapi_app.migrate"],
+                                    env,
                                     resources,
                                     securityContext: containerSecurityContext,
                                     volumeMounts: [tmpMount],
@@ -321,7 +364,7 @@ export class Workload extends pulumi.ComponentResource {
     }
 
     private deployment(name: string, spec: DeploymentSpecArgs, dependsOn: pulumi.Resource[]): k8s.apps.v1.Deployment {
-        const { namespace: ns, image, tokens, podAnnotations } = spec;
+        const { namespace: ns, image, tokens, podAnnotations, databaseFingerprint } = spec;
         const probe = (path: string, initialDelaySeconds: number, periodSeconds: number): kinputs.core.v1.Probe => ({
             httpGet: { path, port: CONTAINER_PORT },
             initialDelaySeconds,
@@ -354,7 +397,11 @@ export class Workload extends pulumi.ComponentResource {
                     template: {
                         metadata: {
                             labels: APP_LABELS,
-                            annotations: { [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint, ...podAnnotations },
+                            annotations: {
+                                [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint,
+                                [DATABASE_FINGERPRINT_ANNOTATION]: databaseFingerprint,
+                                ...podAnnotations,
+                            },
                         },
                         spec: podSpec(
                             [
