@@ -69,6 +69,7 @@ const database =
               deletionProtection: config.database.deletionProtection,
               finalSnapshot: config.database.finalSnapshot,
               applyImmediately: config.database.applyImmediately,
+              passwordRotation: config.database.passwordRotation,
               tags,
           })
         : undefined;
@@ -93,6 +94,7 @@ const workload = new Workload(
         namespace: "fastapi-app",
         image: registry.image,
         databaseUrl: config.database.mode === "external" ? afterCheck(config.database.url) : database!.url,
+        migrationDatabaseUrl: database?.migrationUrl,
         minReplicas: config.appMinReplicas,
         maxReplicas: config.appMaxReplicas,
         targetCpuPercent: config.appTargetCpuPercent,
