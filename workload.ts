@@ -313,7 +313,7 @@ export class Workload extends pulumi.ComponentResource {
 
     private migrationJob(name: string, spec: MigrationSpecArgs, dependsOn: pulumi.Resource[]): k8s.batch.v1.Job {
         const { namespace: ns, image } = spec;
-        // The migrator's URL replaces the service's, which names the role the Job makes (app/.../migrate.py).
+        // The service's URL names the role the Job makes (app/src/fastapi_app/migrate.py).
         const env = spec.makesServiceRole
             ? [
                   secretEnv("DATABASE_URL", MIGRATOR_SECRET),
