@@ -24,13 +24,11 @@ def _url_as(database_url: str, role: ServiceRole) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def migrate_job(database_url: str, role: ServiceRole) -> subprocess.CompletedProcess[str]:
-    """The migration Job's command, with its two URLs."""
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SERVICE_DATABASE_URL": _url_as(database_url, role),
-    }
+def migrate_job(database_url: str, role: ServiceRole | None) -> subprocess.CompletedProcess[str]:
+    """The migration Job's command, with its two URLs (one in external mode)."""
+    environment = {**os.environ, "DATABASE_URL": database_url}
+    if role is not None:
+        environment["SERVICE_DATABASE_URL"] = _url_as(database_url, role)
     return subprocess.run(
         [sys.executable, "-m", "fastapi_app.migrate"],
         cwd=APP_DIR,
@@ -228,3 +226,14 @@ def test_a_job_without_a_password_in_the_service_url_is_refused(empty_database: 
     result = migrate_job(empty_database, ServiceRole("fastapi_app", ""))
     assert result.returncode != 0
     assert "SERVICE_DATABASE_URL must name a user and a password" in result.stderr
+
+
+async def test_without_a_service_url_the_job_only_migrates(empty_database: str) -> None:
+    result = migrate_job(empty_database, None)
+    assert result.returncode == 0, result.stdout + result.stderr
+    admin = await asyncpg.connect(empty_database)
+    try:
+        assert await admin.fetchval("SELECT version_num FROM alembic_version") == "0001"
+        assert await admin.fetchval("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'fastapi_app%'") == 0
+    finally:
+        await admin.close()
