@@ -64,7 +64,13 @@ export interface ManagedDatabaseConfig
     extends
         Pick<
             DatabaseArgs,
-            "instanceClass" | "storageGb" | "maxStorageGb" | "deletionProtection" | "finalSnapshot" | "applyImmediately"
+            | "instanceClass"
+            | "storageGb"
+            | "maxStorageGb"
+            | "deletionProtection"
+            | "finalSnapshot"
+            | "applyImmediately"
+            | "passwordRotation"
         >,
         Required<Pick<NetworkArgs, "isolatedSubnetCidrs">> {
     mode: "managed";
@@ -88,6 +94,7 @@ const MANAGED_DATABASE_KEYS = [
     "databaseDeletionProtection",
     "databaseFinalSnapshot",
     "databaseApplyImmediately",
+    "databasePasswordRotation",
 ];
 const MODE_SWITCHES: readonly DatabaseModeSwitch[] = ["external-to-managed", "managed-to-external"];
 /** Days before the end of RDS standard support from which a deploy warns that the major must move. */
@@ -701,6 +708,11 @@ function parseManagedDatabase(
         deletionProtection: settings.boolean("databaseDeletionProtection"),
         finalSnapshot: settings.boolean("databaseFinalSnapshot"),
         applyImmediately: settings.boolean("databaseApplyImmediately"),
+        passwordRotation: settings.matching("databasePasswordRotation", settings.text("databasePasswordRotation"), {
+            pattern: /^[A-Za-z0-9._:-]{0,64}$/,
+            rule: "up to 64 letters, digits and . _ : -, any value new to the stack",
+            example: "pulumi config set databasePasswordRotation 2026-12-07",
+        }),
     };
 }
 

@@ -5,55 +5,88 @@ import { MIN_MAX_CONNECTIONS } from "./connection-budget";
 
 export const DATABASE_PORT = 5432;
 export { MIN_MAX_CONNECTIONS } from "./connection-budget";
-/** Where the service image keeps the CA certificates that sign RDS server certificates (app/Dockerfile). */
+/** The CA bundle of RDS server certificates in the service image (app/Dockerfile). */
 export const RDS_CA_BUNDLE_PATH = "/app/certs/rds-ca-bundle.pem";
-/** The RDS certificate authority the instance's server certificate comes from; its root is in the bundle. */
 export const RDS_CA_CERTIFICATE = "rds-ca-rsa2048-g1";
 const DATABASE_NAME = "app";
 const MASTER_USERNAME = "app";
+/** The service's role, which the migration Job makes (app/src/fastapi_app/service_role.py). */
+export const SERVICE_ROLE = "fastapi_app";
 const BACKUP_RETENTION_DAYS = 7;
 const LOG_RETENTION_DAYS = 30;
-/** Created with it, RDS upgrades the major at the end of standard support instead of billing extended support. */
+/** RDS then upgrades the major at the end of standard support instead of billing extended support. */
 export const EXTENDED_SUPPORT_DISABLED = "open-source-rds-extended-support-disabled";
 
 export interface DatabaseArgs {
-    /** Prefix of the AWS names: the instance identifier, its groups, its final snapshot. */
     namePrefix: string;
     vpcId: pulumi.Input<string>;
-    /** Isolated subnets (no route to the internet), one per availability zone. */
     subnetIds: pulumi.Input<pulumi.Input<string>[]>;
-    /** The only source admitted on the PostgreSQL port: the security group pod traffic leaves from. */
+    /** The only source admitted: the pods' security group. */
     clientSecurityGroupId: pulumi.Input<string>;
-    /** The PostgreSQL major ("15"); RDS picks the newest minor. A higher one upgrades the instance in place. */
+    /** The PostgreSQL major ("15"); RDS picks the minor. */
     postgresVersion: pulumi.Input<string>;
     instanceClass: string;
     storageGb: number;
-    /** Ceiling for storage autoscaling. */
     maxStorageGb: number;
-    /** RDS deletion protection, and Pulumi's protect on the instance: neither a delete nor a replacement goes through. */
     deletionProtection: boolean;
-    /** Keep a named snapshot when the instance is deleted. */
     finalSnapshot: boolean;
-    /** Apply modifications during the update rather than in the next maintenance window. */
+    /** Apply changes now rather than in the maintenance window. */
     applyImmediately: boolean;
+    /** A new value generates a new password for the service's role. */
+    passwordRotation?: string;
     tags?: Record<string, string>;
 }
 
-/**
- * Amazon RDS for PostgreSQL in isolated subnets, reachable only from the pods' security group, TLS only, with a
- * generated password. Hands out the service's DATABASE_URL (a secret) with certificate verification switched on.
- */
+interface InstanceParts {
+    readonly identifier: string;
+    readonly password: pulumi.Output<string>;
+    readonly subnetGroup: aws.rds.SubnetGroup;
+    readonly securityGroup: aws.ec2.SecurityGroup;
+    readonly parameterGroup: aws.rds.ParameterGroup;
+}
+
+/** Amazon RDS for PostgreSQL, reachable from the pods only, TLS only (docs/deploying.md). */
 export class Database extends pulumi.ComponentResource {
-    /** host:port of the instance; not secret. */
     public readonly endpoint: pulumi.Output<string>;
-    /** postgresql://… with the password, sslmode=verify-full and the image's CA bundle; a Pulumi secret. */
+    /** The service's DATABASE_URL, as its own role; a secret. */
     public readonly url: pulumi.Output<string>;
+    /** As the master user, for the migration Job alone; a secret. */
+    public readonly migrationUrl: pulumi.Output<string>;
 
     constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("fastapi:index:Database", name, {}, opts);
-        const child = { parent: this };
         const identifier = `${args.namePrefix}-db`;
+        // Alphanumeric: RDS refuses '/', '@', '"' and spaces, and the URL needs no escaping.
+        const password = new random.RandomPassword(name, { length: 40, special: false }, { parent: this });
+        const instance = this.instance(name, args, {
+            identifier,
+            password: password.result,
+            ...this.network(name, identifier, args),
+            parameterGroup: this.parameterGroup(name, identifier, args),
+        });
 
+        // Not the master's: RDS applies a master-password change asynchronously, after the update.
+        const servicePassword = new random.RandomPassword(
+            `${name}-service`,
+            { length: 40, special: false, keepers: { rotation: args.passwordRotation ?? "" } },
+            { parent: this },
+        );
+
+        this.endpoint = pulumi.interpolate`${instance.address}:${instance.port}`;
+        const urlAs = (user: string, secret: pulumi.Output<string>): pulumi.Output<string> =>
+            pulumi.secret(
+                pulumi.interpolate`postgresql://${user}:${secret}@${this.endpoint}/${DATABASE_NAME}?sslmode=verify-full&sslrootcert=${RDS_CA_BUNDLE_PATH}`,
+            );
+        this.url = urlAs(SERVICE_ROLE, servicePassword.result);
+        this.migrationUrl = urlAs(MASTER_USERNAME, password.result);
+        this.registerOutputs({ endpoint: this.endpoint, url: this.url, migrationUrl: this.migrationUrl });
+    }
+
+    private network(
+        name: string,
+        identifier: string,
+        args: DatabaseArgs,
+    ): Pick<InstanceParts, "subnetGroup" | "securityGroup"> {
         const subnetGroup = new aws.rds.SubnetGroup(
             name,
             {
@@ -62,12 +95,9 @@ export class Database extends pulumi.ComponentResource {
                 subnetIds: args.subnetIds,
                 tags: args.tags,
             },
-            child,
+            { parent: this },
         );
-
-        // No egress rules: the database never opens a connection, and without them the provider removes the
-        // allow-all egress rule AWS adds to every new group.
-        // A name prefix: a replacement (a new description, another VPC) creates the new group before deleting the old.
+        // No egress rules: the provider then removes AWS's allow-all egress. A name prefix replaces create-first.
         const securityGroup = new aws.ec2.SecurityGroup(
             name,
             {
@@ -76,7 +106,7 @@ export class Database extends pulumi.ComponentResource {
                 vpcId: args.vpcId,
                 tags: { ...args.tags, Name: identifier },
             },
-            child,
+            { parent: this },
         );
         new aws.vpc.SecurityGroupIngressRule(
             `${name}-from-pods`,
@@ -89,12 +119,14 @@ export class Database extends pulumi.ComponentResource {
                 toPort: DATABASE_PORT,
                 tags: args.tags,
             },
-            child,
+            { parent: this },
         );
+        return { subnetGroup, securityGroup };
+    }
 
-        // A major upgrade changes the family, which replaces the group: with a name prefix the new group exists before
-        // the instance moves to it, and the old one (which RDS refuses to delete while in use) goes after.
-        const parameterGroup = new aws.rds.ParameterGroup(
+    /** Named by prefix: a major upgrade creates the new family's group first. */
+    private parameterGroup(name: string, identifier: string, args: DatabaseArgs): aws.rds.ParameterGroup {
+        return new aws.rds.ParameterGroup(
             name,
             {
                 namePrefix: pulumi.interpolate`${identifier}-postgres${args.postgresVersion}-`,
@@ -110,23 +142,22 @@ export class Database extends pulumi.ComponentResource {
                 ],
                 tags: args.tags,
             },
-            child,
+            { parent: this },
         );
+    }
 
-        // Alphanumeric: RDS refuses '/', '@', '"' and spaces in the password, and the URL needs no escaping.
-        const password = new random.RandomPassword(name, { length: 40, special: false }, child);
-        // A snapshot name must be unique in the account: a stack created again after a destroy gets a new suffix, and
-        // so does an instance created anew (the keepers are its replace-forcing inputs).
+    private instance(name: string, args: DatabaseArgs, parts: InstanceParts): aws.rds.Instance {
+        const { identifier } = parts;
+        // Keyed on the instance's replace-forcing inputs: a new instance, a new snapshot name.
         const snapshotSuffix = new random.RandomId(
             `${name}-final-snapshot`,
             {
                 byteLength: 4,
                 keepers: { identifier, engine: "postgres", dbName: DATABASE_NAME, username: MASTER_USERNAME },
             },
-            child,
+            { parent: this },
         );
-
-        // Created before the instance so RDS writes its exports here, with a retention, and destroy removes it.
+        // Before the instance, so RDS exports into a group with a retention.
         const logGroup = new aws.cloudwatch.LogGroup(
             `${name}-postgresql`,
             {
@@ -134,17 +165,15 @@ export class Database extends pulumi.ComponentResource {
                 retentionInDays: LOG_RETENTION_DAYS,
                 tags: args.tags,
             },
-            child,
+            { parent: this },
         );
-
-        const instance = new aws.rds.Instance(
+        return new aws.rds.Instance(
             name,
             {
                 identifier,
                 engine: "postgres",
                 engineVersion: args.postgresVersion,
-                // Minor versions (security fixes) arrive in the maintenance window. A major upgrade happens only when
-                // databasePostgresVersion changes; RDS refuses it unless this is set (terraform-provider-aws#27497).
+                // RDS refuses a major upgrade without allowMajorVersionUpgrade (terraform-provider-aws#27497).
                 autoMinorVersionUpgrade: true,
                 allowMajorVersionUpgrade: true,
                 applyImmediately: args.applyImmediately,
@@ -156,15 +185,15 @@ export class Database extends pulumi.ComponentResource {
                 storageEncrypted: true,
                 dbName: DATABASE_NAME,
                 username: MASTER_USERNAME,
-                password: password.result,
+                password: parts.password,
                 port: DATABASE_PORT,
-                dbSubnetGroupName: subnetGroup.name,
-                vpcSecurityGroupIds: [securityGroup.id],
+                dbSubnetGroupName: parts.subnetGroup.name,
+                vpcSecurityGroupIds: [parts.securityGroup.id],
                 publiclyAccessible: false,
-                parameterGroupName: parameterGroup.name,
+                parameterGroupName: parts.parameterGroup.name,
                 caCertIdentifier: RDS_CA_CERTIFICATE,
                 backupRetentionPeriod: BACKUP_RETENTION_DAYS,
-                // UTC; 02:00-02:30 and Monday 03:00-03:30 in Singapore, the default region. The windows must not overlap.
+                // UTC: 02:00 and Monday 03:00 in Singapore; the windows must not overlap.
                 backupWindow: "18:00-18:30",
                 maintenanceWindow: "sun:19:00-sun:19:30",
                 enabledCloudwatchLogsExports: ["postgresql"],
@@ -180,15 +209,9 @@ export class Database extends pulumi.ComponentResource {
                 parent: this,
                 dependsOn: [logGroup],
                 protect: args.deletionProtection,
-                // AWS sets the lifecycle support only at create or restore: an instance created before keeps its own.
+                // AWS sets it only at create or restore: an older instance keeps its own.
                 ignoreChanges: ["engineLifecycleSupport"],
             },
         );
-
-        this.endpoint = pulumi.interpolate`${instance.address}:${instance.port}`;
-        this.url = pulumi.secret(
-            pulumi.interpolate`postgresql://${MASTER_USERNAME}:${password.result}@${instance.address}:${instance.port}/${DATABASE_NAME}?sslmode=verify-full&sslrootcert=${RDS_CA_BUNDLE_PATH}`,
-        );
-        this.registerOutputs({ endpoint: this.endpoint, url: this.url });
     }
 }

@@ -22,7 +22,7 @@ interface DatabasePlan {
         network: Network,
         cluster: Cluster,
         afterCheck: <T>(value: pulumi.Input<T>) => pulumi.Output<T>,
-    ): { url: pulumi.Output<string>; database?: Database };
+    ): { url: pulumi.Output<string>; migrationUrl?: pulumi.Output<string>; database?: Database };
 }
 
 function databasePlan(database: DatabaseConfig): DatabasePlan {
@@ -46,9 +46,10 @@ function databasePlan(database: DatabaseConfig): DatabasePlan {
                 deletionProtection: database.deletionProtection,
                 finalSnapshot: database.finalSnapshot,
                 applyImmediately: database.applyImmediately,
+                passwordRotation: database.passwordRotation,
                 tags,
             });
-            return { url: managed.url, database: managed };
+            return { url: managed.url, migrationUrl: managed.migrationUrl, database: managed };
         },
     };
 }
@@ -90,7 +91,7 @@ const databaseChecked = pulumi.output(deployedDatabase(databaseIdentifier, eksCl
 const afterCheck = <T>(value: pulumi.Input<T>): pulumi.Output<T> =>
     pulumi.all([databaseChecked, value]).apply(([, inner]) => inner as T);
 
-const { url: databaseUrl, database } = plan.connect(network, cluster, afterCheck);
+const { url: databaseUrl, migrationUrl, database } = plan.connect(network, cluster, afterCheck);
 
 const registry = new Registry(config.namePrefix, {
     repositoryName: config.namePrefix,
@@ -110,6 +111,7 @@ const workload = new Workload(
         namespace: "fastapi-app",
         image: registry.image,
         databaseUrl,
+        migrationDatabaseUrl: migrationUrl,
         ...config.workload,
         loadBalancerDependsOn: [cluster],
         metricsScrape: {

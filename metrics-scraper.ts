@@ -3,14 +3,13 @@ import * as k8s from "@pulumi/kubernetes";
 import { METRICS_SCRAPER } from "./workload-names";
 
 export interface MetricsScraperArgs {
-    /** The namespace whose pods it may read and reach through the API server's proxy. */
+    /** Whose pods it may read and reach. */
     readonly namespace: pulumi.Input<string>;
 }
 
 /**
- * The identity Prometheus uses from outside the cluster: read the namespace's pods and proxy to them, nothing else.
- * Its token is a long-lived token Secret (docs/architecture.md says why); deleting the Secret revokes it.
- * Returns the token, secret.
+ * Prometheus's identity: read the namespace's pods and proxy to them. Returns its long-lived token, a secret
+ * (docs/architecture.md#why-the-metrics-scraper-has-a-long-lived-token).
  */
 export function createMetricsScraper(
     name: string,

@@ -50,17 +50,17 @@ export function createNetworkPolicies(
         opts,
     );
     if (args.databaseEgress !== undefined) {
-        egressPolicy(name, ns, args.databaseEgress, opts);
+        egressPolicy(name, { namespace: ns, database: args.databaseEgress }, opts);
     }
 }
 
 /** A compromised pod can resolve names and talk to its database, and nothing else. */
 function egressPolicy(
     name: string,
-    ns: pulumi.Input<string>,
-    database: DatabaseEgress,
+    args: { readonly namespace: pulumi.Input<string>; readonly database: DatabaseEgress },
     opts: pulumi.CustomResourceOptions,
 ): void {
+    const { namespace: ns, database } = args;
     new k8s.networking.v1.NetworkPolicy(
         `${name}-egress`,
         {

@@ -5,88 +5,88 @@ import type * as kinputs from "@pulumi/kubernetes/types/input";
 import { MIN_NODES_WITH_PODS } from "./capacity";
 import { createMetricsScraper } from "./metrics-scraper";
 import { DatabaseEgress, createNetworkPolicies } from "./network-policies";
-import { TokenArgs, createServiceTokens } from "./service-tokens";
+import { TokenArgs, createServiceTokens, keyedFingerprint } from "./service-tokens";
 import { APP_LABELS, CONTAINER_PORT, METRICS_PORT, MIGRATION_LABELS, TOKENS_SECRET } from "./workload-names";
 
 export interface WorkloadArgs {
     namespace: string;
-    /** The service image, pinned by digest (repository@sha256:...). */
+    /** Pinned by digest (repository@sha256:...). */
     image: pulumi.Input<string>;
-    /** PostgreSQL URL; kept secret end to end (Pulumi state, Kubernetes Secret, env var from the Secret). */
+    /** The service's URL; a secret end to end: state, Kubernetes Secret, env var from the Secret. */
     databaseUrl: pulumi.Input<string>;
+    /** The migrator's URL, when the service connects as a role of its own that the migration Job makes. */
+    migrationDatabaseUrl?: pulumi.Input<string>;
     minReplicas: number;
     maxReplicas: number;
     targetCpuPercent: number;
-    /** How the load balancer faces the internet; unset, plain HTTP on port 80 open to every address. */
+    /** Unset: plain HTTP on port 80, open to every address. */
     loadBalancer?: LoadBalancerArgs;
-    /** Bearer tokens; a list left unset is replaced by one token the stack generates. */
     tokens?: TokenArgs;
-    /**
-     * What the LoadBalancer Service must outlive: the cluster and its nodes. On destroy, Kubernetes deletes the
-     * load balancer only while the cluster runs; the Service depends on them so Pulumi deletes it first.
-     */
+    /** What the LoadBalancer Service must outlive: Kubernetes deletes the load balancer only while they run. */
     loadBalancerDependsOn: pulumi.Resource[];
-    /**
-     * Where the database is, when the stack knows it (the managed database): the service's pods and the migration
-     * Job may then reach nothing but DNS and these blocks on this port.
-     */
+    /** Where the managed database is: the pods may then reach nothing else but DNS. */
     databaseEgress?: DatabaseEgress;
-    /** How Prometheus reaches each pod from outside the cluster: through the API server's proxy. */
     metricsScrape: MetricsScrapeArgs;
 }
 
 export interface MetricsScrapeArgs {
-    /** The API server's URL (https://host[:port]); the pods announce it for Prometheus's relabelling. */
+    /** https://host[:port]; the pods announce it for Prometheus's relabelling. */
     apiEndpoint: pulumi.Input<string>;
-    /** The stack's name: the pods announce it as the `environment` label of their series. */
+    /** The `environment` label of the pods' series. */
     environment: string;
-    /** Where the API server's proxied requests come from: the cluster's VPC, where EKS puts its network interfaces. */
+    /** Where the API server's proxied requests come from: the cluster's VPC. */
     sourceCidrs: string[];
 }
 
 export interface LoadBalancerArgs {
-    /** An ACM certificate: the load balancer terminates TLS on 443 and forwards plain HTTP to the pods. */
+    /** An ACM certificate: TLS ends at the load balancer, on 443. */
     certificateArn?: string;
-    /** The DNS name clients use (pointed at the load balancer); the url names it instead of the load balancer. */
+    /** The DNS name clients use; the url names it. */
     publicHostname?: string;
-    /** With a certificate, also serve plain HTTP on 80. */
     keepHttpPort?: boolean;
-    /** Client CIDRs the load balancer admits (its security group's ingress); empty admits every address. */
+    /** Client CIDRs the load balancer admits; empty admits every address. */
     allowedSourceRanges?: string[];
 }
 
-/** The API server's host:port on the pod template: Prometheus's relabelling takes the scrape address from it. */
+/** Prometheus's relabelling reads the scrape address from it. */
 export const KUBERNETES_API_ANNOTATION = "fastapi-app/kubernetes-api";
-/** The stack's name on the pod template: Prometheus's relabelling takes the series' environment label from it. */
+/** Prometheus's relabelling reads the environment label from it. */
 export const ENVIRONMENT_ANNOTATION = "fastapi-app/environment";
 const APP_UID = 10001;
-const DATABASE_SECRET = "fastapi-database";
-/** A digest of the tokens on the pod template; the tokens themselves never leave their Secret. */
+export const DATABASE_SECRET = "fastapi-database";
+/** The migrator's credentials: the migration Job's pod alone reads this Secret. */
+export const MIGRATOR_SECRET = "fastapi-database-migrator";
+/** A keyed digest of the service's DATABASE_URL: a new password or URL rolls the pods and re-runs the Job. */
+export const DATABASE_FINGERPRINT_ANNOTATION = "fastapi-app/database-url-sha256";
+/** A keyed digest of the tokens: a rotation rolls the pods. */
 export const TOKENS_FINGERPRINT_ANNOTATION = "fastapi-app/tokens-sha256";
-/** Negotiation policy of the classic ELB's HTTPS listener: TLS 1.2 and later only. */
+/** TLS 1.2 and later only. */
 export const TLS_POLICY = "ELBSecurityPolicy-TLS-1-2-2017-01";
-/** Pause before SIGTERM so the load balancer and kube-proxy stop sending new requests to a terminating pod. */
+/** Before SIGTERM, so the load balancer and kube-proxy stop sending requests to the pod. */
 export const PRE_STOP_SECONDS = 10;
-/** Pause + the service's own graceful shutdown (in-flight requests, database pool) with headroom. */
+/** The pause, the service's graceful shutdown, and headroom. */
 export const TERMINATION_GRACE_SECONDS = 45;
 interface ScalingSpecArgs {
     readonly namespace: pulumi.Output<string>;
-    /** The name of the Deployment the HPA scales. */
     readonly deployment: pulumi.Output<string>;
     readonly minReplicas: number;
     readonly maxReplicas: number;
     readonly targetCpuPercent: number;
 }
 
-/** What a pod of the service needs: where it runs and the image, pinned by digest. */
 interface PodSpecArgs {
     readonly namespace: pulumi.Output<string>;
     readonly image: pulumi.Input<string>;
+    readonly databaseFingerprint: pulumi.Output<string>;
+}
+
+interface MigrationSpecArgs extends PodSpecArgs {
+    /** The Job connects as the migrator and makes the service's role. */
+    readonly makesServiceRole: boolean;
 }
 
 interface DeploymentSpecArgs extends PodSpecArgs {
     readonly tokens: { readonly fingerprint: pulumi.Output<string>; readonly readsNeedToken: boolean };
-    /** Annotations of the pod template that Prometheus's relabelling reads. */
     readonly podAnnotations: Record<string, pulumi.Input<string>>;
 }
 
@@ -109,16 +109,10 @@ const containerSecurityContext: kinputs.core.v1.SecurityContext = {
     seccompProfile: { type: "RuntimeDefault" },
 };
 
-// The digest already pins the bytes; pulling on every start makes each pod re-prove the node may read the image
-// from the registry (rather than reuse a copy cached by another pod), as checkov's CKV_K8S_15 requires.
+// Each pod re-proves the node may read the image (checkov CKV_K8S_15); docs/service.md#the-pods-in-the-cluster.
 const imagePullPolicy = "Always";
 
-/**
- * Ephemeral storage is what the pod writes to the node's disk: its stdout (container logs, which the kubelet rotates
- * at 10 MiB x 5 files = 50 MiB at most) and the /tmp emptyDir (capped at 64 MiB); the root filesystem is read-only,
- * so nothing else. The limit covers both with room to spare and caps a pod at about 1 % of a node's 20 GB disk; the
- * request lets the scheduler count it, and a pod within its request is evicted last under disk pressure.
- */
+/** Rotated logs plus /tmp, with room to spare (docs/service.md#the-pods-in-the-cluster). */
 export const EPHEMERAL_STORAGE = { request: "128Mi", limit: "256Mi" };
 
 const resources: kinputs.core.v1.ResourceRequirements = {
@@ -126,22 +120,19 @@ const resources: kinputs.core.v1.ResourceRequirements = {
     limits: { cpu: "500m", memory: "512Mi", "ephemeral-storage": EPHEMERAL_STORAGE.limit },
 };
 
-const databaseUrlEnv: kinputs.core.v1.EnvVar = {
-    name: "DATABASE_URL",
-    valueFrom: { secretKeyRef: { name: DATABASE_SECRET, key: "DATABASE_URL" } },
-};
-
-const tokenEnv = (name: string): kinputs.core.v1.EnvVar => ({
+const secretEnv = (name: string, secret: string, key = name): kinputs.core.v1.EnvVar => ({
     name,
-    valueFrom: { secretKeyRef: { name: TOKENS_SECRET, key: name } },
+    valueFrom: { secretKeyRef: { name: secret, key } },
 });
+const databaseUrlEnv = secretEnv("DATABASE_URL", DATABASE_SECRET);
+const tokenEnv = (name: string): kinputs.core.v1.EnvVar => secretEnv(name, TOKENS_SECRET);
 
-// The root filesystem is read-only; Python and the service write temporary files here only.
+// The root filesystem is read-only; temporary files go here only.
 export const TMP_SIZE_LIMIT = "64Mi";
 const tmpVolume: kinputs.core.v1.Volume = { name: "tmp", emptyDir: { sizeLimit: TMP_SIZE_LIMIT } };
 const tmpMount: kinputs.core.v1.VolumeMount = { name: "tmp", mountPath: "/tmp" };
 
-/** Hardening shared by the service's pods and the migration Job's pod. */
+/** Hardening shared by the service's and the migration Job's pods. */
 function podSpec(
     containers: kinputs.core.v1.Container[],
     extra: Partial<kinputs.core.v1.PodSpec>,
@@ -156,7 +147,7 @@ function podSpec(
     };
 }
 
-/** An API server URL as host:port, the form of a Prometheus scrape address. */
+/** An API server URL as a Prometheus scrape address. */
 export function hostAndPort(endpoint: string): string {
     const url = new URL(endpoint);
     if (url.protocol !== "https:") {
@@ -165,77 +156,50 @@ export function hostAndPort(endpoint: string): string {
     return `${url.hostname}:${url.port === "" ? "443" : url.port}`;
 }
 
-/** The migration Job is named after the image, so each new image runs its migrations once, before its pods roll. */
+/** Named after the image: each new image migrates once, before its pods roll. */
 export function migrationJobName(image: string): string {
     return `fastapi-migrate-${createHash("sha256").update(image).digest("hex").slice(0, 10)}`;
 }
 
-/**
- * Everything the service runs on in Kubernetes: a restricted namespace, the database Secret, the migration
- * Job, the Deployment and the objects around it (Service, HPA, PDB, NetworkPolicies).
- */
+/** Everything the service runs on in Kubernetes (docs/deploying.md lists the objects). */
 export class Workload extends pulumi.ComponentResource {
     public readonly namespace: pulumi.Output<string>;
     public readonly loadBalancerHostname: pulumi.Output<string>;
     public readonly url: pulumi.Output<string>;
-    /** The tokens the pods accept for writes, and for /metrics (secrets). */
+    /** Secrets. */
     public readonly apiTokens: pulumi.Output<string>;
     public readonly metricsTokens: pulumi.Output<string>;
-    /** The token of the ServiceAccount Prometheus discovers and scrapes the pods as (secret). */
+    /** Prometheus's service-account token (secret). */
     public readonly metricsScraperToken: pulumi.Output<string>;
 
     constructor(name: string, args: WorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
         super("fastapi:index:Workload", name, {}, opts);
         const child = { parent: this };
-
-        const namespace = new k8s.core.v1.Namespace(
-            `${name}-namespace`,
-            {
-                metadata: {
-                    name: args.namespace,
-                    labels: {
-                        "pod-security.kubernetes.io/enforce": "restricted",
-                        "pod-security.kubernetes.io/enforce-version": "latest",
-                        "pod-security.kubernetes.io/warn": "restricted",
-                        "pod-security.kubernetes.io/audit": "restricted",
-                    },
-                },
-            },
-            child,
-        );
-        const ns = namespace.metadata.name;
-
-        const secret = new k8s.core.v1.Secret(
-            `${name}-database`,
-            {
-                metadata: { name: DATABASE_SECRET, namespace: ns },
-                type: "Opaque",
-                stringData: { DATABASE_URL: pulumi.secret(args.databaseUrl) },
-            },
-            child,
-        );
-
+        const ns = this.namespaceObject(name, args.namespace);
+        const [secret, ...migrator] = this.databaseSecrets(name, ns, args);
         const serviceAccount = new k8s.core.v1.ServiceAccount(
             `${name}-service-account`,
-            {
-                metadata: { name: "fastapi", namespace: ns, labels: APP_LABELS },
-                automountServiceAccountToken: false,
-            },
+            { metadata: { name: "fastapi", namespace: ns, labels: APP_LABELS }, automountServiceAccountToken: false },
             child,
         );
-
         const tokens = createServiceTokens(name, { namespace: ns, tokens: args.tokens }, child);
-
-        const migration = this.migrationJob(name, { namespace: ns, image: args.image }, [secret, serviceAccount]);
-        const kubernetesApi = pulumi.output(args.metricsScrape.apiEndpoint).apply(hostAndPort);
+        const pod = {
+            namespace: ns,
+            image: args.image,
+            databaseFingerprint: keyedFingerprint(`${name}-database`, args.databaseUrl, child),
+        };
+        const migration = this.migrationJob(name, { ...pod, makesServiceRole: migrator.length > 0 }, [
+            secret,
+            ...migrator,
+            serviceAccount,
+        ]);
         const deployment = this.deployment(
             name,
             {
-                namespace: ns,
-                image: args.image,
+                ...pod,
                 tokens: { fingerprint: tokens.fingerprint, readsNeedToken: args.tokens?.readsNeedToken ?? false },
                 podAnnotations: {
-                    [KUBERNETES_API_ANNOTATION]: kubernetesApi,
+                    [KUBERNETES_API_ANNOTATION]: pulumi.output(args.metricsScrape.apiEndpoint).apply(hostAndPort),
                     [ENVIRONMENT_ANNOTATION]: args.metricsScrape.environment,
                 },
             },
@@ -243,15 +207,7 @@ export class Workload extends pulumi.ComponentResource {
         );
         const loadBalancer = args.loadBalancer ?? {};
         const service = this.service(name, { namespace: ns, loadBalancer }, args.loadBalancerDependsOn);
-
-        this.scaling(name, {
-            namespace: ns,
-            deployment: deployment.metadata.name,
-            minReplicas: args.minReplicas,
-            maxReplicas: args.maxReplicas,
-            targetCpuPercent: args.targetCpuPercent,
-        });
-
+        this.scaling(name, { ...args, namespace: ns, deployment: deployment.metadata.name });
         createNetworkPolicies(
             name,
             { namespace: ns, metricsSourceCidrs: args.metricsScrape.sourceCidrs, databaseEgress: args.databaseEgress },
@@ -275,7 +231,47 @@ export class Workload extends pulumi.ComponentResource {
         });
     }
 
-    /** The HPA on CPU, and the disruption budget that lets drains take one pod at a time. */
+    /** The service's Secret, then the migrator's when there is one. */
+    private databaseSecrets(name: string, namespace: pulumi.Output<string>, args: WorkloadArgs): k8s.core.v1.Secret[] {
+        const urls: [string, string, pulumi.Input<string> | undefined][] = [
+            [`${name}-database`, DATABASE_SECRET, args.databaseUrl],
+            [`${name}-database-migrator`, MIGRATOR_SECRET, args.migrationDatabaseUrl],
+        ];
+        return urls.flatMap(([resource, secret, url]) =>
+            url === undefined
+                ? []
+                : [
+                      new k8s.core.v1.Secret(
+                          resource,
+                          {
+                              metadata: { name: secret, namespace },
+                              type: "Opaque",
+                              stringData: { DATABASE_URL: pulumi.secret(url) },
+                          },
+                          { parent: this },
+                      ),
+                  ],
+        );
+    }
+
+    private namespaceObject(name: string, namespace: string): pulumi.Output<string> {
+        return new k8s.core.v1.Namespace(
+            `${name}-namespace`,
+            {
+                metadata: {
+                    name: namespace,
+                    labels: {
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/enforce-version": "latest",
+                        "pod-security.kubernetes.io/warn": "restricted",
+                        "pod-security.kubernetes.io/audit": "restricted",
+                    },
+                },
+            },
+            { parent: this },
+        ).metadata.name;
+    }
+
     private scaling(name: string, spec: ScalingSpecArgs): void {
         new k8s.autoscaling.v2.HorizontalPodAutoscaler(
             `${name}-hpa`,
@@ -304,12 +300,10 @@ export class Workload extends pulumi.ComponentResource {
             {
                 metadata: { name: "fastapi-pdb", namespace: spec.namespace, labels: APP_LABELS },
                 spec: {
-                    // One pod at a time: a drain never takes more than one serving pod away, whatever the replica count,
-                    // and never blocks (minAvailable: 1 would block every drain at one replica, and at ten would let a
-                    // drain evict all the pods of a node at once).
+                    // Not minAvailable; docs/service.md#the-pods-in-the-cluster says why.
                     maxUnavailable: 1,
                     selector: { matchLabels: APP_LABELS },
-                    // A crash-looping pod must not block node drains; only healthy pods count towards the budget.
+                    // A crash-looping pod must not block node drains.
                     unhealthyPodEvictionPolicy: "AlwaysAllow",
                 },
             },
@@ -317,10 +311,17 @@ export class Workload extends pulumi.ComponentResource {
         );
     }
 
-    private migrationJob(name: string, spec: PodSpecArgs, dependsOn: pulumi.Resource[]): k8s.batch.v1.Job {
+    private migrationJob(name: string, spec: MigrationSpecArgs, dependsOn: pulumi.Resource[]): k8s.batch.v1.Job {
         const { namespace: ns, image } = spec;
-        // Pulumi waits for the Job to complete; a failed migration stops the update before any pod is replaced.
-        // A Job's pod template is immutable and its name fixed per image, so a changed Job is deleted, then recreated.
+        // The service's URL names the role the Job makes (app/src/fastapi_app/migrate.py).
+        const env = spec.makesServiceRole
+            ? [
+                  secretEnv("DATABASE_URL", MIGRATOR_SECRET),
+                  secretEnv("SERVICE_DATABASE_URL", DATABASE_SECRET, "DATABASE_URL"),
+              ]
+            : [databaseUrlEnv];
+        // Pulumi waits for the Job: a failed migration stops the update before any pod is replaced. The template is
+        // immutable and the name fixed per image, so a changed Job is deleted, then recreated.
         return new k8s.batch.v1.Job(
             `${name}-migrate`,
             {
@@ -328,23 +329,26 @@ export class Workload extends pulumi.ComponentResource {
                     name: pulumi.output(image).apply(migrationJobName),
                     namespace: ns,
                     labels: MIGRATION_LABELS,
-                    // A Job left Failed by an earlier update is deleted and run again by the next one; without this,
-                    // a retry with the same image would wait on the same Failed Job and fail again.
+                    // A Job left Failed by an earlier update runs again, rather than failing the retry again.
                     annotations: { "pulumi.com/replaceUnready": "true" },
                 },
                 spec: {
                     backoffLimit: 2,
                     activeDeadlineSeconds: 600,
                     template: {
-                        metadata: { labels: MIGRATION_LABELS },
+                        // A new service password changes the template: the Job is replaced, so it runs again.
+                        metadata: {
+                            labels: MIGRATION_LABELS,
+                            annotations: { [DATABASE_FINGERPRINT_ANNOTATION]: spec.databaseFingerprint },
+                        },
                         spec: podSpec(
                             [
                                 {
                                     name: "migrate",
                                     image,
                                     imagePullPolicy,
-                                    command: ["alembic", "upgrade", "head"],
-                                    env: [databaseUrlEnv],
+                                    command: ["python", "-m", "fastapi_app.migrate"],
+                                    env,
                                     resources,
                                     securityContext: containerSecurityContext,
                                     volumeMounts: [tmpMount],
@@ -360,7 +364,7 @@ export class Workload extends pulumi.ComponentResource {
     }
 
     private deployment(name: string, spec: DeploymentSpecArgs, dependsOn: pulumi.Resource[]): k8s.apps.v1.Deployment {
-        const { namespace: ns, image, tokens, podAnnotations } = spec;
+        const { namespace: ns, image, tokens, podAnnotations, databaseFingerprint } = spec;
         const probe = (path: string, initialDelaySeconds: number, periodSeconds: number): kinputs.core.v1.Probe => ({
             httpGet: { path, port: CONTAINER_PORT },
             initialDelaySeconds,
@@ -376,12 +380,8 @@ export class Workload extends pulumi.ComponentResource {
             topologyKey,
             whenUnsatisfiable,
             labelSelector: { matchLabels: APP_LABELS },
-            // Each revision (ReplicaSet) is balanced on its own. Counted together, a rolling update's new pods would
-            // balance against old pods that are deleted right after, wherever they run: two nodes could end with 2 + 0.
             matchLabelKeys: ["pod-template-hash"],
-            // A cordoned node (being drained, or removed by the autoscaler) is not a place to balance against: its
-            // pods are leaving. Counted, it would stay the emptiest node, so no replacement could land anywhere else
-            // and the PodDisruptionBudget would refuse every further eviction: the drain would never finish.
+            // Both: docs/operating.md#scheduling-drains-and-node-loss-what-is-promised.
             nodeTaintsPolicy: "Honor",
         });
 
@@ -390,15 +390,18 @@ export class Workload extends pulumi.ComponentResource {
             {
                 metadata: { name: "fastapi-deployment", namespace: ns, labels: APP_LABELS },
                 spec: {
-                    // No `replicas`: the HPA owns the count, and every `pulumi up` would otherwise reset it.
+                    // No `replicas`: the HPA owns the count.
                     selector: { matchLabels: APP_LABELS },
                     revisionHistoryLimit: 5,
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
                     template: {
-                        // Pods read the tokens once, at start: a changed token list must roll them, as a new image does.
                         metadata: {
                             labels: APP_LABELS,
-                            annotations: { [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint, ...podAnnotations },
+                            annotations: {
+                                [TOKENS_FINGERPRINT_ANNOTATION]: tokens.fingerprint,
+                                [DATABASE_FINGERPRINT_ANNOTATION]: databaseFingerprint,
+                                ...podAnnotations,
+                            },
                         },
                         spec: podSpec(
                             [
@@ -418,8 +421,7 @@ export class Workload extends pulumi.ComponentResource {
                                         { name: "HOST", value: "0.0.0.0" },
                                         { name: "PORT", value: String(CONTAINER_PORT) },
                                         { name: "METRICS_PORT", value: String(METRICS_PORT) },
-                                        // apiVersion is what the API server would fill in; declared, the applied object is the
-                                        // stored one, so a later server-side apply finds no field it did not set.
+                                        // The API server's default, declared: a server-side apply finds no foreign field.
                                         {
                                             name: "POD_NAME",
                                             valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } },
@@ -435,11 +437,7 @@ export class Workload extends pulumi.ComponentResource {
                             ],
                             {
                                 terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
-                                // Pod counts per schedulable node differ by at most one (2,1,1 once pods outnumber nodes), and
-                                // with fewer than two schedulable nodes the scheduler places no second pod on one: it stays
-                                // Pending, which makes the cluster autoscaler add a node. So losing one node never takes every
-                                // pod, and a drain of one of two nodes waits for a third instead of packing the pods onto the
-                                // other. Zones are balanced when capacity allows. docs/operating.md states the promises.
+                                // docs/operating.md#scheduling-drains-and-node-loss-what-is-promised
                                 topologySpreadConstraints: [
                                     {
                                         ...spreadOver("kubernetes.io/hostname", "DoNotSchedule"),
@@ -464,8 +462,7 @@ export class Workload extends pulumi.ComponentResource {
         const { namespace: ns, loadBalancer } = spec;
         const http = { name: "http", protocol: "TCP", port: 80, targetPort: CONTAINER_PORT };
         const https = { name: "https", protocol: "TCP", port: 443, targetPort: CONTAINER_PORT };
-        // The classic ELB cannot redirect HTTP to HTTPS, so with a certificate port 80 would serve the API, bearer
-        // tokens included, in plain text: it is dropped unless asked for.
+        // The classic ELB cannot redirect to HTTPS: with a certificate, port 80 goes unless asked for.
         const ports =
             loadBalancer.certificateArn === undefined ? [http] : loadBalancer.keepHttpPort ? [https, http] : [https];
         const tls: Record<string, string> =
@@ -490,8 +487,7 @@ export class Workload extends pulumi.ComponentResource {
                         "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/health",
                         "service.beta.kubernetes.io/aws-load-balancer-connection-draining-enabled": "true",
                         "service.beta.kubernetes.io/aws-load-balancer-connection-draining-timeout": "30",
-                        // Off by default on a Classic Load Balancer: each zone's load balancer node would send its half of
-                        // the traffic to that zone's nodes only, so with three nodes the lone node of one zone takes half.
+                        // Off by default: a zone's lone node would take half the traffic.
                         "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
                         ...tls,
                     },

@@ -12,6 +12,29 @@ export interface LifecycleConfig {
 const RDS_INSTANCE = "aws:rds/instance:Instance";
 const LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup";
 const KUBERNETES_PROVIDER = "pulumi:providers:kubernetes";
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+/** The master user's URL (workload.ts MIGRATOR_SECRET): for the migration Job alone. */
+export const MIGRATOR_SECRET = "fastapi-database-migrator";
+
+/** The Secrets a pod template reads: env from one key, env from all keys, or a volume. */
+export function secretsReferenced(value: unknown): string[] {
+    if (Array.isArray(value)) {
+        return value.flatMap(secretsReferenced);
+    }
+    if (typeof value !== "object" || value === null) {
+        return [];
+    }
+    return Object.entries(value).flatMap(([key, inner]) => {
+        const named = inner as { name?: unknown; secretName?: unknown } | null;
+        const own =
+            (key === "secretKeyRef" || key === "secretRef") && typeof named?.name === "string"
+                ? [named.name]
+                : key === "secret" && typeof named?.secretName === "string"
+                  ? [named.secretName]
+                  : [];
+        return [...own, ...secretsReferenced(inner)];
+    });
+}
 
 function isTrue(value: unknown): boolean {
     return value === true || value === "true";
@@ -73,6 +96,17 @@ export const policies: ResourceValidationPolicy[] = [
                 reportViolation(
                     `${args.name}: deleteUnreachable belongs to the recovery procedure (PULUMI_K8S_DELETE_UNREACHABLE for one run), not to the provider`,
                 );
+            }
+        },
+    },
+    {
+        name: "service-without-master-credentials",
+        description:
+            "No Deployment reads the migrator's Secret: the service connects as its own role, and only the migration Job holds the master password.",
+        enforcementLevel: "mandatory",
+        validateResource: (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
+            if (args.type === DEPLOYMENT && secretsReferenced(args.props).includes(MIGRATOR_SECRET)) {
+                reportViolation(`${args.name}: reads the Secret ${MIGRATOR_SECRET}, which only the migration Job may`);
             }
         },
     },

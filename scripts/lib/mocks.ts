@@ -39,8 +39,9 @@ export const CLUSTER_SECURITY_GROUP_ID = "sg-0e1k5c1u5t3r00001";
 export const DATABASE_HOST_SUFFIX = "c9akciq32.ap-southeast-1.rds.amazonaws.com";
 
 /** What the fake RandomPassword of that name and length generates: its name's letters and digits, padded with 0. */
-export function generatedPassword(name: string, length: number): string {
-    return name
+export function generatedPassword(name: string, length: number, keepers?: unknown): string {
+    // New keepers, a new password, as the provider replaces the resource and generates another.
+    return `${name}${keepers === undefined ? "" : JSON.stringify(keepers)}`
         .replace(/[^A-Za-z0-9]/g, "")
         .padEnd(length, "0")
         .slice(0, length);
@@ -158,7 +159,7 @@ function outputsOf(type: string, name: string, declared: Record<string, unknown>
                 port: inputs.port ?? 5432,
             };
         case "random:index/randomPassword:RandomPassword":
-            return { ...inputs, result: generatedPassword(name, Number(inputs.length)) };
+            return { ...inputs, result: generatedPassword(name, Number(inputs.length), inputs.keepers) };
         case "random:index/randomId:RandomId":
             return { ...inputs, hex: "0a1b2c3d" };
         case "kubernetes:core/v1:Secret":

@@ -117,6 +117,7 @@ describe("Database alone", () => {
         deletionProtection: true,
         finalSnapshot: false,
         applyImmediately: false,
+        passwordRotation: "",
     };
     test("class, storage and destroy-time settings come from its arguments", async () => {
         const database = new Database("db-alone", databaseArgs);
@@ -139,6 +140,29 @@ describe("Database alone", () => {
     test("the URL is a secret", async () => {
         const database = new Database("db-secret", { ...databaseArgs, namePrefix: "secret" });
         assert.equal(await pulumi.isSecret(database.url), true);
+    });
+    test("the service connects as its own role; the master's URL, for migrations, is a secret apart", async () => {
+        const database = new Database("db-roles", { ...databaseArgs, namePrefix: "roles" });
+        assert.equal(await pulumi.isSecret(database.migrationUrl), true);
+        const [service, migrator] = [await valueOf(database.url), await valueOf(database.migrationUrl)];
+        assert.match(service, /^postgresql:\/\/fastapi_app:[A-Za-z0-9]{40}@roles-db\./);
+        assert.match(migrator, /^postgresql:\/\/app:[A-Za-z0-9]{40}@roles-db\./);
+        assert.notEqual(new URL(service).password, new URL(migrator).password);
+    });
+    test("a new rotation value generates a new service password; the master's stays", async () => {
+        const [before, after] = [
+            new Database("db-rotate-a", { ...databaseArgs, namePrefix: "rotate-a", passwordRotation: "1" }),
+            new Database("db-rotate-b", { ...databaseArgs, namePrefix: "rotate-b", passwordRotation: "2" }),
+        ];
+        await settled();
+        assert.deepEqual(
+            ["db-rotate-a-service", "db-rotate-b-service"].map(
+                (name) => inputsOf("random:index/randomPassword:RandomPassword", name).keepers,
+            ),
+            [{ rotation: "1" }, { rotation: "2" }],
+        );
+        const password = async (url: pulumi.Output<string>): Promise<string> => new URL(await valueOf(url)).password;
+        assert.notEqual(await password(before.url), await password(after.url));
     });
 });
 
@@ -691,6 +715,35 @@ describe("Workload alone", () => {
             fingerprint,
             "a token added to the list changes it",
         );
+    });
+    test("without a migrator URL the Job migrates with the service's URL and makes no role", async () => {
+        const name = "one-url";
+        new Workload(name, workloadArgs(name));
+        await settled();
+        const job = inputsOf("kubernetes:batch/v1:Job", `${name}-migrate`).spec.template.spec.containers[0];
+        assert.deepEqual(job.env, [
+            { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "fastapi-database", key: "DATABASE_URL" } } },
+        ]);
+        assert.equal(resourcesOfType("kubernetes:core/v1:Secret", `${name}-database-migrator`).length, 0);
+    });
+    test("with a migrator URL it goes in a Secret of its own that only the Job reads", async () => {
+        const name = "two-urls";
+        new Workload(name, workloadArgs(name, { migrationDatabaseUrl: pulumi.secret("postgresql://m:q@h:5432/d") }));
+        await settled();
+        const secret = inputsOf("kubernetes:core/v1:Secret", `${name}-database-migrator`);
+        assert.equal(secret.metadata.name, "fastapi-database-migrator");
+        assert.deepEqual(plain(secret.stringData), { DATABASE_URL: "postgresql://m:q@h:5432/d" });
+        const env = inputsOf("kubernetes:batch/v1:Job", `${name}-migrate`).spec.template.spec.containers[0]
+            .env as Json[];
+        assert.deepEqual(
+            env.map((e) => [e.name, e.valueFrom.secretKeyRef.name]),
+            [
+                ["DATABASE_URL", "fastapi-database-migrator"],
+                ["SERVICE_DATABASE_URL", "fastapi-database"],
+            ],
+        );
+        const deployment = JSON.stringify(inputsOf("kubernetes:apps/v1:Deployment", `${name}-deployment`));
+        assert.equal(deployment.includes("fastapi-database-migrator"), false);
     });
     test("the metrics scraper may list and watch the namespace's pods and proxy to them, and nothing else", async () => {
         const workload = new Workload("scraper", workloadArgs("scraper", { namespace: "scraper-ns" }));

@@ -308,6 +308,13 @@ const KEY_CASES: Record<string, KeyCase> = {
         example: "pulumi config set databaseApplyImmediately true",
         managed: true,
     },
+    databasePasswordRotation: {
+        good: { databasePasswordRotation: "2026-12-07" },
+        bad: { databasePasswordRotation: "next week" },
+        rule: /up to 64 letters, digits and \. _ : -/,
+        example: "pulumi config set databasePasswordRotation 2026-12-07",
+        managed: true,
+    },
     "aws:region": {
         good: { "aws:region": "eu-west-1" },
         bad: { "aws:region": "Singapore" },

