@@ -185,68 +185,98 @@ function translate(pattern: string): { kind: MatchKind; goRegexp: string } {
 
 const literal = (char: string): string => `\\u{${char.codePointAt(0)?.toString(16)}}`;
 
-/** The RE2 regexp translate() builds, as JavaScript; RE2-only syntax is refused (docs/service.md#dockerignore-rules). */
-function toJavaScript(pattern: string, goRegexp: string): RegExp {
-    const chars = Array.from(goRegexp);
-    const unsupported = (what: string): never =>
-        refuse(pattern, `${what} is a regular-expression feature to BuildKit; write the characters it means instead`);
-    const invalid = (what: string): never => {
-        throw new BadPattern(`.dockerignore pattern "${pattern}": ${what}, which BuildKit refuses too`);
-    };
-    let i = 0;
-    const escaped = (): string => {
-        const char = chars[i + 1];
-        if (!isAsciiPunctuation(char)) unsupported(`"\\${char}"`);
-        i += 2;
-        return char;
-    };
-    const classChar = (): string => {
-        if (i >= chars.length) invalid("unterminated character class");
-        return chars[i] === "\\" ? escaped() : chars[i++];
-    };
-    const characterClass = (): string => {
-        i += 1;
-        const negated = chars[i] === "^";
-        if (negated) i += 1;
-        let members = "";
-        for (let first = true; first || chars[i] !== "]"; first = false) {
-            if (
-                chars[i] === "[" &&
-                chars[i + 1] === ":" &&
-                chars
-                    .slice(i + 2)
-                    .join("")
-                    .includes(":]")
-            ) {
-                unsupported("a POSIX class");
-            }
-            const low = classChar();
-            if (chars[i] === "-" && i + 1 < chars.length && chars[i + 1] !== "]") {
-                i += 1;
-                const high = classChar();
-                if ((high.codePointAt(0) ?? 0) < (low.codePointAt(0) ?? 0)) invalid(`range ${low}-${high}`);
-                members += `${literal(low)}-${literal(high)}`;
-            } else {
-                members += literal(low);
-            }
-        }
-        i += 1;
-        return `[${negated ? "^" : ""}${members}]`;
-    };
-    let source = "";
-    while (i < chars.length) {
-        const char = chars[i];
-        if (char === "[") source += characterClass();
-        else if (char === "\\") source += literal(escaped());
-        else if (char === ".") {
-            source += "[^\\n]";
-            i += 1;
-        } else {
-            source += "^$()*?".includes(char) ? char : literal(char);
-            i += 1;
-        }
+/** Reads the RE2 regexp translate() builds, one construct at a time, into JavaScript regexp source. */
+class GoRegexpReader {
+    private readonly chars: string[];
+    private i = 0;
+
+    constructor(
+        private readonly pattern: string,
+        goRegexp: string,
+    ) {
+        this.chars = Array.from(goRegexp);
     }
-    return new RegExp(source, "u");
+
+    private unsupported(what: string): never {
+        return refuse(
+            this.pattern,
+            `${what} is a regular-expression feature to BuildKit; write the characters it means instead`,
+        );
+    }
+
+    private invalid(what: string): never {
+        throw new BadPattern(`.dockerignore pattern "${this.pattern}": ${what}, which BuildKit refuses too`);
+    }
+
+    private escaped(): string {
+        const char = this.chars[this.i + 1];
+        if (!isAsciiPunctuation(char)) this.unsupported(`"\\${char}"`);
+        this.i += 2;
+        return char;
+    }
+
+    private classChar(): string {
+        if (this.i >= this.chars.length) this.invalid("unterminated character class");
+        return this.chars[this.i] === "\\" ? this.escaped() : this.chars[this.i++];
+    }
+
+    private startsPosixClass(): boolean {
+        const { chars, i } = this;
+        return (
+            chars[i] === "[" &&
+            chars[i + 1] === ":" &&
+            chars
+                .slice(i + 2)
+                .join("")
+                .includes(":]")
+        );
+    }
+
+    private classMember(): string {
+        if (this.startsPosixClass()) this.unsupported("a POSIX class");
+        const low = this.classChar();
+        if (this.chars[this.i] !== "-" || this.i + 1 >= this.chars.length || this.chars[this.i + 1] === "]") {
+            return literal(low);
+        }
+        this.i += 1;
+        const high = this.classChar();
+        if ((high.codePointAt(0) ?? 0) < (low.codePointAt(0) ?? 0)) this.invalid(`range ${low}-${high}`);
+        return `${literal(low)}-${literal(high)}`;
+    }
+
+    private characterClass(): string {
+        this.i += 1;
+        const negated = this.chars[this.i] === "^";
+        if (negated) this.i += 1;
+        let members = "";
+        for (let first = true; first || this.chars[this.i] !== "]"; first = false) {
+            members += this.classMember();
+        }
+        this.i += 1;
+        return `[${negated ? "^" : ""}${members}]`;
+    }
+
+    private next(): string {
+        const char = this.chars[this.i];
+        if (char === "[") return this.characterClass();
+        if (char === "\\") return literal(this.escaped());
+        this.i += 1;
+        if (char === ".") return "[^\\n]";
+        return "^$()*?".includes(char) ? char : literal(char);
+    }
+
+    /** RE2-only syntax is refused (docs/service.md#dockerignore-rules). */
+    read(): RegExp {
+        let source = "";
+        while (this.i < this.chars.length) {
+            source += this.next();
+        }
+        return new RegExp(source, "u");
+    }
+}
+
+function toJavaScript(pattern: string, goRegexp: string): RegExp {
+    return new GoRegexpReader(pattern, goRegexp).read();
 }
 
 function compile(pattern: string, exception: boolean): IgnoreRule {
