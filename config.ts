@@ -476,11 +476,16 @@ const GRAVITON_INSTANCE_TYPE = /^(a1|[a-z]+\d+g[a-z]*)\./;
 const IAM_PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 const IMAGE_BY_DIGEST = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+(:[\w.-]+)?@sha256:[a-f0-9]{64}$/;
 
+/** The versions a refusal offers instead, each with the end of its standard support. */
+function supportedReleases(releases: Record<string, { readonly endOfStandardSupport: string }>): string {
+    return Object.entries(releases)
+        .map(([version, release]) => `${version} (standard support until ${release.endOfStandardSupport})`)
+        .join(", ");
+}
+
 function parseKubernetesVersion(version: string): KubernetesVersion {
     if (!(version in KUBERNETES_RELEASES)) {
-        const supported = Object.entries(KUBERNETES_RELEASES)
-            .map(([minor, release]) => `${minor} (standard support until ${release.endOfStandardSupport})`)
-            .join(", ");
+        const supported = supportedReleases(KUBERNETES_RELEASES);
         throw new ConfigError(
             "kubernetesVersion",
             `'${version}' is not supported; use one of ${supported}: the versions in EKS standard support, each with add-ons pinned for it`,
@@ -613,9 +618,7 @@ export function checkPostgresSupport(version: PostgresVersion, today: Date): str
 
 function parsePostgresVersion(value: string): PostgresVersion {
     if (!(value in POSTGRES_RELEASES)) {
-        const supported = Object.entries(POSTGRES_RELEASES)
-            .map(([major, release]) => `${major} (standard support until ${release.endOfStandardSupport})`)
-            .join(", ");
+        const supported = supportedReleases(POSTGRES_RELEASES);
         throw new ConfigError(
             "databasePostgresVersion",
             `${MANAGED_MODE}: '${value}' is not supported; use one of ${supported}`,

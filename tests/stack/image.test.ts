@@ -22,27 +22,30 @@ const APP_FILES: Record<string, string> = {
 };
 
 /** A checkout of APP_FILES made under `umask`, as git writes files: 0666 or 0777 (run.sh), narrowed by the umask. */
-function checkout(umask: number): string {
+function withUmask<T>(umask: number, run: () => T): T {
     const previous = process.umask(umask);
     try {
+        return run();
+    } finally {
+        process.umask(previous);
+    }
+}
+
+function checkout(umask: number): string {
+    return withUmask(umask, () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "image-context-"));
         for (const [name, content] of Object.entries(APP_FILES)) {
             fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
             fs.writeFileSync(path.join(dir, name), content, { mode: name.endsWith(".sh") ? 0o777 : 0o666 });
         }
         return dir;
-    } finally {
-        process.umask(previous);
-    }
+    });
 }
 
 function stageUnder(umask: number, dir: string): string {
-    const previous = process.umask(umask);
-    try {
-        return stageBuildContext(dir, "0123456789abcdef", fs.mkdtempSync(path.join(os.tmpdir(), "staged-")));
-    } finally {
-        process.umask(previous);
-    }
+    return withUmask(umask, () =>
+        stageBuildContext(dir, "0123456789abcdef", fs.mkdtempSync(path.join(os.tmpdir(), "staged-"))),
+    );
 }
 
 /** What the provider's context digest covers per file: contents, path and Go's FileMode string (context.go, hashFile). */

@@ -7,18 +7,16 @@ import asyncio
 import asyncpg
 from alembic.config import main as alembic_main
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from fastapi_app.db import database_tls, database_url
 from fastapi_app.logs import configure_logging, logged_secrets
 from fastapi_app.service_role import ServiceRole, grant_service_role, prepare_service_role, service_role
-from fastapi_app.settings import Settings
+from fastapi_app.settings import SECRET_SAFE_SETTINGS, Settings
 
 
 class MigrationSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        case_sensitive=False, extra="ignore", frozen=True, hide_input_in_errors=True
-    )
+    model_config = SECRET_SAFE_SETTINGS
 
     service_database_url: SecretStr | None = Field(
         default=None,

@@ -39,13 +39,16 @@ def _token_list(value: SecretStr | None, name: str) -> list[str]:
     return tokens
 
 
+# A rejected value never appears in the error: it may be a token or hold the database password.
+SECRET_SAFE_SETTINGS = SettingsConfigDict(
+    case_sensitive=False, extra="ignore", frozen=True, hide_input_in_errors=True
+)
+
+
 class Settings(BaseSettings):
     """Environment variables have the field's name in upper case (DATABASE_URL, DB_POOL_SIZE, ...)."""
 
-    # A rejected value never appears in the error: it may be a token or hold the database password.
-    model_config = SettingsConfigDict(
-        case_sensitive=False, extra="ignore", frozen=True, hide_input_in_errors=True
-    )
+    model_config = SECRET_SAFE_SETTINGS
 
     database_url: SecretStr | None = Field(
         default=None,
